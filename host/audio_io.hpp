@@ -1,0 +1,62 @@
+// Audio file I/O through libsndfile, with the validation libsndfile does not do
+// (verification.md 5.3/5.4): frames read == frames declared, sf_error() after reading, a WAV
+// data chunk that claims more than the file holds, sample rate and channel range, NaN/Inf.
+// Every problem is a UserError "<path>: <problem>".
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "kernels/cpu/audio_buffer.hpp"
+
+namespace lq {
+
+inline constexpr double kMinSampleRate = 8000.0;
+inline constexpr double kMaxSampleRate = 768000.0;
+inline constexpr int kMaxInputChannels = 2;  // mono or stereo stems and IRs, for now
+
+struct AudioFileInfo {
+  std::filesystem::path path;
+  std::string format;         // e.g. "WAV PCM 24-bit", "FLAC 16-bit", "OGG Vorbis"
+  double sample_rate = 0.0;
+  int channels = 0;
+  int64_t frames = 0;
+  double peak_dbfs = -HUGE_VAL;  // sample peak over all channels
+};
+
+// Reads a whole file as planar float32 at its own rate. Rejects: missing/unreadable paths
+// (with strerror), directories, empty or non-audio files, truncated or corrupt data, 0 frames,
+// channels outside [1, kMaxInputChannels], rates outside [kMinSampleRate, kMaxSampleRate],
+// NaN or Inf samples.
+AudioBuffer read_audio(const std::filesystem::path& path, AudioFileInfo* info = nullptr);
+
+// Sample-rate conversion with libsoxr, very high quality; returns a copy when rates are equal.
+// Output length = round(frames * to / from).
+AudioBuffer resample(const AudioBuffer& in, double to_rate);
+
+enum class OutputFormat { wav, flac };
+
+struct EncodeSpec {
+  OutputFormat format = OutputFormat::wav;
+  int bit_depth = 24;          // wav: 16, 24 or 32 (32 = float); flac: 16 or 24
+  bool dither = true;          // TPDF at the output LSB for integer formats; never for float
+  uint64_t dither_seed = 0;    // the noise is a function of (seed, channel, frame) only
+};
+
+// Applies exactly what encoding does to the samples (TPDF dither, rounding to the output grid,
+// clamping to the integer range) so that the result can be measured before it is written;
+// 32-bit float is left unchanged. write_audio_atomic of the result writes these values exactly.
+void quantize_in_place(AudioBuffer& audio, const EncodeSpec& spec);
+
+// Writes `audio` (already quantised by quantize_in_place for integer formats) to a temporary
+// file in out's folder, checks every write and the close, fsyncs, then renames it over `out`.
+// On any failure the temporary file is removed, `out` is untouched, and a UserError names `out`.
+void write_audio_atomic(const std::filesystem::path& out, const AudioBuffer& audio,
+                        const EncodeSpec& spec);
+
+// Writes text (the JSON report) the same way: temporary name, fsync, rename.
+void write_text_atomic(const std::filesystem::path& out, const std::string& text);
+
+}  // namespace lq

@@ -1,0 +1,41 @@
+// Loudness and peak measurement: ITU-R BS.1770-4 / EBU R128 (Tech 3341, Tech 3342).
+//
+// K-weighting for any rate (analog prototypes, libebur128's constants), 400 ms blocks with 75%
+// overlap, absolute (-70 LUFS) and relative (-10 LU) gates, gating on the host in float64;
+// momentary (400 ms) and short-term (3 s) maxima on a 10 ms hop or finer; loudness range per
+// Tech 3342 on short-term values at 10 Hz or more; true peak with the 4x Annex 2 interpolator
+// (kernels/dsp/true_peak.hpp), max with the sample values.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "kernels/cpu/audio_buffer.hpp"
+#include "kernels/cpu/thread_pool.hpp"
+
+namespace lq {
+
+struct LoudnessMeasurement {
+  double sample_rate = 0.0;
+  int64_t frames = 0;
+  bool integrated_defined = false;          // false: no block above the gates (silence, < 400 ms)
+  double integrated_lufs = -HUGE_VAL;       // -inf when undefined
+  double loudness_range_lu = 0.0;
+  double max_momentary_lufs = -HUGE_VAL;
+  double max_short_term_lufs = -HUGE_VAL;
+  double sample_peak_dbfs = -HUGE_VAL;
+  double true_peak_dbtp = -HUGE_VAL;
+  double true_peak_linear = 0.0;            // max over channels
+};
+
+// Channel weights: 1 and 2 channels -> 1.0 each; 5 channels L,R,C,Ls,Rs -> 1,1,1,1.41,1.41;
+// 6 channels L,R,C,LFE,Ls,Rs -> LFE excluded. Other counts: 1.0 each.
+LoudnessMeasurement measure_loudness(const AudioBuffer& audio, cpu::ThreadPool& pool);
+
+// Integrated loudness only (cheaper: no true peak, no range); -inf when undefined.
+double integrated_loudness(const AudioBuffer& audio, cpu::ThreadPool& pool);
+
+// Max over channels and positions of dsp::true_peak_at (linear).
+double true_peak_linear(const AudioBuffer& audio, cpu::ThreadPool& pool);
+
+}  // namespace lq

@@ -1,0 +1,80 @@
+// The session: what to render, as read from a TOML file (README "Session file") or built from
+// a folder of stems with the default preset. All values are validated here, once; errors name
+// the file, the line and the key: "<file>:<line>: <key>: <problem>".
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "host/audio_io.hpp"
+#include "host/eq_design.hpp"
+#include "kernels/dsp/dynamics_params.hpp"
+
+namespace lq {
+
+struct ReverbSend {
+  std::string reverb;          // name of a [reverbs.NAME] entry
+  double level_db = -10.0;     // send level, [-120, 12]
+};
+
+struct StemSpec {
+  std::string name;            // the table key, or the file stem for a stem folder
+  std::filesystem::path file;  // absolute (resolved against the session file's folder)
+  std::string group;           // name of a group
+  double gain_db = 0.0;        // [-60, 24]
+  double pan = 0.0;            // [-1, 1]; mono stems: -3 dB pan law; stereo stems: balance
+  std::vector<EqBand> eq;
+  std::optional<dsp::CompressorParams> compressor;
+  std::vector<ReverbSend> sends;
+};
+
+struct GroupSpec {
+  std::string name;
+  std::vector<EqBand> eq;
+  std::optional<dsp::CompressorParams> compressor;
+  double width = 1.0;          // [0, 2]: side gain (mid/side); 1 = unchanged, 0 = mono
+  double gain_db = 0.0;        // [-60, 24]
+  std::vector<ReverbSend> sends;
+};
+
+struct ReverbSpec {
+  std::string name;
+  std::filesystem::path ir;    // mono or stereo impulse response file
+  double predelay_ms = 0.0;    // [0, 500]
+  double wet_db = 0.0;         // [-120, 12]: level of the return
+  std::string return_to;       // a group name, or "" for the master bus
+};
+
+struct MasterSpec {
+  std::vector<EqBand> eq;
+  std::optional<dsp::CompressorParams> compressor;  // glue compressor
+  std::optional<double> target_lufs;                // [-40, -5]; none: no normalisation
+  dsp::LimiterParams limiter;                       // ceiling_dbtp default -1.0
+  std::optional<double> sample_rate;                // output rate; none: the session rate
+  EncodeSpec encode;                                // format, bit_depth, dither (default on)
+  double tail_s = 10.0;                             // [0, 60]: cap on the reverb tail
+  double max_limiting_db = 12.0;                    // normalisation warns beyond this
+};
+
+struct Session {
+  std::filesystem::path source;          // the session file, or the stem folder
+  std::optional<double> sample_rate;     // processing rate; none: the first stem's rate
+  std::vector<StemSpec> stems;           // in file order (stems table order)
+  std::vector<GroupSpec> groups;         // every group a stem names exists here
+  std::vector<ReverbSpec> reverbs;
+  MasterSpec master;
+  std::string canonical_text;            // normalised text of the settings, for the session hash
+};
+
+Session load_session(const std::filesystem::path& toml_file);
+
+// Default preset for a folder of stems: files grouped by name (vocal/vox -> vocals;
+// drum/kick/snare/hat/perc -> drums; bass -> bass; everything else -> music), sorted by name.
+Session session_from_stem_dir(const std::filesystem::path& dir);
+
+// The group a file name maps to under the default grouping rule.
+std::string default_group_for(const std::string& file_name);
+
+}  // namespace lq

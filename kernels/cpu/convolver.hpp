@@ -1,0 +1,39 @@
+// Overlap-save FFT convolution with real FFTs (FFTW, single precision, FFTW_ESTIMATE plans).
+// Used for the linear-phase EQ FIRs and the reverb impulse responses.
+//
+// The FFT size K is a fixed function of the filter length L (a small table, never tuned at run
+// time: K changes rounding), so the same input and filter give the same bits whatever the
+// thread count. The filter's spectrum, with the 1/K scale folded in, is computed once.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+
+#include "kernels/cpu/thread_pool.hpp"
+
+namespace lq::cpu {
+
+class Convolver {
+ public:
+  explicit Convolver(std::span<const float> taps);  // taps.size() >= 1
+  ~Convolver();
+  Convolver(Convolver&&) noexcept;
+  Convolver& operator=(Convolver&&) noexcept;
+
+  int64_t filter_length() const;
+  int64_t fft_size() const;
+
+  // y[k] = sum_j h[j] * x[offset + k - j] for k in [0, n_out), x taken as 0 outside [0, n_in).
+  // offset = (L-1)/2 with n_out = n_in gives a latency-compensated linear-phase FIR;
+  // offset = 0 with n_out = n_in + L - 1 gives the full convolution with its tail.
+  // Blocks are processed in parallel on `pool`; x and y must not overlap.
+  void process(const float* x, int64_t n_in, int64_t offset, float* y, int64_t n_out,
+               ThreadPool& pool) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace lq::cpu

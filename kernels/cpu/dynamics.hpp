@@ -1,0 +1,35 @@
+// CPU compressor and true-peak limiter over planar float audio, in place, stage-major.
+// Math in kernels/dsp/dynamics.hpp; recurrences through kernels/cpu/recurrence.hpp (bit-identical
+// to the sequential loop whatever the chunk length or thread count).
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/cpu/audio_buffer.hpp"
+#include "kernels/cpu/thread_pool.hpp"
+#include "kernels/dsp/dynamics_params.hpp"
+
+namespace lq::cpu {
+
+struct DynamicsStats {
+  double max_gain_reduction_db = 0.0;   // >= 0
+  double mean_gain_reduction_db = 0.0;  // mean over all frames (linked: over the shared gain)
+};
+
+// Applies the compressor in place. Zero latency as seen by the caller: any look-ahead is
+// compensated inside (output frame n corresponds to input frame n).
+DynamicsStats compress(AudioBuffer& audio, const dsp::CompressorParams& params, ThreadPool& pool);
+
+struct LimiterStats {
+  double max_gain_reduction_db = 0.0;
+  double mean_gain_reduction_db = 0.0;
+  int passes = 0;                       // limiter passes until the verify found no over
+  double output_true_peak_dbtp = 0.0;   // as read by dsp::true_peak_at, all channels
+};
+
+// Stereo-linked look-ahead true-peak limiter, in place, latency compensated. After it returns,
+// every channel's true peak (dsp::true_peak_at over all positions) is <= ceiling. Input whose
+// true peak is already <= ceiling is left bit-identical (no gain reduction).
+LimiterStats limit_true_peak(AudioBuffer& audio, const dsp::LimiterParams& params, ThreadPool& pool);
+
+}  // namespace lq::cpu

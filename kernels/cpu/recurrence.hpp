@@ -1,0 +1,39 @@
+// CPU executor of the chunked recurrences in kernels/dsp/recurrence.hpp.
+//
+// run_chunked(pool, rec, y, n, chunk): speculative pass over all chunks in parallel, then the
+// fix-up pass in chunk order. Equal to the sequential loop bit for bit for any chunk >= 1
+// (tests/dsp/recurrence_test.cpp); chunk is only a speed knob.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+
+#include "kernels/cpu/thread_pool.hpp"
+#include "kernels/dsp/recurrence.hpp"
+
+namespace lq::cpu {
+
+// Sequential reference: the plain loop from the recurrence's initial state (guess at 0).
+template <class R>
+void run_sequential(const R& rec, typename R::Value* y, int64_t n) {
+  dsp::speculate_chunk(rec, y, 0, n);
+}
+
+// Returns the number of samples re-run in the fix-up pass (a measure of wasted work).
+template <class R>
+int64_t run_chunked(ThreadPool& pool, const R& rec, typename R::Value* y, int64_t n,
+                    int64_t chunk) {
+  if (n <= 0) return 0;
+  chunk = std::max<int64_t>(chunk, 1);
+  const int64_t chunks = (n + chunk - 1) / chunk;
+  pool.parallel_for(chunks, [&](int64_t c) {
+    dsp::speculate_chunk(rec, y, c * chunk, std::min(n, (c + 1) * chunk));
+  });
+  int64_t rerun = 0;
+  for (int64_t c = 1; c < chunks; ++c) {
+    rerun += dsp::fixup_chunk(rec, y, c * chunk, std::min(n, (c + 1) * chunk));
+  }
+  return rerun;
+}
+
+}  // namespace lq::cpu
