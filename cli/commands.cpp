@@ -1,0 +1,105 @@
+#include "cli/commands.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "host/audio_io.hpp"
+#include "host/devices.hpp"
+#include "host/errors.hpp"
+#include "host/loudness.hpp"
+#include "host/render.hpp"
+#include "host/session.hpp"
+
+namespace lq::cli {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+std::string fmt(const json& v, const char* unit) {
+  if (!v.is_number()) return std::string("-");
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.2f %s", v.get<double>(), unit);
+  return buf;
+}
+
+}  // namespace
+
+int run_render(const RenderArgs& args) {
+  const fs::path input(args.input);
+  std::error_code ec;
+  if (!fs::exists(input, ec)) throw UserError(input, "no such file or folder");
+  const Session session = fs::is_directory(input, ec) ? session_from_stem_dir(input) : load_session(input);
+  RenderOptions opt;
+  opt.output = args.output;
+  if (!args.no_report) {
+    opt.report = args.report.empty() ? fs::path(args.output).replace_extension(".json") : fs::path(args.report);
+  }
+  opt.target_lufs = args.target_lufs;
+  opt.ceiling_dbtp = args.ceiling_dbtp;
+  opt.threads = args.threads;
+  opt.backend = args.backend;
+  const RenderResult r = render(session, opt);
+  if (args.quiet) return 0;
+  const json& m = r.report["master"];
+  std::cout << "rendered " << r.output.string() << " (" << fmt(m["duration_s"], "s") << ", "
+            << m["sample_rate"].get<double>() << " Hz, " << m["bit_depth"] << "-bit " << m["format"].get<std::string>()
+            << ", backend " << r.report["lacquer"]["backend"].get<std::string>() << ")\n";
+  std::cout << "  loudness  " << fmt(m["before"]["integrated_lufs"], "LUFS") << " -> "
+            << fmt(m["after"]["integrated_lufs"], "LUFS") << " (gain " << fmt(m["gain_applied_db"], "dB") << ")\n";
+  std::cout << "  true peak " << fmt(m["before"]["true_peak_dbtp"], "dBTP") << " -> "
+            << fmt(m["after"]["true_peak_dbtp"], "dBTP") << " (ceiling " << fmt(m["ceiling_dbtp"], "dBTP") << ")\n";
+  std::cout << "  limiter   max " << fmt(m["limiter"]["max_gain_reduction_db"], "dB") << ", mean "
+            << fmt(m["limiter"]["mean_gain_reduction_db"], "dB") << " gain reduction\n";
+  std::cout << "  range     " << fmt(m["after"]["loudness_range_lu"], "LU") << "\n";
+  for (const auto& w : r.report["warnings"]) std::cout << "  warning: " << w.get<std::string>() << "\n";
+  if (opt.report) std::cout << "  report    " << opt.report->string() << "\n";
+  std::cout << "  time      " << fmt(r.report["timing_s"]["total"], "s") << "\n";
+  return 0;
+}
+
+int run_measure(const MeasureArgs& args) {
+  cpu::ThreadPool pool(args.threads);
+  json all = json::array();
+  for (const auto& f : args.files) {
+    AudioFileInfo info;
+    const AudioBuffer a = read_audio(f, &info);
+    const LoudnessMeasurement m = measure_loudness(a, pool);
+    auto num = [](double v) { return std::isfinite(v) ? json(v) : json(nullptr); };
+    const json j = {{"file", f},
+                    {"sample_rate", info.sample_rate},
+                    {"channels", info.channels},
+                    {"duration_s", double(info.frames) / info.sample_rate},
+                    {"integrated_lufs", m.integrated_defined ? num(m.integrated_lufs) : json(nullptr)},
+                    {"loudness_range_lu", num(m.loudness_range_lu)},
+                    {"max_momentary_lufs", num(m.max_momentary_lufs)},
+                    {"max_short_term_lufs", num(m.max_short_term_lufs)},
+                    {"sample_peak_dbfs", num(m.sample_peak_dbfs)},
+                    {"true_peak_dbtp", num(m.true_peak_dbtp)}};
+    if (args.json) {
+      all.push_back(j);
+      continue;
+    }
+    std::cout << f << "\n"
+              << "  integrated     " << fmt(j["integrated_lufs"], "LUFS") << "\n"
+              << "  loudness range " << fmt(j["loudness_range_lu"], "LU") << "\n"
+              << "  max momentary  " << fmt(j["max_momentary_lufs"], "LUFS") << "\n"
+              << "  max short-term " << fmt(j["max_short_term_lufs"], "LUFS") << "\n"
+              << "  sample peak    " << fmt(j["sample_peak_dbfs"], "dBFS") << "\n"
+              << "  true peak      " << fmt(j["true_peak_dbtp"], "dBTP") << "\n";
+  }
+  if (args.json) std::cout << all.dump(2) << "\n";
+  return 0;
+}
+
+int run_devices() {
+  std::cout << describe_devices();
+  return 0;
+}
+
+}  // namespace lq::cli

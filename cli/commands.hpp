@@ -1,0 +1,32 @@
+// The subcommands of `lacquer`, each a function of its parsed arguments returning the exit code.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace lq::cli {
+
+struct RenderArgs {
+  std::string input;
+  std::string output;
+  std::string report;
+  bool no_report = false;
+  std::optional<double> target_lufs;
+  std::optional<double> ceiling_dbtp;
+  int threads = 0;
+  std::string backend = "cpu";
+  bool quiet = false;
+};
+int run_render(const RenderArgs& args);
+
+struct MeasureArgs {
+  std::vector<std::string> files;
+  bool json = false;
+  int threads = 0;
+};
+int run_measure(const MeasureArgs& args);
+
+int run_devices();
+
+}  // namespace lq::cli

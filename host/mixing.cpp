@@ -1,0 +1,137 @@
+#include "host/mixing.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+
+#include "kernels/cpu/convolver.hpp"
+#include "kernels/dsp/common.hpp"
+
+namespace lq {
+
+AudioBuffer to_stereo(const AudioBuffer& in, double pan, double gain_db) {
+  const double g = dsp::db_to_linear(gain_db);
+  double gl, gr;
+  if (in.channel_count() == 1) {
+    const double theta = (pan + 1.0) * std::numbers::pi / 4.0;
+    gl = g * std::cos(theta);
+    gr = g * std::sin(theta);
+  } else {
+    gl = g * std::min(1.0, 1.0 - pan);
+    gr = g * std::min(1.0, 1.0 + pan);
+  }
+  AudioBuffer out(2, in.frames(), in.sample_rate);
+  const auto& l_in = in.channels[0];
+  const auto& r_in = in.channels[in.channel_count() == 1 ? 0 : 1];
+  const float fl = static_cast<float>(gl), fr = static_cast<float>(gr);
+  for (size_t i = 0; i < l_in.size(); ++i) {
+    out.channels[0][i] = fl * l_in[i];
+    out.channels[1][i] = fr * r_in[i];
+  }
+  return out;
+}
+
+void add_into(AudioBuffer& dst, const AudioBuffer& src, float gain) {
+  if (dst.channels.empty()) {
+    dst = AudioBuffer(src.channel_count(), 0, src.sample_rate);
+  }
+  if (dst.frames() < src.frames()) dst.resize_frames(src.frames());
+  for (int c = 0; c < src.channel_count(); ++c) {
+    float* d = dst.channels[static_cast<size_t>(c)].data();
+    const float* s = src.channels[static_cast<size_t>(c)].data();
+    const int64_t n = src.frames();
+    if (gain == 1.0f) {
+      for (int64_t i = 0; i < n; ++i) d[i] += s[i];
+    } else {
+      for (int64_t i = 0; i < n; ++i) d[i] += gain * s[i];
+    }
+  }
+}
+
+void apply_gain(AudioBuffer& a, double gain_db) {
+  if (gain_db == 0.0) return;
+  const float g = static_cast<float>(dsp::db_to_linear(gain_db));
+  for (auto& ch : a.channels) {
+    for (float& v : ch) v *= g;
+  }
+}
+
+void apply_width(AudioBuffer& a, double width) {
+  if (width == 1.0 || a.channel_count() != 2) return;
+  const float w = static_cast<float>(width);
+  auto& l = a.channels[0];
+  auto& r = a.channels[1];
+  for (size_t i = 0; i < l.size(); ++i) {
+    const float m = 0.5f * (l[i] + r[i]);
+    const float s = w * (0.5f * (l[i] - r[i]));
+    l[i] = m + s;
+    r[i] = m - s;
+  }
+}
+
+nlohmann::json apply_eq(AudioBuffer& a, const std::vector<EqBand>& bands, cpu::ThreadPool& pool) {
+  if (eq_is_neutral(bands)) return nullptr;
+  const EqDesign d = design_linear_phase_eq(bands, a.sample_rate);
+  const cpu::Convolver conv(d.taps);
+  const int64_t n = a.frames();
+  const int64_t delay = (static_cast<int64_t>(d.taps.size()) - 1) / 2;
+  std::vector<float> out(static_cast<size_t>(n));
+  for (auto& ch : a.channels) {
+    conv.process(ch.data(), n, delay, out.data(), n, pool);
+    ch.swap(out);
+  }
+  return {{"taps", d.taps.size()},
+          {"latency_frames", delay},
+          {"lowest_freq_hz", d.lowest_freq_hz},
+          {"max_error_db", d.max_error_db}};
+}
+
+AudioBuffer reverb_return(const AudioBuffer& bus, const AudioBuffer& ir, int64_t predelay_frames,
+                          double wet_db, cpu::ThreadPool& pool) {
+  const int64_t n = bus.frames();
+  const int64_t l = ir.frames();
+  const int64_t out_n = n + predelay_frames + l - 1;
+  AudioBuffer out(bus.channel_count(), out_n, bus.sample_rate);
+  const float wet = static_cast<float>(dsp::db_to_linear(wet_db));
+  std::vector<float> taps;
+  for (int c = 0; c < bus.channel_count(); ++c) {
+    const auto& ir_ch = ir.channels[static_cast<size_t>(std::min(c, ir.channel_count() - 1))];
+    taps.resize(ir_ch.size());
+    for (size_t i = 0; i < ir_ch.size(); ++i) taps[i] = wet * ir_ch[i];
+    const cpu::Convolver conv(taps);
+    conv.process(bus.channels[static_cast<size_t>(c)].data(), n, 0,
+                 out.channels[static_cast<size_t>(c)].data() + predelay_frames, n + l - 1, pool);
+  }
+  return out;
+}
+
+int64_t trim_tail(AudioBuffer& a, int64_t song_frames, int64_t cap_frames) {
+  const int64_t total = a.frames();
+  if (total <= song_frames) {
+    a.resize_frames(song_frames);
+    return 0;
+  }
+  const float floor = static_cast<float>(dsp::db_to_linear(-90.0));
+  int64_t last = song_frames;  // one past the last frame above the floor
+  for (int64_t i = total - 1; i >= song_frames; --i) {
+    bool above = false;
+    for (const auto& ch : a.channels) above = above || std::fabs(ch[static_cast<size_t>(i)]) > floor;
+    if (above) {
+      last = i + 1;
+      break;
+    }
+  }
+  const int64_t keep = std::min(last - song_frames, cap_frames);
+  a.resize_frames(song_frames + keep);
+  const int64_t fade = std::min<int64_t>(keep, static_cast<int64_t>(std::lround(0.05 * a.sample_rate)));
+  for (auto& ch : a.channels) {
+    for (int64_t k = 0; k < fade; ++k) {
+      // raised cosine from 1 down to (almost) 0 over the last `fade` frames
+      const double w = 0.5 * (1.0 + std::cos(std::numbers::pi * double(k + 1) / double(fade)));
+      ch[static_cast<size_t>(song_frames + keep - fade + k)] *= static_cast<float>(w);
+    }
+  }
+  return keep;
+}
+
+}  // namespace lq

@@ -1,0 +1,44 @@
+// The bus operations of the chain (host side of the CPU backend): pan and gain into stereo,
+// sums in a fixed order, mid/side width, EQ through the convolver, reverb returns, tail trim.
+// All stage-major over whole buffers; parallel only inside the convolver and dynamics stages.
+#pragma once
+
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "host/eq_design.hpp"
+#include "kernels/cpu/audio_buffer.hpp"
+#include "kernels/cpu/thread_pool.hpp"
+
+namespace lq {
+
+// Mono -> stereo with the -3 dB (sin/cos) pan law, theta = (pan + 1) * pi / 4;
+// stereo -> balance (pan < 0 lowers the right channel by (1 + pan), pan > 0 the left by
+// (1 - pan)); then gain. pan in [-1, 1].
+AudioBuffer to_stereo(const AudioBuffer& in, double pan, double gain_db);
+
+// dst += gain * src, sample by sample; dst grows (zero-padded) to src's length if shorter.
+void add_into(AudioBuffer& dst, const AudioBuffer& src, float gain = 1.0f);
+
+void apply_gain(AudioBuffer& a, double gain_db);
+
+// Mid/side width on a stereo buffer: M = (L+R)/2, S = width * (L-R)/2, L = M+S, R = M-S.
+// width 1 leaves the buffer bit-identical.
+void apply_width(AudioBuffer& a, double width);
+
+// Linear-phase EQ in place (latency compensated: output frame n = input frame n). Neutral
+// bands change nothing and cost nothing. Returns the design's report entry (or null).
+nlohmann::json apply_eq(AudioBuffer& a, const std::vector<EqBand>& bands, cpu::ThreadPool& pool);
+
+// The reverb return: out = wet * (bus convolved with ir), delayed by predelay_frames; a mono IR
+// is applied to both channels, a stereo IR channel by channel. Length: bus + predelay + L - 1.
+AudioBuffer reverb_return(const AudioBuffer& bus, const AudioBuffer& ir, int64_t predelay_frames,
+                          double wet_db, cpu::ThreadPool& pool);
+
+// Keeps the reverb tail after `song_frames` until it falls below -90 dBFS, at most cap_frames
+// more, with a raised-cosine fade over the last min(50 ms, kept tail) frames when the tail is
+// cut. Returns the number of tail frames kept.
+int64_t trim_tail(AudioBuffer& a, int64_t song_frames, int64_t cap_frames);
+
+}  // namespace lq

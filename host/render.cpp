@@ -1,0 +1,509 @@
+#include "host/render.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <map>
+
+#include <xxhash.h>
+
+#include "host/devices.hpp"
+#include "host/errors.hpp"
+#include "host/loudness.hpp"
+#include "host/mixing.hpp"
+#include "kernels/cpu/dynamics.hpp"
+#include "kernels/dsp/common.hpp"
+
+namespace lq {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Adds the seconds since construction to timing[name] when it goes out of scope.
+class StageTimer {
+ public:
+  StageTimer(json& timing, const char* name) : timing_(timing), name_(name), start_(Clock::now()) {}
+  ~StageTimer() {
+    const double s = std::chrono::duration<double>(Clock::now() - start_).count();
+    timing_[name_] = timing_.value(name_, 0.0) + s;
+  }
+  StageTimer(const StageTimer&) = delete;
+  StageTimer& operator=(const StageTimer&) = delete;
+
+ private:
+  json& timing_;
+  const char* name_;
+  Clock::time_point start_;
+};
+
+std::string lower_extension(const fs::path& p) {
+  std::string e = p.extension().string();
+  std::transform(e.begin(), e.end(), e.begin(), [](unsigned char c) { return std::tolower(c); });
+  return e;
+}
+
+std::string hex128(XXH128_hash_t h) {
+  char buf[33];
+  std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(h.high64),
+                static_cast<unsigned long long>(h.low64));
+  return buf;
+}
+
+std::string file_xxh128(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  XXH3_state_t* st = XXH3_createState();
+  XXH3_128bits_reset(st);
+  std::vector<char> buf(1 << 20);
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    XXH3_128bits_update(st, buf.data(), static_cast<size_t>(in.gcount()));
+  }
+  const auto h = XXH3_128bits_digest(st);
+  XXH3_freeState(st);
+  return hex128(h);
+}
+
+json loudness_json(const LoudnessMeasurement& m) {
+  auto num = [](double v) { return std::isfinite(v) ? json(v) : json(nullptr); };
+  return {{"integrated_lufs", m.integrated_defined ? num(m.integrated_lufs) : json(nullptr)},
+          {"loudness_range_lu", num(m.loudness_range_lu)},
+          {"max_momentary_lufs", num(m.max_momentary_lufs)},
+          {"max_short_term_lufs", num(m.max_short_term_lufs)},
+          {"sample_peak_dbfs", num(m.sample_peak_dbfs)},
+          {"true_peak_dbtp", num(m.true_peak_dbtp)}};
+}
+
+json dynamics_json(const cpu::DynamicsStats& s) {
+  return {{"max_gain_reduction_db", s.max_gain_reduction_db},
+          {"mean_gain_reduction_db", s.mean_gain_reduction_db}};
+}
+
+OutputFormat format_for(const fs::path& out) {
+  const std::string e = lower_extension(out);
+  if (e == ".wav") return OutputFormat::wav;
+  if (e == ".flac") return OutputFormat::flac;
+  throw UsageError(out, "unknown output format '" + e + "' (use .wav or .flac)");
+}
+
+bool same_file(const fs::path& a, const fs::path& b) {
+  struct stat sa{}, sb{};
+  if (::stat(a.c_str(), &sa) != 0 || ::stat(b.c_str(), &sb) != 0) return false;
+  return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+// Processes one bus in place: EQ, compressor; returns the report entry.
+json process_bus(AudioBuffer& bus, const std::vector<EqBand>& eq,
+                 const std::optional<dsp::CompressorParams>& comp, cpu::ThreadPool& pool) {
+  json r;
+  r["eq"] = apply_eq(bus, eq, pool);
+  if (comp) r["compressor"] = dynamics_json(cpu::compress(bus, *comp, pool));
+  return r;
+}
+
+}  // namespace
+
+void preflight_output(const Session& session, const fs::path& output) {
+  format_for(output);
+  const fs::path folder = output.has_parent_path() ? output.parent_path() : fs::path(".");
+  std::error_code ec;
+  if (!fs::is_directory(folder, ec)) throw UserError(folder, "output folder does not exist");
+  if (::access(folder.c_str(), W_OK) != 0) {
+    throw UserError(folder, std::string("output folder is not writable: ") + std::strerror(errno));
+  }
+  if (fs::is_directory(output, ec)) throw UsageError(output, "output path is a folder");
+  for (const auto& s : session.stems) {
+    if (same_file(s.file, output)) throw UserError(output, "would overwrite an input (stem '" + s.name + "')");
+  }
+  for (const auto& r : session.reverbs) {
+    if (same_file(r.ir, output)) throw UserError(output, "would overwrite an input (impulse response of '" + r.name + "')");
+  }
+  if (same_file(session.source, output)) throw UserError(output, "would overwrite the session file");
+}
+
+std::string session_hash(const Session& session) {
+  XXH3_state_t* st = XXH3_createState();
+  XXH3_128bits_reset(st);
+  auto add = [&](const std::string& s) { XXH3_128bits_update(st, s.data(), s.size() + 1); };
+  add(LQ_VERSION);
+  add(session.canonical_text);
+  auto add_file = [&](const fs::path& p) {
+    struct stat sb{};
+    add(p.string());
+    if (::stat(p.c_str(), &sb) == 0) {
+      add(std::to_string(sb.st_size) + ":" + std::to_string(sb.st_mtim.tv_sec) + "." +
+          std::to_string(sb.st_mtim.tv_nsec));
+    }
+  };
+  for (const auto& s : session.stems) add_file(s.file);
+  for (const auto& r : session.reverbs) add_file(r.ir);
+  const auto h = XXH3_128bits_digest(st);
+  XXH3_freeState(st);
+  return hex128(h);
+}
+
+namespace {
+
+struct Decoded {
+  AudioBuffer audio;
+  AudioFileInfo info;
+  std::string error;
+};
+
+// Decodes files in parallel; errors are collected per file and the first by index is thrown,
+// so the message does not depend on scheduling.
+std::vector<Decoded> decode_all(const std::vector<fs::path>& files, double rate_or_zero,
+                                cpu::ThreadPool& pool) {
+  std::vector<Decoded> out(files.size());
+  pool.parallel_for(static_cast<int64_t>(files.size()), [&](int64_t i) {
+    auto& d = out[static_cast<size_t>(i)];
+    try {
+      d.audio = read_audio(files[static_cast<size_t>(i)], &d.info);
+    } catch (const std::exception& e) {
+      d.error = e.what();
+    }
+  });
+  for (const auto& d : out) {
+    if (!d.error.empty()) throw UserError(d.error);
+  }
+  (void)rate_or_zero;
+  return out;
+}
+
+// Normalisation to a target (DESIGN.md "Loudness normalisation is closed-loop"): the first gain
+// step is analytic, then secant steps on (gain -> loudness after the limiter), to within 0.05 LU.
+struct LoudnessLoop {
+  AudioBuffer output;
+  cpu::LimiterStats limiter;
+  double gain_db = 0.0;
+  int iterations = 0;
+  json steps = json::array();
+};
+
+LoudnessLoop normalise_and_limit(const AudioBuffer& master, bool normalise, double target,
+                                 double measured_lufs, const dsp::LimiterParams& limiter,
+                                 cpu::ThreadPool& pool) {
+  auto run = [&](double gain_db) {
+    LoudnessLoop r;
+    r.output = master;
+    apply_gain(r.output, gain_db);
+    r.limiter = cpu::limit_true_peak(r.output, limiter, pool);
+    r.gain_db = gain_db;
+    return r;
+  };
+  if (!normalise) return run(0.0);
+  double g = target - measured_lufs;
+  LoudnessLoop best = run(g);
+  double l = integrated_loudness(best.output, pool);
+  json steps = json::array({{{"gain_db", g}, {"lufs", l}}});
+  double g_prev = 0.0, l_prev = measured_lufs;
+  int it = 1;
+  for (; it < 8 && std::isfinite(l) && std::fabs(l - target) > 0.05; ++it) {
+    const double slope = (l - l_prev) / (g - g_prev);
+    double next = (std::isfinite(slope) && slope > 0.05) ? g + (target - l) / slope : g + (target - l);
+    next = std::min(next, g + 24.0);
+    g_prev = g;
+    l_prev = l;
+    g = next;
+    best = run(g);
+    l = integrated_loudness(best.output, pool);
+    steps.push_back({{"gain_db", g}, {"lufs", l}});
+  }
+  best.iterations = it;
+  best.steps = steps;
+  return best;
+}
+
+}  // namespace
+
+RenderResult render(const Session& session, const RenderOptions& options) {
+  const auto t_start = Clock::now();
+  json report;
+  json& timing = report["timing_s"];
+  json warnings = json::array();
+
+  // ---- backend and preflight ----
+  std::string backend = options.backend;
+  json backend_note;
+  if (backend == "cuda") {
+    throw UsageError(std::string("--backend cuda: the CUDA backend is not implemented in this version; use --backend cpu"));
+  }
+  if (backend == "auto") {
+    std::string why;
+    backend_note = cuda_usable(&why) ? "a GPU is usable but the CUDA backend is not implemented yet"
+                                     : "no usable GPU: " + why;
+    backend = "cpu";
+  } else if (backend != "cpu") {
+    throw UsageError("--backend " + backend + ": unknown backend (cpu, cuda or auto)");
+  }
+  preflight_output(session, options.output);
+  if (options.report) {
+    if (same_file(*options.report, options.output) || *options.report == options.output) {
+      throw UsageError(*options.report, "the report path is the output path");
+    }
+    for (const auto& s : session.stems) {
+      if (same_file(s.file, *options.report)) throw UserError(*options.report, "would overwrite an input (stem '" + s.name + "')");
+    }
+  }
+
+  MasterSpec master_spec = session.master;
+  if (options.target_lufs) master_spec.target_lufs = options.target_lufs;
+  if (options.ceiling_dbtp) master_spec.limiter.ceiling_dbtp = *options.ceiling_dbtp;
+  EncodeSpec enc = master_spec.encode;
+  enc.format = format_for(options.output);
+  if (enc.format == OutputFormat::flac && enc.bit_depth == 32) {
+    throw UsageError(options.output, "FLAC holds 16 or 24 bits, not 32-bit float (set master.bit_depth)");
+  }
+  enc.dither_seed = XXH3_64bits(session.canonical_text.data(), session.canonical_text.size());
+
+  cpu::ThreadPool pool(options.threads);
+
+  // ---- decode ----
+  std::vector<fs::path> stem_files;
+  for (const auto& s : session.stems) stem_files.push_back(s.file);
+  std::vector<Decoded> stems;
+  {
+    StageTimer t(timing, "decode");
+    stems = decode_all(stem_files, 0.0, pool);
+  }
+  const double rate = session.sample_rate.value_or(stems.front().info.sample_rate);
+  json inputs = json::array();
+  int64_t song_frames = 0;
+  {
+    StageTimer t(timing, "resample");
+    for (size_t i = 0; i < stems.size(); ++i) {
+      auto& d = stems[i];
+      json in = {{"stem", session.stems[i].name},
+                 {"file", d.info.path.string()},
+                 {"format", d.info.format},
+                 {"sample_rate", d.info.sample_rate},
+                 {"channels", d.info.channels},
+                 {"frames", d.info.frames},
+                 {"duration_s", double(d.info.frames) / d.info.sample_rate},
+                 {"peak_dbfs", std::isfinite(d.info.peak_dbfs) ? json(d.info.peak_dbfs) : json(nullptr)},
+                 {"group", session.stems[i].group}};
+      if (d.info.sample_rate != rate) {
+        d.audio = resample(d.audio, rate);
+        in["resampled_to"] = rate;
+        warnings.push_back("stem '" + session.stems[i].name + "' is at " +
+                           std::to_string(int(d.info.sample_rate)) + " Hz: converted to " +
+                           std::to_string(int(rate)) + " Hz");
+      }
+      song_frames = std::max(song_frames, d.audio.frames());
+      inputs.push_back(in);
+    }
+  }
+  report["inputs"] = inputs;
+
+  // ---- impulse responses ----
+  std::map<std::string, AudioBuffer> irs;
+  std::map<std::string, AudioBuffer> reverb_bus;
+  json reverbs_report = json::array();
+  {
+    StageTimer t(timing, "decode");
+    for (const auto& r : session.reverbs) {
+      AudioFileInfo info;
+      AudioBuffer ir = read_audio(r.ir, &info);
+      if (double(info.frames) / info.sample_rate > 60.0) {
+        throw UserError(r.ir, "impulse response is " + std::to_string(int(double(info.frames) / info.sample_rate)) +
+                                  " s long (at most 60 s)");
+      }
+      if (info.sample_rate != rate) ir = resample(ir, rate);
+      reverbs_report.push_back({{"name", r.name}, {"ir", r.ir.string()}, {"ir_sample_rate", info.sample_rate},
+                                {"ir_channels", info.channels}, {"ir_frames", ir.frames()},
+                                {"predelay_ms", r.predelay_ms}, {"wet_db", r.wet_db},
+                                {"return_to", r.return_to.empty() ? "master" : r.return_to}});
+      irs.emplace(r.name, std::move(ir));
+    }
+  }
+
+  // ---- stems -> groups, sends -> reverb buses ----
+  std::map<std::string, AudioBuffer> group_bus;
+  json stems_report = json::array();
+  {
+    StageTimer t(timing, "stems");
+    for (size_t i = 0; i < stems.size(); ++i) {
+      const StemSpec& spec = session.stems[i];
+      AudioBuffer s = to_stereo(stems[i].audio, spec.pan, spec.gain_db);
+      stems[i].audio = AudioBuffer();
+      s.resize_frames(song_frames);
+      json r = process_bus(s, spec.eq, spec.compressor, pool);
+      r["name"] = spec.name;
+      r["group"] = spec.group;
+      for (const auto& send : spec.sends) {
+        add_into(reverb_bus[send.reverb], s, static_cast<float>(dsp::db_to_linear(send.level_db)));
+      }
+      add_into(group_bus[spec.group], s);
+      stems_report.push_back(r);
+    }
+  }
+  report["stems"] = stems_report;
+
+  auto run_reverb = [&](const ReverbSpec& r) -> AudioBuffer {
+    StageTimer t(timing, "reverbs");
+    const int64_t predelay = std::llround(r.predelay_ms * 1e-3 * rate);
+    return reverb_return(reverb_bus.at(r.name), irs.at(r.name), predelay, r.wet_db, pool);
+  };
+  // Reverbs that return into a group are fed by stems only (checked here), and run before groups.
+  for (const auto& r : session.reverbs) {
+    if (r.return_to.empty() || !reverb_bus.count(r.name)) continue;
+    for (const auto& g : session.groups) {
+      for (const auto& send : g.sends) {
+        if (send.reverb == r.name) {
+          throw UserError(session.source, "reverb '" + r.name + "' returns into group '" + r.return_to +
+                                              "' and is fed by group '" + g.name + "': a reverb fed by a group must return to the master");
+        }
+      }
+    }
+    add_into(group_bus[r.return_to], run_reverb(r));
+  }
+
+  // ---- groups -> master ----
+  AudioBuffer master_bus(2, song_frames, rate);
+  json groups_report = json::array();
+  {
+    StageTimer t(timing, "groups");
+    for (const auto& g : session.groups) {
+      auto it = group_bus.find(g.name);
+      if (it == group_bus.end()) continue;
+      AudioBuffer& bus = it->second;
+      json r = process_bus(bus, g.eq, g.compressor, pool);
+      apply_width(bus, g.width);
+      apply_gain(bus, g.gain_db);
+      json members = json::array();
+      for (const auto& s : session.stems) {
+        if (s.group == g.name) members.push_back(s.name);
+      }
+      r["name"] = g.name;
+      r["stems"] = members;
+      r["width"] = g.width;
+      r["gain_db"] = g.gain_db;
+      for (const auto& send : g.sends) {
+        add_into(reverb_bus[send.reverb], bus, static_cast<float>(dsp::db_to_linear(send.level_db)));
+      }
+      add_into(master_bus, bus);
+      bus = AudioBuffer();
+      groups_report.push_back(r);
+    }
+  }
+  report["groups"] = groups_report;
+  for (const auto& r : session.reverbs) {
+    if (!r.return_to.empty() || !reverb_bus.count(r.name)) continue;
+    add_into(master_bus, run_reverb(r));
+  }
+  report["reverbs"] = reverbs_report;
+  reverb_bus.clear();
+
+  // ---- master ----
+  json& m = report["master"];
+  int64_t tail_frames = 0;
+  {
+    StageTimer t(timing, "master");
+    json r = process_bus(master_bus, master_spec.eq, master_spec.compressor, pool);
+    m["eq"] = r["eq"];
+    if (r.contains("compressor")) m["compressor"] = r["compressor"];
+    tail_frames = trim_tail(master_bus, song_frames, std::llround(master_spec.tail_s * rate));
+  }
+  m["processing_sample_rate"] = rate;
+  m["tail_s"] = double(tail_frames) / rate;
+  if (master_spec.sample_rate && *master_spec.sample_rate != rate) {
+    StageTimer t(timing, "resample");
+    master_bus = resample(master_bus, *master_spec.sample_rate);
+  }
+  const double out_rate = master_bus.sample_rate;
+
+  LoudnessMeasurement before;
+  {
+    StageTimer t(timing, "loudness");
+    before = measure_loudness(master_bus, pool);
+  }
+  m["before"] = loudness_json(before);
+  std::optional<double> target = master_spec.target_lufs;
+  if (target && !before.integrated_defined) {
+    warnings.push_back("the mix is silent or shorter than 400 ms: its loudness is undefined, no normalisation gain applied");
+    target.reset();
+  }
+  LoudnessLoop loop;
+  {
+    StageTimer t(timing, "loudness_and_limiter");
+    loop = normalise_and_limit(master_bus, target.has_value(), target.value_or(0.0), before.integrated_lufs,
+                               master_spec.limiter, pool);
+  }
+  master_bus = AudioBuffer();
+
+  // ---- quantise, and verify the ceiling on what is delivered ----
+  AudioBuffer delivered;
+  const double ceiling = dsp::db_to_linear(master_spec.limiter.ceiling_dbtp);
+  int verify_rounds = 0;
+  {
+    StageTimer t(timing, "quantise_and_verify");
+    dsp::LimiterParams lp = master_spec.limiter;
+    for (;; ++verify_rounds) {
+      delivered = loop.output;
+      quantize_in_place(delivered, enc);
+      const double tp = true_peak_linear(delivered, pool);
+      if (tp <= ceiling) break;
+      if (verify_rounds == 8) {
+        throw UserError(options.output, "could not meet the true-peak ceiling after quantisation");
+      }
+      // Quantisation moved a peak over the ceiling: limit again, a little lower.
+      lp.ceiling_dbtp -= dsp::linear_to_db(tp / ceiling) + 1e-4;
+      const auto again = cpu::limit_true_peak(loop.output, lp, pool);
+      loop.limiter.max_gain_reduction_db = std::max(loop.limiter.max_gain_reduction_db, again.max_gain_reduction_db);
+    }
+  }
+  LoudnessMeasurement after;
+  {
+    StageTimer t(timing, "loudness");
+    after = measure_loudness(delivered, pool);
+  }
+  m["after"] = loudness_json(after);
+  m["target_lufs"] = master_spec.target_lufs ? json(*master_spec.target_lufs) : json(nullptr);
+  m["ceiling_dbtp"] = master_spec.limiter.ceiling_dbtp;
+  m["gain_applied_db"] = loop.gain_db;
+  m["normalisation"] = {{"iterations", loop.iterations}, {"steps", loop.steps}};
+  m["limiter"] = {{"max_gain_reduction_db", loop.limiter.max_gain_reduction_db},
+                  {"mean_gain_reduction_db", loop.limiter.mean_gain_reduction_db},
+                  {"passes", loop.limiter.passes},
+                  {"requantise_rounds", verify_rounds}};
+  if (master_spec.target_lufs && after.integrated_defined) {
+    const double miss = after.integrated_lufs - *master_spec.target_lufs;
+    if (std::fabs(miss) > 0.1) {
+      warnings.push_back("target " + std::to_string(*master_spec.target_lufs) + " LUFS not reached: the master measures " +
+                         std::to_string(after.integrated_lufs) + " LUFS with the ceiling at " +
+                         std::to_string(master_spec.limiter.ceiling_dbtp) + " dBTP");
+    }
+    if (loop.limiter.max_gain_reduction_db > master_spec.max_limiting_db) {
+      warnings.push_back("reaching the target takes " + std::to_string(loop.limiter.max_gain_reduction_db) +
+                         " dB of limiting (more than max_limiting_db = " + std::to_string(master_spec.max_limiting_db) + ")");
+    }
+  }
+  m["sample_rate"] = out_rate;
+  m["frames"] = delivered.frames();
+  m["duration_s"] = double(delivered.frames()) / out_rate;
+  m["bit_depth"] = enc.bit_depth;
+  m["format"] = enc.format == OutputFormat::wav ? "wav" : "flac";
+  m["dither"] = enc.dither && enc.bit_depth != 32 ? "tpdf" : "none";
+
+  {
+    StageTimer t(timing, "encode");
+    write_audio_atomic(options.output, delivered, enc);
+  }
+  report["output"] = {{"path", fs::absolute(options.output).string()}, {"xxh3_128", file_xxh128(options.output)}};
+  report["warnings"] = warnings;
+  report["lacquer"] = {{"version", LQ_VERSION}, {"backend", backend}, {"threads", pool.size()}};
+  if (!backend_note.is_null()) report["lacquer"]["backend_note"] = backend_note;
+  report["session"] = {{"source", session.source.string()}, {"hash", session_hash(session)}};
+  timing["total"] = std::chrono::duration<double>(Clock::now() - t_start).count();
+  if (options.report) write_text_atomic(*options.report, report.dump(2) + "\n");
+  return {report, options.output};
+}
+
+}  // namespace lq

@@ -1,0 +1,47 @@
+// Rendering one song: the whole chain of DESIGN.md "Data flow of one song" on the CPU backend.
+//
+//   stems: decode -> SRC to the session rate -> gain/pan -> EQ -> compressor -> group bus,
+//          sends -> reverb buses
+//   reverbs: sum of sends -> pre-delay -> convolution -> wet -> return (a group or the master)
+//   groups: sum -> EQ -> compressor -> width -> gain -> master bus (group sends -> reverbs)
+//   master: sum -> EQ -> glue compressor -> tail trim -> SRC to the output rate
+//           -> loudness gain (closed loop) -> true-peak limiter -> dither -> encode
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "host/session.hpp"
+
+namespace lq {
+
+struct RenderOptions {
+  std::filesystem::path output;                 // .wav or .flac
+  std::optional<std::filesystem::path> report;  // JSON report path; none: no report file
+  std::optional<double> target_lufs;            // overrides the session's
+  std::optional<double> ceiling_dbtp;           // overrides the session's
+  int threads = 0;                              // 0: all cores
+  std::string backend = "cpu";                  // cpu | cuda | auto
+};
+
+struct RenderResult {
+  nlohmann::json report;                        // every figure; also written to options.report
+  std::filesystem::path output;
+};
+
+// Renders the session to options.output (written atomically; nothing is left behind on failure).
+// Throws UserError for anything the user can fix (bad files, bad paths, unsupported settings).
+RenderResult render(const Session& session, const RenderOptions& options);
+
+// Checks that `output` can be written (folder exists and is writable, extension known) and that
+// it is not one of the session's inputs (same device and inode). Throws UsageError/UserError.
+void preflight_output(const Session& session, const std::filesystem::path& output);
+
+// Hash of the settings, the inputs' sizes and modification times, and Lacquer's version
+// (hex XXH3-128): equal hashes mean a re-render would produce the same master.
+std::string session_hash(const Session& session);
+
+}  // namespace lq

@@ -1,0 +1,70 @@
+// labels: slow;demo
+// Every demo song (real recorded stems, Debian's fretsonfire-songs-* packages) rendered with the
+// demo session: the delivered file's true peak is never above the ceiling, and the loudness
+// target is met within 0.1 LU (by libebur128, an independent meter) or the report says why.
+#include <gtest/gtest.h>
+
+#include <ebur128.h>
+
+#include <cmath>
+#include <cstdlib>
+
+#include <nlohmann/json.hpp>
+
+#include "host/loudness.hpp"
+#include "support/test_files.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path demo_dir() {
+  const fs::path root = LQ_SOURCE_DIR;
+  const fs::path dir = root / ".cache" / "demo";
+  if (!fs::exists(dir / ".done")) {
+    const std::string cmd = "bash '" + (root / "scripts" / "fetch-demo.sh").string() + "' >/dev/null";
+    if (std::system(cmd.c_str()) != 0) return {};
+  }
+  return dir;
+}
+
+}  // namespace
+
+TEST(DemoSongs, EveryDemoSongMeetsTheCeilingAndTheTarget) {
+  const fs::path demo = demo_dir();
+  if (demo.empty()) GTEST_SKIP() << "demo material could not be fetched (scripts/fetch-demo.sh needs Debian's package sources)";
+  const fs::path out_dir = lq::test::fresh_dir();
+  int songs = 0;
+  for (const auto& e : fs::directory_iterator(demo / "songs")) {
+    const fs::path song = e.path();
+    fs::copy_file(fs::path(LQ_SOURCE_DIR) / "scripts" / "demo_session.toml", song / "session.toml",
+                  fs::copy_options::overwrite_existing);
+    const fs::path master = out_dir / (song.filename().string() + ".wav");
+    const auto r = lq::test::run_lacquer({"render", (song / "session.toml").string(), "-o", master.string(), "-q"});
+    ASSERT_EQ(r.exit_code, 0) << song << ": " << r.err;
+    const auto f = lq::test::read_audio_file(master);
+    lq::AudioBuffer b;
+    b.sample_rate = f.sample_rate;
+    b.channels = f.channels;
+    lq::cpu::ThreadPool pool(0);
+    const double tp_db = 20.0 * std::log10(lq::true_peak_linear(b, pool));
+    EXPECT_LE(tp_db, -1.0) << song;
+    const auto report = nlohmann::json::parse(lq::test::read_text_file(fs::path(master).replace_extension(".json")));
+    // Independent loudness check.
+    ebur128_state* st = ebur128_init(2, static_cast<unsigned long>(f.sample_rate), EBUR128_MODE_I);
+    std::vector<float> inter(f.channels[0].size() * 2);
+    for (size_t i = 0; i < f.channels[0].size(); ++i) {
+      inter[2 * i] = f.channels[0][i];
+      inter[2 * i + 1] = f.channels[1][i];
+    }
+    ebur128_add_frames_float(st, inter.data(), f.channels[0].size());
+    double lufs = 0.0;
+    ebur128_loudness_global(st, &lufs);
+    ebur128_destroy(&st);
+    if (report["warnings"].empty()) {
+      EXPECT_NEAR(lufs, -14.0, 0.1) << song;
+    }
+    ++songs;
+  }
+  EXPECT_GE(songs, 5);
+}

@@ -1,0 +1,41 @@
+// Files and processes for tests: a fresh temporary folder per test, audio written and read with
+// libsndfile directly (independent of Lacquer's own I/O), and the `lacquer` binary run as a user
+// would run it.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace lq::test {
+
+// A new empty folder under the build tree, named after the running test; removed if empty at exit.
+std::filesystem::path fresh_dir();
+
+// Writes planar float data (channels[c][frame]) with libsndfile. `format` is a libsndfile
+// SF_FORMAT_* combination; default 32-bit float WAV.
+void write_audio_file(const std::filesystem::path& path, const std::vector<std::vector<float>>& channels,
+                      int sample_rate, int format = 0);
+
+struct DecodedFile {
+  int sample_rate = 0;
+  std::vector<std::vector<float>> channels;
+};
+DecodedFile read_audio_file(const std::filesystem::path& path);
+
+void write_text_file(const std::filesystem::path& path, const std::string& text);
+std::string read_text_file(const std::filesystem::path& path);
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+// Runs `lacquer ARGS...` (no shell), capturing stdout and stderr.
+RunResult run_lacquer(const std::vector<std::string>& args);
+
+// Sorted file names in a folder (to check that nothing was left behind).
+std::vector<std::string> list_dir(const std::filesystem::path& dir);
+
+}  // namespace lq::test
