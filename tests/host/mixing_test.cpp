@@ -1,0 +1,93 @@
+// Bus operations: pan law, width, sums, reverb tail trimming.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <numbers>
+
+#include "host/mixing.hpp"
+#include "support/expect_close.hpp"
+
+namespace {
+
+lq::AudioBuffer ramp(int channels, int64_t n, double rate = 48000.0) {
+  lq::AudioBuffer b(channels, n, rate);
+  for (int c = 0; c < channels; ++c) {
+    for (int64_t i = 0; i < n; ++i) b.channels[size_t(c)][size_t(i)] = 0.001f * float(i % 997) - 0.3f * float(c);
+  }
+  return b;
+}
+
+}  // namespace
+
+TEST(Pan, MonoAtCentreIsMinusThreeDecibelsInEachChannel) {
+  const auto out = lq::to_stereo(ramp(1, 100), 0.0, 0.0);
+  for (size_t i = 0; i < 100; ++i) {
+    EXPECT_NEAR(out.channels[0][i], ramp(1, 100).channels[0][i] * std::sqrt(0.5), 1e-7);
+    EXPECT_EQ(out.channels[0][i], out.channels[1][i]);
+  }
+}
+
+TEST(Pan, MonoHardLeftSilencesTheRightAndKeepsPowerConstant) {
+  const auto in = ramp(1, 50);
+  const auto left = lq::to_stereo(in, -1.0, 0.0);
+  for (size_t i = 0; i < 50; ++i) {
+    EXPECT_NEAR(left.channels[1][i], 0.0f, 1e-9);
+    EXPECT_NEAR(left.channels[0][i], in.channels[0][i], 1e-7);
+  }
+  for (double pan : {-0.7, -0.2, 0.4, 0.9}) {
+    const auto s = lq::to_stereo(in, pan, 0.0);
+    const double l = s.channels[0][10], r = s.channels[1][10], x = in.channels[0][10];
+    EXPECT_NEAR(l * l + r * r, x * x, 1e-9) << "pan " << pan;
+  }
+}
+
+TEST(Pan, StereoBalanceOnlyLowersTheOppositeSide) {
+  const auto in = ramp(2, 20);
+  const auto s = lq::to_stereo(in, 0.5, 6.0);
+  const double g = std::pow(10.0, 6.0 / 20.0);
+  EXPECT_NEAR(s.channels[0][5], 0.5 * g * in.channels[0][5], 1e-6);
+  EXPECT_NEAR(s.channels[1][5], g * in.channels[1][5], 1e-6);
+}
+
+TEST(Width, OneIsBitIdenticalAndZeroIsMono) {
+  auto a = ramp(2, 1000);
+  const auto ref = a;
+  lq::apply_width(a, 1.0);
+  EXPECT_TRUE(lq::test::bit_equal(a.channels[0], ref.channels[0]));
+  EXPECT_TRUE(lq::test::bit_equal(a.channels[1], ref.channels[1]));
+  lq::apply_width(a, 0.0);
+  for (size_t i = 0; i < 1000; ++i) {
+    EXPECT_EQ(a.channels[0][i], a.channels[1][i]);
+    EXPECT_NEAR(a.channels[0][i], 0.5 * (ref.channels[0][i] + ref.channels[1][i]), 1e-7);
+  }
+}
+
+TEST(AddInto, GrowsTheDestinationAndSumsInOrder) {
+  lq::AudioBuffer dst(2, 10, 48000.0);
+  const auto src = ramp(2, 25);
+  lq::add_into(dst, src, 0.5f);
+  ASSERT_EQ(dst.frames(), 25);
+  for (size_t i = 0; i < 25; ++i) EXPECT_EQ(dst.channels[1][i], 0.5f * src.channels[1][i]);
+}
+
+TEST(TrimTail, KeepsTheTailUntilItFallsBelowMinus90dBFS) {
+  const int64_t song = 1000;
+  lq::AudioBuffer a(2, 20000, 48000.0);
+  // A decaying tail after the song: exp(-k/1000) crosses -90 dBFS (3.16e-5) at k ~ 10362.
+  for (int64_t k = 0; k < 19000; ++k) a.channels[0][size_t(song + k)] = float(std::exp(-double(k) / 1000.0));
+  const int64_t kept = lq::trim_tail(a, song, 48000);
+  EXPECT_NEAR(double(kept), 1000.0 * std::log(1.0 / std::pow(10.0, -90.0 / 20.0)), 2.0);
+  EXPECT_EQ(a.frames(), song + kept);
+  EXPECT_EQ(a.channels[0].back(), 0.0f) << "the last frame is faded out";
+}
+
+TEST(TrimTail, IsCappedAndNeverCutsTheSong) {
+  lq::AudioBuffer a(2, 5000, 48000.0);
+  for (auto& c : a.channels) std::fill(c.begin(), c.end(), 0.5f);
+  EXPECT_EQ(lq::trim_tail(a, 3000, 480), 480);
+  EXPECT_EQ(a.frames(), 3480);
+  EXPECT_EQ(a.channels[0][2999], 0.5f);
+  lq::AudioBuffer b(2, 100, 48000.0);
+  EXPECT_EQ(lq::trim_tail(b, 300, 10), 0);
+  EXPECT_EQ(b.frames(), 300) << "shorter buffers are padded to the song length";
+}
