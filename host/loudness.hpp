@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 #include "kernels/cpu/audio_buffer.hpp"
 #include "kernels/cpu/thread_pool.hpp"
@@ -37,5 +38,18 @@ double integrated_loudness(const AudioBuffer& audio, cpu::ThreadPool& pool);
 
 // Max over channels and positions of dsp::true_peak_at (linear).
 double true_peak_linear(const AudioBuffer& audio, cpu::ThreadPool& pool);
+
+// Momentary (400 ms) and short-term (3 s) loudness as an EBU Mode meter reset at frame 0 shows
+// them: entry k is the window ending at frame (k + 1) * hop_frames, frames before 0 counting as
+// silence; -inf where the window holds no energy. hop_frames divides the 100 ms gating step
+// (round(fs / 10) frames) into its smallest whole divisor >= 10 parts: 10 ms at 44.1, 48, 96 kHz.
+// max_momentary_lufs and max_short_term_lufs of measure_loudness are the maxima of these series.
+struct LoudnessSeries {
+  double sample_rate = 0.0;
+  int64_t hop_frames = 0;
+  std::vector<double> momentary_lufs;
+  std::vector<double> short_term_lufs;
+};
+LoudnessSeries loudness_series(const AudioBuffer& audio, cpu::ThreadPool& pool);
 
 }  // namespace lq

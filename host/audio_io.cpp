@@ -1,0 +1,428 @@
+// Audio file I/O: libsndfile for the codecs, our own checks for what it lets through
+// (verification.md 5.3: truncated WAV data clamped silently, 1 Hz / 1 GHz rates, 1024 channels,
+// 7-bit PCM, NaN/Inf), libsoxr for rate conversion, atomic publication of outputs (6, item 2).
+#include "host/audio_io.hpp"
+
+#include <fcntl.h>
+#include <sndfile.h>
+#include <soxr.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <stdexcept>
+
+#include "host/errors.hpp"
+#include "kernels/dsp/dither.hpp"
+
+namespace lq {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr int64_t kBlockFrames = 1 << 16;  // frames per libsndfile call
+
+std::string errno_text(int e) { return std::strerror(e); }
+
+struct SndCloser {
+  void operator()(SNDFILE* f) const { sf_close(f); }
+};
+using SndFile = std::unique_ptr<SNDFILE, SndCloser>;
+
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() { if (fd_ >= 0) ::close(fd_); }
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// ---- container facts libsndfile does not report -------------------------------------------
+
+struct ContainerFacts {
+  bool found_data = false;
+  int bits_per_sample = 0;      // as stored in the header (WAV wBitsPerSample, AIFF sampleSize)
+  uint64_t data_declared = 0;   // bytes the data chunk claims
+  uint64_t data_present = 0;    // bytes the file holds after the chunk's start
+};
+
+bool read_at(int fd, void* buf, size_t n, uint64_t offset) {
+  auto* p = static_cast<unsigned char*>(buf);
+  while (n > 0) {
+    const ssize_t got = ::pread(fd, p, n, static_cast<off_t>(offset));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) return false;
+    p += got;
+    n -= static_cast<size_t>(got);
+    offset += static_cast<uint64_t>(got);
+  }
+  return true;
+}
+
+uint64_t le(const unsigned char* p, int n) {
+  uint64_t v = 0;
+  for (int i = n - 1; i >= 0; --i) v = (v << 8) | p[i];
+  return v;
+}
+uint64_t be(const unsigned char* p, int n) {
+  uint64_t v = 0;
+  for (int i = 0; i < n; ++i) v = (v << 8) | p[i];
+  return v;
+}
+
+// RIFF/RF64 WAVE (Microsoft RIFF spec; EBU Tech 3306 for RF64's ds64) or FORM AIFF/AIFC
+// (Apple AIFF 1.3): walks the chunks up to the sound data.
+ContainerFacts inspect_container(int fd, uint64_t file_size) {
+  ContainerFacts f;
+  unsigned char h[12];
+  if (file_size < 12 || !read_at(fd, h, 12, 0)) return f;
+  const bool riff = !std::memcmp(h, "RIFF", 4) || !std::memcmp(h, "RF64", 4);
+  const bool aiff = !std::memcmp(h, "FORM", 4) && (!std::memcmp(h + 8, "AIFF", 4) || !std::memcmp(h + 8, "AIFC", 4));
+  if (!riff && !aiff) return f;
+  uint64_t ds64_data = 0, aiff_frames = 0;
+  int aiff_channels = 0;
+  for (uint64_t pos = 12; pos + 8 <= file_size;) {
+    unsigned char c[36];
+    if (!read_at(fd, c, 8, pos)) break;
+    const uint64_t size = riff ? le(c + 4, 4) : be(c + 4, 4);
+    const uint64_t body = pos + 8;
+    const uint64_t avail = std::min<uint64_t>(sizeof c, file_size - body);
+    if (riff && !std::memcmp(c, "ds64", 4) && avail >= 16 && read_at(fd, c, 16, body)) {
+      ds64_data = le(c + 8, 8);
+    } else if (riff && !std::memcmp(c, "fmt ", 4) && avail >= 16 && read_at(fd, c, 16, body)) {
+      f.bits_per_sample = static_cast<int>(le(c + 14, 2));
+    } else if (aiff && !std::memcmp(c, "COMM", 4) && avail >= 8 && read_at(fd, c, 8, body)) {
+      aiff_channels = static_cast<int>(be(c, 2));
+      aiff_frames = be(c + 2, 4);
+      f.bits_per_sample = static_cast<int>(be(c + 6, 2));
+    } else if (riff && !std::memcmp(c, "data", 4)) {
+      f.found_data = true;
+      f.data_declared = (size == 0xFFFFFFFFu && ds64_data) ? ds64_data : size;
+      f.data_present = file_size - body;
+      break;
+    } else if (aiff && !std::memcmp(c, "SSND", 4) && avail >= 8 && read_at(fd, c, 8, body)) {
+      f.found_data = true;
+      const uint64_t start = body + 8 + be(c, 4);
+      f.data_declared = aiff_frames * static_cast<uint64_t>(aiff_channels) *
+                        static_cast<uint64_t>((f.bits_per_sample + 7) / 8);
+      f.data_present = file_size > start ? file_size - start : 0;
+      break;
+    }
+    pos = body + size + (size & 1);
+  }
+  return f;
+}
+
+// The allow-list (verification.md 5.4 case 11). Returns a description, or "" when refused.
+std::string describe_format(int format, const ContainerFacts& facts) {
+  const int major = format & SF_FORMAT_TYPEMASK;
+  const int sub = format & SF_FORMAT_SUBMASK;
+  std::string container;
+  switch (major) {
+    case SF_FORMAT_WAV: case SF_FORMAT_WAVEX: container = "WAV"; break;
+    case SF_FORMAT_RF64: container = "RF64"; break;
+    case SF_FORMAT_AIFF: container = "AIFF"; break;
+    case SF_FORMAT_FLAC: container = "FLAC"; break;
+    case SF_FORMAT_OGG: return sub == SF_FORMAT_VORBIS ? "OGG Vorbis" : "";
+    default: return "";
+  }
+  int bits = 0;
+  bool is_float = false;
+  switch (sub) {
+    case SF_FORMAT_PCM_S8: case SF_FORMAT_PCM_U8: bits = 8; break;
+    case SF_FORMAT_PCM_16: bits = 16; break;
+    case SF_FORMAT_PCM_24: bits = 24; break;
+    case SF_FORMAT_PCM_32: bits = 32; break;
+    case SF_FORMAT_FLOAT: bits = 32; is_float = true; break;
+    case SF_FORMAT_DOUBLE: bits = 64; is_float = true; break;
+    default: return "";
+  }
+  if (major == SF_FORMAT_FLAC) return bits <= 24 && !is_float ? "FLAC " + std::to_string(bits) + "-bit" : "";
+  // libsndfile rounds odd sample sizes (7, 12, 20 bits) up to whole bytes; the header says.
+  if (facts.bits_per_sample != 0 && facts.bits_per_sample != bits) return "";
+  return container + (is_float ? " float " : " PCM ") + std::to_string(bits) + "-bit";
+}
+
+std::string format_problem(int format, const ContainerFacts& facts) {
+  std::string s = "unsupported audio encoding";
+  if (facts.bits_per_sample % 8 != 0) s += " (" + std::to_string(facts.bits_per_sample) + "-bit PCM)";
+  return s + ": supported are PCM 8/16/24/32-bit and float 32/64-bit in WAV, RF64 or AIFF; "
+             "FLAC 8/16/24-bit; OGG Vorbis";
+}
+
+}  // namespace
+
+AudioBuffer read_audio(const fs::path& path, AudioFileInfo* info) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    const int e = errno;
+    struct stat lst {};
+    if (e == ENOENT && ::lstat(path.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode)) {
+      throw UserError(path, "broken symbolic link (" + errno_text(e) + ")");
+    }
+    throw UserError(path, errno_text(e));
+  }
+  if (S_ISDIR(st.st_mode)) throw UserError(path, "is a directory, not an audio file");
+  if (!S_ISREG(st.st_mode)) throw UserError(path, "not a regular file");
+  const Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) throw UserError(path, errno_text(errno));
+  if (::fstat(fd.get(), &st) != 0) throw UserError(path, errno_text(errno));
+  const auto file_size = static_cast<uint64_t>(st.st_size);
+  if (file_size == 0) throw UserError(path, "empty file (0 bytes), not an audio file");
+
+  SF_INFO sfi{};
+  SndFile snd(sf_open_fd(fd.get(), SFM_READ, &sfi, SF_FALSE));
+  if (!snd) throw UserError(path, std::string("not a readable audio file (libsndfile: ") + sf_strerror(nullptr) + ")");
+
+  const ContainerFacts facts = inspect_container(fd.get(), file_size);
+  const std::string format = describe_format(sfi.format, facts);
+  if (format.empty()) throw UserError(path, format_problem(sfi.format, facts));
+  if (sfi.channels < 1 || sfi.channels > kMaxInputChannels) {
+    throw UserError(path, std::to_string(sfi.channels) + " channels: only mono and stereo are supported");
+  }
+  if (sfi.samplerate < kMinSampleRate || sfi.samplerate > kMaxSampleRate) {
+    throw UserError(path, "sample rate " + std::to_string(sfi.samplerate) + " Hz is outside [8000, 768000] Hz");
+  }
+  const int ch = sfi.channels;
+  const bool uncompressed = (sfi.format & SF_FORMAT_TYPEMASK) != SF_FORMAT_FLAC &&
+                            (sfi.format & SF_FORMAT_TYPEMASK) != SF_FORMAT_OGG;
+  if (uncompressed && facts.found_data && facts.data_declared > facts.data_present) {
+    const uint64_t frame_bytes = static_cast<uint64_t>(ch) * static_cast<uint64_t>((facts.bits_per_sample + 7) / 8);
+    const uint64_t fb = std::max<uint64_t>(frame_bytes, 1);
+    throw UserError(path, "truncated: declared " + std::to_string(facts.data_declared / fb) + " frames, found " +
+                              std::to_string(facts.data_present / fb) + " (data chunk claims " +
+                              std::to_string(facts.data_declared) + " bytes, " +
+                              std::to_string(facts.data_present) + " present)");
+  }
+  if (sfi.frames <= 0) throw UserError(path, "no audio (0 frames)");
+
+  AudioBuffer out;
+  out.sample_rate = sfi.samplerate;
+  out.channels.resize(static_cast<size_t>(ch));
+  // A corrupt FLAC header may claim far more than exists: reserve what the file size allows, grow beyond.
+  const int64_t plausible = (int64_t{1} << 22) + static_cast<int64_t>(file_size);
+  for (auto& c : out.channels) c.reserve(static_cast<size_t>(std::min<int64_t>(sfi.frames, plausible)));
+  std::vector<float> block(static_cast<size_t>(kBlockFrames * ch));
+  int64_t frames = 0, bad = 0, first_bad = -1;
+  float peak = 0.0f;
+  for (;;) {
+    const sf_count_t n = sf_readf_float(snd.get(), block.data(), kBlockFrames);
+    if (n <= 0) break;
+    for (int c = 0; c < ch; ++c) {
+      auto& dst = out.channels[static_cast<size_t>(c)];
+      for (sf_count_t i = 0; i < n; ++i) {
+        const float x = block[static_cast<size_t>(i * ch + c)];
+        if (!std::isfinite(x)) {
+          if (bad++ == 0 || frames + i < first_bad) first_bad = frames + i;
+        } else {
+          peak = std::max(peak, std::fabs(x));
+        }
+        dst.push_back(x);
+      }
+    }
+    frames += n;
+  }
+  const int err = sf_error(snd.get());
+  if (err != SF_ERR_NO_ERROR || frames != sfi.frames) {
+    std::string why = "truncated or corrupt: declared " + std::to_string(sfi.frames) + " frames, found " +
+                      std::to_string(frames);
+    if (err != SF_ERR_NO_ERROR) why += std::string(" (libsndfile: ") + sf_strerror(snd.get()) + ")";
+    throw UserError(path, why);
+  }
+  if (bad > 0) {
+    throw UserError(path, std::to_string(bad) + (bad == 1 ? " NaN/Inf sample" : " NaN/Inf samples") +
+                              " (first at frame " + std::to_string(first_bad) + ")");
+  }
+  if (info) {
+    info->path = path;
+    info->format = format;
+    info->sample_rate = sfi.samplerate;
+    info->channels = ch;
+    info->frames = frames;
+    info->peak_dbfs = peak > 0.0f ? 20.0 * std::log10(static_cast<double>(peak)) : -HUGE_VAL;
+  }
+  return out;
+}
+
+AudioBuffer resample(const AudioBuffer& in, double to_rate) {
+  if (!(to_rate >= kMinSampleRate && to_rate <= kMaxSampleRate)) {
+    throw UserError("resample: target rate " + std::to_string(to_rate) + " Hz is outside [8000, 768000] Hz");
+  }
+  if (!(in.sample_rate >= kMinSampleRate && in.sample_rate <= kMaxSampleRate)) {
+    throw std::invalid_argument("resample: input rate " + std::to_string(in.sample_rate) + " Hz is not set or out of range");
+  }
+  if (in.sample_rate == to_rate) return in;
+  const int64_t frames = in.frames();
+  const int ch = in.channel_count();
+  const auto out_frames = static_cast<int64_t>(std::llround(static_cast<double>(frames) * to_rate / in.sample_rate));
+  AudioBuffer out(ch, out_frames, to_rate);
+  if (frames == 0 || ch == 0 || out_frames == 0) return out;
+  std::vector<const float*> src;
+  std::vector<float*> dst;
+  for (int c = 0; c < ch; ++c) {
+    src.push_back(in.channels[static_cast<size_t>(c)].data());
+    dst.push_back(out.channels[static_cast<size_t>(c)].data());
+  }
+  // Planar float32 both ways; one thread so the result is a function of the input only.
+  const soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_S, SOXR_FLOAT32_S);
+  const soxr_quality_spec_t quality = soxr_quality_spec(SOXR_VHQ, 0);
+  const soxr_runtime_spec_t runtime = soxr_runtime_spec(1);
+  size_t in_done = 0, out_done = 0;
+  const soxr_error_t e = soxr_oneshot(in.sample_rate, to_rate, static_cast<unsigned>(ch), src.data(),
+                                      static_cast<size_t>(frames), &in_done, dst.data(),
+                                      static_cast<size_t>(out_frames), &out_done, &io, &quality, &runtime);
+  if (e) throw std::runtime_error(std::string("libsoxr: ") + e);
+  // Fewer than out_frames only by rounding of the length: the rest stays zero.
+  return out;
+}
+
+namespace {
+
+// Integer bits of the output grid, 0 for float; refuses what the encoder cannot write.
+int output_bits(const EncodeSpec& spec, const fs::path& out = "output") {
+  if (spec.bit_depth == 16 || spec.bit_depth == 24) return spec.bit_depth;
+  if (spec.format == OutputFormat::wav && spec.bit_depth == 32) return 0;
+  throw UserError(out, std::string(spec.format == OutputFormat::flac ? "FLAC" : "WAV") + " output: " +
+                           std::to_string(spec.bit_depth) + "-bit is not available (WAV: 16, 24, 32 float; FLAC: 16, 24)");
+}
+
+// A uniquely named file beside `out`; removed on destruction unless published.
+class TempFile {
+ public:
+  explicit TempFile(const fs::path& out) : out_(out) {
+    if (!out.has_filename()) throw UserError(out, "not a file name");
+    dir_ = out.parent_path().empty() ? fs::path(".") : out.parent_path();
+    std::random_device rd;
+    char tag[40];
+    std::snprintf(tag, sizeof tag, ".tmp-%ld-%08x%08x", static_cast<long>(::getpid()), rd(), rd());
+    path_ = dir_ / (out.filename().string() + tag);
+    fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd_ < 0) {
+      throw UserError(out, "cannot create a file in folder '" + dir_.string() + "': " + errno_text(errno));
+    }
+  }
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+  ~TempFile() {
+    if (fd_ >= 0) ::close(fd_);
+    if (!published_) ::unlink(path_.c_str());
+  }
+  int fd() const { return fd_; }
+  [[noreturn]] void fail(const std::string& why) const { throw UserError(out_, "write failed: " + why); }
+
+  // fsync, close, rename over `out`, fsync the folder (so the new name survives a power loss).
+  void publish() {
+    if (::fsync(fd_) != 0) fail("fsync: " + errno_text(errno));
+    const int rc = ::close(fd_);
+    fd_ = -1;
+    if (rc != 0) fail("close: " + errno_text(errno));
+    if (::rename(path_.c_str(), out_.c_str()) != 0) fail("rename: " + errno_text(errno));
+    published_ = true;
+    // Best effort: the new file is already in place, a failure here cannot be undone.
+    const int dfd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+      (void)::fsync(dfd);
+      ::close(dfd);
+    }
+  }
+
+ private:
+  fs::path out_, dir_, path_;
+  int fd_ = -1;
+  bool published_ = false;
+};
+
+}  // namespace
+
+void quantize_in_place(AudioBuffer& audio, const EncodeSpec& spec) {
+  const int bits = output_bits(spec);
+  if (bits == 0) return;
+  for (int c = 0; c < audio.channel_count(); ++c) {
+    auto& x = audio.channels[static_cast<size_t>(c)];
+    for (size_t i = 0; i < x.size(); ++i) {
+      const double d = spec.dither ? dsp::tpdf_dither_lsb(spec.dither_seed, c, static_cast<int64_t>(i)) : 0.0;
+      x[i] = dsp::code_to_float(dsp::quantize_to_code(x[i], bits, d), bits);
+    }
+  }
+}
+
+void write_audio_atomic(const fs::path& out, const AudioBuffer& audio, const EncodeSpec& spec) {
+  const int bits = output_bits(spec, out);
+  const int ch = audio.channel_count();
+  const double rate = audio.sample_rate;
+  if (ch < 1) throw UserError(out, "nothing to write (no channels)");
+  if (!(rate >= kMinSampleRate && rate <= kMaxSampleRate) || rate != std::floor(rate)) {
+    throw UserError(out, "cannot write at a sample rate of " + std::to_string(rate) + " Hz");
+  }
+  SF_INFO sfi{};
+  sfi.samplerate = static_cast<int>(rate);
+  sfi.channels = ch;
+  sfi.format = (spec.format == OutputFormat::flac ? SF_FORMAT_FLAC : SF_FORMAT_WAV) |
+               (bits == 16 ? SF_FORMAT_PCM_16 : bits == 24 ? SF_FORMAT_PCM_24 : SF_FORMAT_FLOAT);
+
+  TempFile tmp(out);
+  {
+    SndFile snd(sf_open_fd(tmp.fd(), SFM_WRITE, &sfi, SF_FALSE));
+    if (!snd) tmp.fail(std::string("libsndfile: ") + sf_strerror(nullptr));
+    // Integer formats go through sf_writef_int with the exact codes, left-justified in 32 bits:
+    // libsndfile's int -> 16/24-bit conversion is a plain shift, so the file holds these codes.
+    const int64_t frames = audio.frames();
+    std::vector<float> fblock(bits ? 0 : static_cast<size_t>(kBlockFrames * ch));
+    std::vector<int> iblock(bits ? static_cast<size_t>(kBlockFrames * ch) : 0);
+    const int64_t shift_scale = int64_t{1} << (32 - (bits ? bits : 32));
+    for (int64_t start = 0; start < frames; start += kBlockFrames) {
+      const int64_t n = std::min(kBlockFrames, frames - start);
+      for (int c = 0; c < ch; ++c) {
+        const auto& src = audio.channels[static_cast<size_t>(c)];
+        for (int64_t i = 0; i < n; ++i) {
+          const float x = src[static_cast<size_t>(start + i)];
+          const auto k = static_cast<size_t>(i * ch + c);
+          if (bits) {
+            iblock[k] = static_cast<int>(int64_t{dsp::quantize_to_code(x, bits, 0.0)} * shift_scale);
+          } else {
+            fblock[k] = x;
+          }
+        }
+      }
+      const sf_count_t wrote = bits ? sf_writef_int(snd.get(), iblock.data(), n)
+                                    : sf_writef_float(snd.get(), fblock.data(), n);
+      if (wrote != n) tmp.fail(std::string("libsndfile: ") + sf_strerror(snd.get()));
+    }
+    const int rc = sf_close(snd.release());
+    if (rc != 0) tmp.fail(std::string("libsndfile: ") + sf_error_number(rc));
+    // The header (sizes, FLAC STREAMINFO) is written at close: read it back.
+    if (::lseek(tmp.fd(), 0, SEEK_SET) != 0) tmp.fail("lseek: " + errno_text(errno));
+    SF_INFO back{};
+    SndFile check(sf_open_fd(tmp.fd(), SFM_READ, &back, SF_FALSE));
+    if (!check || back.frames != frames || back.channels != ch || back.samplerate != sfi.samplerate) {
+      tmp.fail("the written file does not read back with " + std::to_string(frames) + " frames");
+    }
+  }
+  tmp.publish();
+}
+
+void write_text_atomic(const fs::path& out, const std::string& text) {
+  TempFile tmp(out);
+  const char* p = text.data();
+  size_t left = text.size();
+  while (left > 0) {
+    const ssize_t n = ::write(tmp.fd(), p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) tmp.fail(errno_text(n < 0 ? errno : EIO));
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+  tmp.publish();
+}
+
+}  // namespace lq

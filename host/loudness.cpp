@@ -1,0 +1,217 @@
+// BS.1770-4 / EBU R128 gating, momentary and short-term series and loudness range, in float64 on
+// the host, from the K-weighted energies of kernels/cpu/loudness.hpp.
+//
+// Grid: the 100 ms gating step is s100 = round(fs / 10) frames (libebur128's samples_in_100ms);
+// blocks are 4 * s100 frames (400 ms "to the nearest sample"), starting at frame 0, every s100,
+// the incomplete last block discarded (BS.1770-4 Annex 1; Tech 3341 2.3). Energies are summed per
+// hop of s100 / d frames, d the smallest divisor of s100 with d >= 10 (10 ms at the usual rates),
+// so that every block, momentary and short-term window is a whole number of hops.
+#include "host/loudness.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu/loudness.hpp"
+
+namespace lq {
+
+namespace {
+
+constexpr double kLoudnessOffset = -0.691;     // BS.1770-4 Annex 1, eq. 2
+constexpr double kAbsoluteGateLufs = -70.0;    // BS.1770-4 Annex 1; Tech 3342 3.1
+constexpr double kRelativeGateLu = -10.0;      // BS.1770-4 Annex 1 (integrated)
+constexpr double kRangeRelativeGateLu = -20.0; // Tech 3342 3.1 (loudness range)
+constexpr int kMomentary100ms = 4;             // 400 ms
+constexpr int kShortTerm100ms = 30;            // 3 s
+
+double energy_to_lufs(double energy) {
+  return energy > 0.0 ? kLoudnessOffset + 10.0 * std::log10(energy) : -HUGE_VAL;
+}
+double lufs_to_energy(double lufs) { return std::pow(10.0, (lufs - kLoudnessOffset) / 10.0); }
+double lu_to_energy_ratio(double lu) { return std::pow(10.0, lu / 10.0); }
+
+// BS.1770-4 Table 3 as the header states it: L, R, C = 1; Ls, Rs = 1.41; LFE excluded (0).
+std::vector<double> channel_weights(int count) {
+  if (count == 5) return {1.0, 1.0, 1.0, 1.41, 1.41};
+  if (count == 6) return {1.0, 1.0, 1.0, 0.0, 1.41, 1.41};
+  return std::vector<double>(static_cast<size_t>(count), 1.0);
+}
+
+// The channels' weighted K-energies per hop, sum_c G_c E_c[k] (channels in index order).
+struct HopEnergies {
+  int64_t frames_100ms = 0;
+  int64_t hops_per_100ms = 0;  // d
+  int64_t hop_frames = 0;
+  std::vector<double> energy;  // one per whole hop
+};
+
+void check_buffer(const AudioBuffer& audio, bool need_rate) {
+  if (need_rate && (!(audio.sample_rate > 0.0) || !std::isfinite(audio.sample_rate))) {
+    throw std::invalid_argument("loudness: sample rate must be positive, got " + std::to_string(audio.sample_rate));
+  }
+  for (const auto& c : audio.channels) {
+    if (static_cast<int64_t>(c.size()) != audio.frames()) {
+      throw std::invalid_argument("loudness: channels of different lengths");
+    }
+  }
+}
+
+HopEnergies hop_energies(const AudioBuffer& audio, cpu::ThreadPool& pool) {
+  check_buffer(audio, true);
+  HopEnergies h;
+  h.frames_100ms = std::max<int64_t>(1, std::llround(audio.sample_rate / 10.0));
+  h.hops_per_100ms = h.frames_100ms;
+  for (int64_t d = 10; d < h.frames_100ms; ++d) {
+    if (h.frames_100ms % d == 0) {
+      h.hops_per_100ms = d;
+      break;
+    }
+  }
+  h.hop_frames = h.frames_100ms / h.hops_per_100ms;
+
+  const auto weights = channel_weights(audio.channel_count());
+  std::vector<int> used;
+  std::vector<double> used_weights;
+  for (int c = 0; c < audio.channel_count(); ++c) {
+    if (weights[static_cast<size_t>(c)] > 0.0) {
+      used.push_back(c);
+      used_weights.push_back(weights[static_cast<size_t>(c)]);
+    }
+  }
+  const auto per_channel = cpu::k_weighted_segment_energies(audio, used, h.hop_frames, pool);
+  h.energy.assign(static_cast<size_t>(audio.frames() / h.hop_frames), 0.0);
+  for (size_t k = 0; k < h.energy.size(); ++k) {
+    double e = 0.0;
+    for (size_t j = 0; j < used.size(); ++j) e += used_weights[j] * per_channel[j][k];
+    h.energy[k] = e;
+  }
+  return h;
+}
+
+// Mean square of the window of `len_100ms` * 100 ms ending at hop `end` (exclusive); hops before
+// 0 are silence.
+double window_energy(const HopEnergies& h, int64_t end, int len_100ms) {
+  const int64_t len = len_100ms * h.hops_per_100ms;
+  double sum = 0.0;
+  for (int64_t k = std::max<int64_t>(0, end - len); k < end; ++k) sum += h.energy[static_cast<size_t>(k)];
+  return sum / static_cast<double>(len_100ms * h.frames_100ms);
+}
+
+// Gated integrated loudness (BS.1770-4 Annex 1, eqs. 3-7), in the energy domain; -inf when no
+// block passes the absolute gate. Gates keep blocks strictly above them, as the text says.
+double gated_loudness(const HopEnergies& h) {
+  const int64_t hops = static_cast<int64_t>(h.energy.size());
+  const int64_t block_hops = kMomentary100ms * h.hops_per_100ms;
+  if (hops < block_hops) return -HUGE_VAL;
+  const int64_t blocks = (hops - block_hops) / h.hops_per_100ms + 1;
+  std::vector<double> z(static_cast<size_t>(blocks));
+  for (int64_t j = 0; j < blocks; ++j) {
+    z[static_cast<size_t>(j)] = window_energy(h, j * h.hops_per_100ms + block_hops, kMomentary100ms);
+  }
+  const double absolute = lufs_to_energy(kAbsoluteGateLufs);
+  double sum = 0.0;
+  int64_t count = 0;
+  for (double e : z) {
+    if (e > absolute) {
+      sum += e;
+      ++count;
+    }
+  }
+  if (count == 0) return -HUGE_VAL;
+  const double relative = sum / static_cast<double>(count) * lu_to_energy_ratio(kRelativeGateLu);
+  sum = 0.0;
+  count = 0;
+  for (double e : z) {
+    if (e > absolute && e > relative) {
+      sum += e;
+      ++count;
+    }
+  }
+  return count == 0 ? -HUGE_VAL : energy_to_lufs(sum / static_cast<double>(count));
+}
+
+// Loudness range, EBU Tech 3342 3.1 and its MATLAB listing: complete short-term windows every
+// 100 ms (10 Hz), kept when >= -70 LUFS and >= (their power mean - 20 LU), then P95 - P10 by
+// nearest rank, sorted(round((n - 1) * p / 100 + 1)) 1-based. No silence is appended after the end.
+// 0 when nothing passes the gates.
+double loudness_range(const HopEnergies& h) {
+  const int64_t hops = static_cast<int64_t>(h.energy.size());
+  const int64_t window_hops = kShortTerm100ms * h.hops_per_100ms;
+  std::vector<double> st;
+  const double absolute = lufs_to_energy(kAbsoluteGateLufs);
+  for (int64_t end = window_hops; end <= hops; end += h.hops_per_100ms) {
+    const double e = window_energy(h, end, kShortTerm100ms);
+    if (e >= absolute) st.push_back(e);
+  }
+  if (st.empty()) return 0.0;
+  double sum = 0.0;
+  for (double e : st) sum += e;
+  const double relative = sum / static_cast<double>(st.size()) * lu_to_energy_ratio(kRangeRelativeGateLu);
+  std::vector<double> gated;
+  for (double e : st) {
+    if (e >= relative) gated.push_back(e);
+  }
+  if (gated.empty()) return 0.0;
+  std::sort(gated.begin(), gated.end());
+  const int64_t n = static_cast<int64_t>(gated.size());
+  auto rank = [&](int64_t percent) {  // 0-based nearest rank; (n - 1) * percent / 100 exact in double
+    return static_cast<size_t>(std::floor(static_cast<double>((n - 1) * percent) / 100.0 + 0.5));
+  };
+  return energy_to_lufs(gated[rank(95)]) - energy_to_lufs(gated[rank(10)]);
+}
+
+double max_window_loudness(const HopEnergies& h, int len_100ms) {
+  double best = 0.0;
+  for (int64_t end = 1; end <= static_cast<int64_t>(h.energy.size()); ++end) {
+    best = std::max(best, window_energy(h, end, len_100ms));
+  }
+  return energy_to_lufs(best);
+}
+
+double linear_to_db_or_inf(double x) { return x > 0.0 ? 20.0 * std::log10(x) : -HUGE_VAL; }
+
+}  // namespace
+
+LoudnessMeasurement measure_loudness(const AudioBuffer& audio, cpu::ThreadPool& pool) {
+  const HopEnergies h = hop_energies(audio, pool);
+  LoudnessMeasurement m;
+  m.sample_rate = audio.sample_rate;
+  m.frames = audio.frames();
+  m.integrated_lufs = gated_loudness(h);
+  m.integrated_defined = std::isfinite(m.integrated_lufs);
+  m.loudness_range_lu = loudness_range(h);
+  m.max_momentary_lufs = max_window_loudness(h, kMomentary100ms);
+  m.max_short_term_lufs = max_window_loudness(h, kShortTerm100ms);
+  m.sample_peak_dbfs = linear_to_db_or_inf(cpu::sample_peak_scan(audio, pool));
+  m.true_peak_linear = cpu::true_peak_scan(audio, pool);
+  m.true_peak_dbtp = linear_to_db_or_inf(m.true_peak_linear);
+  return m;
+}
+
+double integrated_loudness(const AudioBuffer& audio, cpu::ThreadPool& pool) {
+  return gated_loudness(hop_energies(audio, pool));
+}
+
+double true_peak_linear(const AudioBuffer& audio, cpu::ThreadPool& pool) {
+  check_buffer(audio, false);
+  return cpu::true_peak_scan(audio, pool);
+}
+
+LoudnessSeries loudness_series(const AudioBuffer& audio, cpu::ThreadPool& pool) {
+  const HopEnergies h = hop_energies(audio, pool);
+  LoudnessSeries s;
+  s.sample_rate = audio.sample_rate;
+  s.hop_frames = h.hop_frames;
+  const int64_t hops = static_cast<int64_t>(h.energy.size());
+  s.momentary_lufs.resize(static_cast<size_t>(hops));
+  s.short_term_lufs.resize(static_cast<size_t>(hops));
+  for (int64_t end = 1; end <= hops; ++end) {
+    s.momentary_lufs[static_cast<size_t>(end - 1)] = energy_to_lufs(window_energy(h, end, kMomentary100ms));
+    s.short_term_lufs[static_cast<size_t>(end - 1)] = energy_to_lufs(window_energy(h, end, kShortTerm100ms));
+  }
+  return s;
+}
+
+}  // namespace lq
