@@ -29,6 +29,13 @@ struct LoudnessMeasurement {
   double true_peak_linear = 0.0;            // max over channels
 };
 
+// Definitions (host/loudness.cpp): 100 ms step = round(fs / 10) frames; integrated gates keep blocks
+// strictly above -70 LUFS and the relative gate (BS.1770-4); loudness range over complete 3 s
+// windows every 100 ms, gates >= as in the Tech 3342 listing, nearest-rank P95 - P10, no silence
+// appended, 0 when nothing passes; max momentary / short-term over the loudness_series below (windows
+// ending every hop, zero before frame 0). K-weighting has the 48 kHz response at every rate
+// (kernels/dsp/k_weighting.hpp). Throws std::invalid_argument for a sample rate <= 0 or channels of
+// different lengths. Bit-identical for any thread count.
 // Channel weights: 1 and 2 channels -> 1.0 each; 5 channels L,R,C,Ls,Rs -> 1,1,1,1.41,1.41;
 // 6 channels L,R,C,LFE,Ls,Rs -> LFE excluded. Other counts: 1.0 each.
 LoudnessMeasurement measure_loudness(const AudioBuffer& audio, cpu::ThreadPool& pool);

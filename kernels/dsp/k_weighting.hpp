@@ -3,15 +3,20 @@
 //
 // Coefficients for any sample rate come from the analog prototypes by the bilinear transform with
 // libebur128's constants (ebur128_init_filter; verification.md 2.2); at 48 kHz they reproduce
-// BS.1770's Tables 1 and 2 to all printed digits. Stage 2's numerator stays [1, -2, 1] (not
-// normalised), as in Table 2.
+// BS.1770's Tables 1 and 2 to all printed digits. Table 2's numerator is [1, -2, 1], not divided by
+// the bilinear a0 = 1 + K/Q + K^2, which leaves stage 2 with a pass-band gain of a0(48 kHz)
+// (+0.043 dB). BS.1770 asks other rates for "the same frequency response that the specified filter
+// provides at 48 kHz", so stage 2's numerator here is [1, -2, 1] * a0(48 kHz) / a0(fs): exactly
+// [1, -2, 1] at 48 kHz, and the same +0.043 dB at every rate. (libebur128 keeps [1, -2, 1] at every
+// rate, so its readings differ from ours by 20*log10(a0(fs) / a0(48 kHz)): -0.022 dB at 96 kHz,
+// -0.032 dB at 192 kHz, +0.004 dB at 44.1 kHz.)
 //
-// The filters run as direct-form-I order-2 output recurrences (kernels/dsp/recurrence.hpp) with
-// float64 state, so that the CPU and CUDA executors can run them in chunks, bit-identical to the
-// sequential loop. Outputs with |y| < kKWeightingSnap are snapped to 0: a decayed state becomes
-// exactly 0 in silence (no denormals, no zero-input limit cycles), which lets a chunk that was
-// speculated from zero state meet the true trajectory bit for bit. The snapped energy is below
-// 1e-40 (-400 dB), far under the -70 LUFS absolute gate.
+// The filters are direct-form-I order-2 output recurrences (kernels/dsp/recurrence.hpp) with
+// float64 state: BiquadRecurrence runs through run_chunked bit-identical to the sequential loop.
+// Outputs with |y| < kKWeightingSnap are snapped to 0: a decayed state becomes exactly 0 in
+// silence (no denormals, no zero-input limit cycles), so that trajectories started from different
+// states meet bit for bit there. The snapped energy is below 1e-40 (-400 dB), far under the
+// -70 LUFS gate. Chunking pays for stage 1 only; kernels/cpu/loudness.hpp says why not stage 2.
 #pragma once
 
 #include "kernels/dsp/common.hpp"
@@ -28,6 +33,14 @@ struct KWeightingCoefficients {
 };
 
 inline constexpr double kKWeightingSnap = 1e-20;
+
+inline constexpr double kKWeightingHighpassF0 = 38.13547087602444;  // Hz
+inline constexpr double kKWeightingHighpassQ = 0.5003270373238773;
+
+// Pre-warped K = tan(pi f0 / fs) of the stage-2 high-pass.
+LQ_HD double k_weighting_highpass_k(double sample_rate_hz) {
+  return ::tan(3.14159265358979323846 * kKWeightingHighpassF0 / sample_rate_hz);
+}
 
 // Bilinear transform of the analog prototypes (libebur128 ebur128_init_filter), sample_rate_hz > 0.
 LQ_HD KWeightingCoefficients k_weighting_coefficients(double sample_rate_hz) {
@@ -48,14 +61,16 @@ LQ_HD KWeightingCoefficients k_weighting_coefficients(double sample_rate_hz) {
     k.shelf.a2 = (1.0 - kk / q + kk * kk) / a0;
   }
   {
-    const double f0 = 38.13547087602444;  // Hz
-    const double q = 0.5003270373238773;
-    const double kk = ::tan(kPi * f0 / sample_rate_hz);
-    k.highpass.b0 = 1.0;
-    k.highpass.b1 = -2.0;
-    k.highpass.b2 = 1.0;
-    k.highpass.a1 = 2.0 * (kk * kk - 1.0) / (1.0 + kk / q + kk * kk);
-    k.highpass.a2 = (1.0 - kk / q + kk * kk) / (1.0 + kk / q + kk * kk);
+    const double kk = k_weighting_highpass_k(sample_rate_hz);
+    const double q = kKWeightingHighpassQ;
+    const double a0 = 1.0 + kk / q + kk * kk;
+    const double kk48 = k_weighting_highpass_k(48000.0);
+    const double g = (1.0 + kk48 / q + kk48 * kk48) / a0;  // exactly 1 at 48 kHz
+    k.highpass.b0 = g;
+    k.highpass.b1 = -2.0 * g;
+    k.highpass.b2 = g;
+    k.highpass.a1 = 2.0 * (kk * kk - 1.0) / a0;
+    k.highpass.a2 = (1.0 - kk / q + kk * kk) / a0;
   }
   return k;
 }
@@ -72,10 +87,10 @@ LQ_HD double biquad_magnitude(const BiquadCoefficients& c, double f_hz, double s
 
 // One direct-form-I step. The feedback terms come last, y[n-1] last of all, so that the
 // loop-carried dependency is one multiply and one subtraction.
-LQ_HD double biquad_df1_step(const BiquadCoefficients& c, double x0, double x1, double x2,
-                             double y1, double y2) {
+LQ_HD double biquad_df1_step(const BiquadCoefficients& c, double x0, double x1, double x2, double y1,
+                             double y2) {
   const double v = c.b0 * x0 + c.b1 * x1 + c.b2 * x2 - c.a2 * y2 - c.a1 * y1;
-  return (v < kKWeightingSnap && v > -kKWeightingSnap) ? 0.0 : v;
+  return ::fabs(v) < kKWeightingSnap ? 0.0 : v;
 }
 
 // A biquad over a fixed input as an order-2 output recurrence (kernels/dsp/recurrence.hpp):
