@@ -4,6 +4,31 @@
 // prototypes; the FIR is designed by frequency sampling: target on a dense grid, zero phase,
 // inverse FFT, Kaiser window to an odd length M (type-I linear phase, delay (M-1)/2).
 // M ~ k * fs * max(1, Q) / f_low, capped at 65535. The realised response is checked.
+//
+// Band shapes (analog prototypes, |H(j 2 pi f)|; exact formulas in eq_design.cpp):
+//  - bell, low_shelf, high_shelf, notch: RBJ cookbook s-domain forms. Bell: gain_db at freq_hz;
+//    shelves: gain_db far beyond freq_hz, gain_db / 2 at freq_hz, q the RBJ shelf Q.
+//  - low_pass / high_pass: 12 dB/oct is the RBJ second-order section with q (Butterworth at
+//    q = 1/sqrt(2)); 24, 36, 48 dB/oct are Butterworth of order 4, 6, 8 (q unused), -3.01 dB at
+//    freq_hz.
+//  - tilt: first-order shelving pair H(s) = (sqrt(G) s/w0 + 1) / (s/w0 + sqrt(G)), G = 10^(gain_db/20),
+//    w0 = 2 pi freq_hz: -gain_db/2 far below freq_hz, +gain_db/2 far above, 0 dB at freq_hz, and
+//    antisymmetric in dB about freq_hz on a log frequency axis (corners at freq_hz / sqrt(G) and
+//    freq_hz * sqrt(G)).
+//
+// Design: the target's magnitude is sampled at k fs / N, N = 2^p >= 16 M, zero phase; from 0.45 fs
+// to fs/2 it is sampled at a frequency that bends smoothly to stand still at Nyquist (no kink in the
+// periodic response); inverse FFT (double); Kaiser window, beta = 8; taps rounded to float and
+// mirrored, so symmetry is exact. M starts at the largest 6 fs max(1, q) / freq_hz over the non-neutral
+// bands (odd, >= 33) and grows by 1.25x until max_error_db <= 0.1 or M = 65535; at the cap, Kaiser
+// beta 6.5 then 5 (narrower main lobe, side lobes ~ -54 dB at 5) are tried, and the best design is
+// kept (max_error_db then says how far off it is).
+//
+// Check: lowest_freq_hz = min(20 Hz, lowest band frequency / 2), i.e. the whole audio band, and lower
+// for bands under 40 Hz. Error at every bin of a fine DFT (spacing <= fs / (8 M) and <= lowest/64)
+// from there to min(0.45 fs, 20 kHz): |realised_db - target_db| where target_db >= -30 dB; where the
+// target is below -30 dB (pass filters' stop bands, a notch's centre) the realised response only has
+// to be at or below -30 dB, and the excess above -30 dB counts as error.
 #pragma once
 
 #include <span>

@@ -8,11 +8,21 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <span>
 
 #include "kernels/cpu/thread_pool.hpp"
 
 namespace lq::cpu {
+
+// FFTW's planner (fftw_plan_* / fftwf_plan_* / *_destroy_plan, in either precision) is not
+// thread-safe: every caller in the process plans under this lock. Executing a plan with the
+// new-array functions (fftwf_execute_dft_r2c etc.) on fftw_malloc'ed buffers needs no lock.
+std::mutex& fftw_planner_mutex();
+
+// The FFT size K for a filter of length L: a power of two, at least 2^12; 8-16 L up to
+// K = 2^17, 4-8 L beyond (2^20 for a 3 s IR at 48 kHz). A constant of the algorithm.
+int64_t convolver_fft_size(int64_t filter_length);
 
 class Convolver {
  public:
@@ -22,7 +32,7 @@ class Convolver {
   Convolver& operator=(Convolver&&) noexcept;
 
   int64_t filter_length() const;
-  int64_t fft_size() const;
+  int64_t fft_size() const;  // convolver_fft_size(L); 0 when L = 1 (a scalar multiply, no FFT)
 
   // y[k] = sum_j h[j] * x[offset + k - j] for k in [0, n_out), x taken as 0 outside [0, n_in).
   // offset = (L-1)/2 with n_out = n_in gives a latency-compensated linear-phase FIR;

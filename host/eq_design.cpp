@@ -1,0 +1,273 @@
+// Linear-phase EQ design by frequency sampling (see eq_design.hpp for the contract).
+//
+// Band magnitudes are those of the analog prototypes, |H(j 2 pi f)|^2 as a function of
+// w = (f / freq_hz)^2, with A = 10^(gain_db / 40) (RBJ "Cookbook formulae for audio EQ biquad
+// filter coefficients", the s-domain transfer functions):
+//   bell        H(s) = (s^2 + s A/Q + 1) / (s^2 + s/(A Q) + 1)
+//   low shelf   H(s) = A (s^2 + s sqrt(A)/Q + A) / (A s^2 + s sqrt(A)/Q + 1)
+//   high shelf  H(s) = A (A s^2 + s sqrt(A)/Q + 1) / (s^2 + s sqrt(A)/Q + A)
+//   notch       H(s) = (s^2 + 1) / (s^2 + s/Q + 1)
+//   low pass    12 dB/oct: 1 / (s^2 + s/Q + 1); n*6 dB/oct (n = 4, 6, 8): Butterworth of order n,
+//               |H|^2 = 1 / (1 + (f/f0)^(2n)) = 1 / (1 + w^n)     (Butterworth 1930; any textbook)
+//   high pass   12 dB/oct: s^2 / (s^2 + s/Q + 1); else |H|^2 = 1 / (1 + w^-n)
+//   tilt        H(s) = (sqrt(G) s + 1) / (s + sqrt(G)), G = 10^(gain_db / 20)
+#include "host/eq_design.hpp"
+
+#include <fftw3.h>
+
+#include <algorithm>
+#include <cmath>
+#include <mutex>
+#include <stdexcept>
+#include <utility>
+
+#include "kernels/cpu/convolver.hpp"  // fftw_planner_mutex
+
+namespace lq {
+
+namespace {
+
+constexpr double floor_db = -30.0;       // error check: attenuation beyond this only needs reaching it
+constexpr double tolerance_db = 0.1;     // the realised response's allowed error
+constexpr double kaiser_beta = 8.0;      // side lobes ~ -58 dB, main lobe +-2.7 bins of fs/M
+// At the length cap, narrower main lobes (at the cost of side lobes) before giving up.
+constexpr double fallback_betas[] = {6.5, 5.0};
+constexpr int max_taps = 65535;
+constexpr int min_taps = 33;
+constexpr double warp_start = 0.45;      // of fs: the target is frozen smoothly from here to fs/2
+
+bool changes_gain(EqBandType t) {
+  return t == EqBandType::bell || t == EqBandType::low_shelf || t == EqBandType::high_shelf ||
+         t == EqBandType::tilt;
+}
+
+bool band_is_neutral(const EqBand& b) { return changes_gain(b.type) && b.gain_db == 0.0; }
+
+// |H(j 2 pi f)|^2 of one band (formulas in the file header).
+double band_power(const EqBand& b, double freq_hz) {
+  const double r = freq_hz / b.freq_hz;
+  const double w = r * r;
+  const double u = (1.0 - w) * (1.0 - w);
+  const int order = std::max(2, b.slope_db_per_oct / 6);
+  switch (b.type) {
+    case EqBandType::bell: {
+      const double a = std::pow(10.0, b.gain_db / 40.0);
+      return (u + w * (a / b.q) * (a / b.q)) / (u + w / ((a * b.q) * (a * b.q)));
+    }
+    case EqBandType::low_shelf:
+    case EqBandType::high_shelf: {
+      const double a = std::pow(10.0, b.gain_db / 40.0);
+      const double mid = w * a / (b.q * b.q);
+      const double lo = (a - w) * (a - w) + mid;          // |s^2 + s sqrt(A)/Q + A|^2
+      const double hi = (1.0 - a * w) * (1.0 - a * w) + mid;  // |A s^2 + s sqrt(A)/Q + 1|^2
+      return b.type == EqBandType::low_shelf ? a * a * lo / hi : a * a * hi / lo;
+    }
+    case EqBandType::notch:
+      return u / (u + w / (b.q * b.q));
+    case EqBandType::low_pass:
+      if (order == 2) return 1.0 / (u + w / (b.q * b.q));
+      return 1.0 / (1.0 + std::pow(w, order));
+    case EqBandType::high_pass:
+      if (order == 2) return w * w / (u + w / (b.q * b.q));
+      return 1.0 / (1.0 + std::pow(w, -order));
+    case EqBandType::tilt: {
+      const double g = std::pow(10.0, b.gain_db / 20.0);
+      return (g * w + 1.0) / (w + g);
+    }
+  }
+  return 1.0;
+}
+
+double target_power(std::span<const EqBand> bands, double freq_hz) {
+  double p = 1.0;
+  for (const EqBand& b : bands) {
+    if (!band_is_neutral(b)) p *= band_power(b, freq_hz);
+  }
+  return p;
+}
+
+double power_to_db(double p) { return 10.0 * std::log10(std::max(p, 1e-40)); }
+
+// Frequency at which the design grid samples the target: f below warp_start * fs, then a
+// quadratic that reaches zero slope at fs/2 (so the periodic response has no kink at Nyquist).
+double warped(double freq_hz, double fs) {
+  const double a = warp_start * fs, span = 0.5 * fs - a;
+  if (freq_hz <= a) return freq_hz;
+  const double t = freq_hz - a;
+  return a + t - t * t / (2.0 * span);
+}
+
+double bessel_i0(double x) {
+  double sum = 1.0, term = 1.0;
+  for (int k = 1; k < 500 && term > 1e-17 * sum; ++k) {
+    const double h = x / (2.0 * k);
+    term *= h * h;
+    sum += term;
+  }
+  return sum;
+}
+
+int64_t pow2_at_least(int64_t n) {
+  int64_t p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
+
+int odd_at_least(double m) {
+  const int n = static_cast<int>(std::min<double>(std::ceil(m), max_taps));
+  return std::max(min_taps, n | 1);
+}
+
+// A double real-to-complex or complex-to-real transform of size n, planned under the lock.
+struct RealFft {
+  int64_t n;
+  double* real;
+  fftw_complex* bins;
+  fftw_plan plan = nullptr;
+  RealFft(int64_t size, bool inverse)
+      : n(size), real(fftw_alloc_real(static_cast<size_t>(size))),
+        bins(fftw_alloc_complex(static_cast<size_t>(size / 2 + 1))) {
+    if (real && bins) {
+      std::lock_guard lock(cpu::fftw_planner_mutex());
+      plan = inverse ? fftw_plan_dft_c2r_1d(static_cast<int>(n), bins, real, FFTW_ESTIMATE)
+                     : fftw_plan_dft_r2c_1d(static_cast<int>(n), real, bins, FFTW_ESTIMATE);
+    }
+    if (!plan) {
+      release();
+      throw std::runtime_error("EQ design: FFTW could not plan a transform");
+    }
+  }
+  ~RealFft() { release(); }
+  RealFft(const RealFft&) = delete;
+  RealFft& operator=(const RealFft&) = delete;
+  void release() {
+    if (plan) {
+      std::lock_guard lock(cpu::fftw_planner_mutex());
+      fftw_destroy_plan(plan);
+    }
+    fftw_free(real);
+    fftw_free(bins);
+  }
+};
+
+// Symmetric Kaiser-windowed taps of length m from the zero-phase target sampled on a grid.
+std::vector<float> design_taps(std::span<const EqBand> bands, double fs, int m, double beta) {
+  const int64_t n = std::max<int64_t>(pow2_at_least(16 * static_cast<int64_t>(m)), 1 << 14);
+  RealFft fft(n, true);
+  for (int64_t k = 0; k <= n / 2; ++k) {
+    const double f = warped(static_cast<double>(k) * fs / static_cast<double>(n), fs);
+    fft.bins[k][0] = std::sqrt(target_power(bands, f));
+    fft.bins[k][1] = 0.0;
+  }
+  fftw_execute(fft.plan);  // fft.real[j] = n * h(j), even in j
+  const int c = (m - 1) / 2;
+  const double i0_beta = bessel_i0(beta);
+  std::vector<float> taps(static_cast<size_t>(m));
+  for (int j = 0; j <= c; ++j) {
+    const double r = static_cast<double>(j) / static_cast<double>(c);
+    const double window = bessel_i0(beta * std::sqrt(std::max(0.0, 1.0 - r * r))) / i0_beta;
+    const float t = static_cast<float>(fft.real[j] / static_cast<double>(n) * window);
+    taps[static_cast<size_t>(c + j)] = t;
+    taps[static_cast<size_t>(c - j)] = t;
+  }
+  return taps;
+}
+
+// Worst error (file header) of the taps' response against the target at every bin of an
+// n-point DFT from lowest_freq_hz to min(0.45 fs, 20 kHz), n >= 8 M and >= 64 fs / lowest_freq_hz:
+// finer than the window's resolution everywhere and 1/64 of the lowest frequency at the bottom.
+double design_error_db(std::span<const EqBand> bands, std::span<const float> taps, double sample_rate,
+                       double lowest_freq_hz) {
+  const int64_t m = static_cast<int64_t>(taps.size());
+  const int64_t c = (m - 1) / 2;
+  const double top = std::min(0.45 * sample_rate, 20000.0);
+  const int64_t n = pow2_at_least(std::max<int64_t>(8 * m, static_cast<int64_t>(64.0 * sample_rate / lowest_freq_hz)));
+  RealFft fft(n, false);
+  std::fill(fft.real, fft.real + n, 0.0);
+  for (int64_t j = 0; j < m; ++j) fft.real[(j - c + n) % n] = static_cast<double>(taps[static_cast<size_t>(j)]);
+  fftw_execute(fft.plan);
+  const double bin_hz = sample_rate / static_cast<double>(n);
+  double worst = 0.0;
+  for (auto k = static_cast<int64_t>(std::ceil(lowest_freq_hz / bin_hz)); static_cast<double>(k) * bin_hz <= top; ++k) {
+    const double realised = power_to_db(fft.bins[k][0] * fft.bins[k][0] + fft.bins[k][1] * fft.bins[k][1]);
+    const double target = eq_target_db(bands, static_cast<double>(k) * bin_hz);
+    const double err = target >= floor_db ? std::fabs(realised - target) : std::max(0.0, realised - floor_db);
+    worst = std::max(worst, err);
+  }
+  return worst;
+}
+
+}  // namespace
+
+bool parse_eq_band_type(const std::string& name, EqBandType* out) {
+  for (EqBandType t : {EqBandType::bell, EqBandType::low_shelf, EqBandType::high_shelf, EqBandType::low_pass,
+                       EqBandType::high_pass, EqBandType::notch, EqBandType::tilt}) {
+    if (name == eq_band_type_name(t)) {
+      *out = t;
+      return true;
+    }
+  }
+  return false;
+}
+
+const char* eq_band_type_name(EqBandType t) {
+  switch (t) {
+    case EqBandType::bell: return "bell";
+    case EqBandType::low_shelf: return "low_shelf";
+    case EqBandType::high_shelf: return "high_shelf";
+    case EqBandType::low_pass: return "low_pass";
+    case EqBandType::high_pass: return "high_pass";
+    case EqBandType::notch: return "notch";
+    case EqBandType::tilt: return "tilt";
+  }
+  return "unknown";
+}
+
+double eq_target_db(std::span<const EqBand> bands, double freq_hz) {
+  return power_to_db(target_power(bands, freq_hz));
+}
+
+bool eq_is_neutral(std::span<const EqBand> bands) {
+  return std::all_of(bands.begin(), bands.end(), band_is_neutral);
+}
+
+EqDesign design_linear_phase_eq(std::span<const EqBand> bands, double sample_rate) {
+  EqDesign d;
+  if (eq_is_neutral(bands)) {
+    d.taps = {1.0f};
+    return d;
+  }
+  if (!(sample_rate > 0.0)) throw std::invalid_argument("EQ design: sample rate must be positive");
+  for (const EqBand& b : bands) {
+    const bool slope_ok = b.slope_db_per_oct == 12 || b.slope_db_per_oct == 24 || b.slope_db_per_oct == 36 ||
+                          b.slope_db_per_oct == 48;
+    if (!(b.freq_hz > 0.0) || !(b.q > 0.0) || !std::isfinite(b.gain_db) || !slope_ok) {
+      throw std::invalid_argument(std::string("EQ design: invalid ") + eq_band_type_name(b.type) +
+                                  " band (freq_hz and q must be positive, slope 12/24/36/48 dB/oct)");
+    }
+  }
+  double f_low = HUGE_VAL, m_start = 0.0;
+  for (const EqBand& b : bands) {
+    if (band_is_neutral(b)) continue;
+    f_low = std::min(f_low, b.freq_hz);
+    m_start = std::max(m_start, 6.0 * sample_rate * std::max(1.0, b.q) / b.freq_hz);
+  }
+  d.lowest_freq_hz = std::min(20.0, 0.5 * f_low);
+  for (int m = odd_at_least(m_start);; m = odd_at_least(1.25 * m)) {
+    d.taps = design_taps(bands, sample_rate, m, kaiser_beta);
+    d.max_error_db = design_error_db(bands, d.taps, sample_rate, d.lowest_freq_hz);
+    if (d.max_error_db <= tolerance_db || m >= max_taps) break;
+  }
+  for (double beta : fallback_betas) {
+    if (d.max_error_db <= tolerance_db) break;
+    auto taps = design_taps(bands, sample_rate, max_taps, beta);
+    const double err = design_error_db(bands, taps, sample_rate, d.lowest_freq_hz);
+    if (err < d.max_error_db) {
+      d.taps = std::move(taps);
+      d.max_error_db = err;
+    }
+  }
+  return d;
+}
+
+}  // namespace lq
