@@ -33,7 +33,8 @@ class StageTimer {
   StageTimer(json& timing, const char* name) : timing_(timing), name_(name), start_(Clock::now()) {}
   ~StageTimer() {
     const double s = std::chrono::duration<double>(Clock::now() - start_).count();
-    timing_[name_] = timing_.value(name_, 0.0) + s;
+    json& slot = timing_[name_];
+    slot = (slot.is_number() ? slot.get<double>() : 0.0) + s;
   }
   StageTimer(const StageTimer&) = delete;
   StageTimer& operator=(const StageTimer&) = delete;
@@ -226,6 +227,7 @@ LoudnessLoop normalise_and_limit(const AudioBuffer& master, bool normalise, doub
 RenderResult render(const Session& session, const RenderOptions& options) {
   const auto t_start = Clock::now();
   json report;
+  report["timing_s"] = json::object();
   json& timing = report["timing_s"];
   json warnings = json::array();
 

@@ -121,22 +121,22 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"SampleRateOneGigahertz", "stem.wav", [](const fs::path& d) { patch_u32(d / "stem.wav", 24, 1000000000u); }},
         Case{"SevenBitPcm", "stem.wav", [](const fs::path& d) { patch_u16(d / "stem.wav", 34, 7); }},
         Case{"NaNSamples", "stem.wav", [](const fs::path& d) {
-               auto t = tone(2, kRate);
-               t[1][1234] = std::numeric_limits<float>::quiet_NaN();
-               write_audio_file(d / "stem.wav", t, kRate);
+               auto sig = tone(2, kRate);
+               sig[1][1234] = std::numeric_limits<float>::quiet_NaN();
+               write_audio_file(d / "stem.wav", sig, kRate);
              }},
         Case{"InfSamples", "stem.wav", [](const fs::path& d) {
-               auto t = tone(2, kRate);
-               t[0][10] = std::numeric_limits<float>::infinity();
-               write_audio_file(d / "stem.wav", t, kRate);
+               auto sig = tone(2, kRate);
+               sig[0][10] = std::numeric_limits<float>::infinity();
+               write_audio_file(d / "stem.wav", sig, kRate);
              }},
         Case{"StemIsAFolder", "stem.wav", [](const fs::path& d) { fs::remove(d / "stem.wav"); fs::create_directory(d / "stem.wav"); }},
         Case{"BrokenSymlink", "stem.wav", [](const fs::path& d) { fs::remove(d / "stem.wav"); fs::create_symlink(d / "gone.wav", d / "stem.wav"); }},
         Case{"EmptyImpulseResponse", "ir.wav", [](const fs::path& d) { truncate_to(d / "ir.wav", 0); }},
         Case{"NaNImpulseResponse", "ir.wav", [](const fs::path& d) {
-               auto t = tone(1, 4800);
-               t[0][7] = std::numeric_limits<float>::quiet_NaN();
-               write_audio_file(d / "ir.wav", t, kRate);
+               auto sig = tone(1, 4800);
+               sig[0][7] = std::numeric_limits<float>::quiet_NaN();
+               write_audio_file(d / "ir.wav", sig, kRate);
              }},
         Case{"UnknownSessionKey", "session.toml", [](const fs::path& d) {
                write_text_file(d / "session.toml", "[stems.stem]\nfile = \"stem.wav\"\ngroup = \"music\"\ngian_db = 3.0\n");
@@ -151,7 +151,7 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"OutputFolderMissing", "no_such_folder", [](const fs::path&) {}, {}, "no_such_folder/master.wav"},
         Case{"OutputIsAnInput", "stem.wav", [](const fs::path&) {}, {}, "stem.wav"},
         Case{"UnknownOutputFormat", "master.mp3", [](const fs::path&) {}, {}, "master.mp3"}),
-    [](const ::testing::TestParamInfo<Case>& info) { return std::string(info.param.name); });
+    [](const ::testing::TestParamInfo<Case>& p) { return std::string(p.param.name); });
 
 TEST(BadInput, MissingSessionFileIsNamed) {
   const fs::path dir = lq::test::fresh_dir();
