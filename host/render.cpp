@@ -100,11 +100,19 @@ bool same_file(const fs::path& a, const fs::path& b) {
   return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
-// Processes one bus in place: EQ, compressor; returns the report entry.
-json process_bus(AudioBuffer& bus, const std::vector<EqBand>& eq,
-                 const std::optional<dsp::CompressorParams>& comp, cpu::ThreadPool& pool) {
+// Processes one bus in place: EQ, compressor; returns the report entry. An EQ whose realised
+// response misses its target by more than 0.1 dB (a very steep or narrow low band at the
+// 65535-tap cap) is rendered as designed, with a warning.
+json process_bus(AudioBuffer& bus, const std::string& what, const std::vector<EqBand>& eq,
+                 const std::optional<dsp::CompressorParams>& comp, cpu::ThreadPool& pool, json& warnings) {
   json r;
   r["eq"] = apply_eq(bus, eq, pool);
+  if (r["eq"].is_object() && r["eq"]["max_error_db"].get<double>() > 0.1) {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "%s: the EQ's realised response is %.2f dB off its target (%zu taps)",
+                  what.c_str(), r["eq"]["max_error_db"].get<double>(), r["eq"]["taps"].get<size_t>());
+    warnings.push_back(buf);
+  }
   if (comp) r["compressor"] = dynamics_json(cpu::compress(bus, *comp, pool));
   return r;
 }
@@ -336,7 +344,7 @@ RenderResult render(const Session& session, const RenderOptions& options) {
       AudioBuffer s = to_stereo(stems[i].audio, spec.pan, spec.gain_db);
       stems[i].audio = AudioBuffer();
       s.resize_frames(song_frames);
-      json r = process_bus(s, spec.eq, spec.compressor, pool);
+      json r = process_bus(s, "stem '" + spec.name + "'", spec.eq, spec.compressor, pool, warnings);
       r["name"] = spec.name;
       r["group"] = spec.group;
       for (const auto& send : spec.sends) {
@@ -369,7 +377,7 @@ RenderResult render(const Session& session, const RenderOptions& options) {
       auto it = group_bus.find(g.name);
       if (it == group_bus.end()) continue;
       AudioBuffer& bus = it->second;
-      json r = process_bus(bus, g.eq, g.compressor, pool);
+      json r = process_bus(bus, "group '" + g.name + "'", g.eq, g.compressor, pool, warnings);
       apply_width(bus, g.width);
       apply_gain(bus, g.gain_db);
       json members = json::array();
@@ -401,7 +409,7 @@ RenderResult render(const Session& session, const RenderOptions& options) {
   int64_t tail_frames = 0;
   {
     StageTimer t(timing, "master");
-    json r = process_bus(master_bus, master_spec.eq, master_spec.compressor, pool);
+    json r = process_bus(master_bus, "master", master_spec.eq, master_spec.compressor, pool, warnings);
     m["eq"] = r["eq"];
     if (r.contains("compressor")) m["compressor"] = r["compressor"];
     tail_frames = trim_tail(master_bus, song_frames, std::llround(master_spec.tail_s * rate));

@@ -268,3 +268,19 @@ TEST(MeasureCli, ReadsTheCalibrationToneAtItsLevel) {
   EXPECT_NEAR(j[0]["integrated_lufs"].get<double>(), -18.0, 0.1);
   EXPECT_NEAR(j[0]["true_peak_dbtp"].get<double>(), -18.0, 0.2);
 }
+
+TEST(RenderCli, AnEqThatMissesItsTargetIsReported) {
+  const fs::path dir = lq::test::fresh_dir();
+  write_stems(dir, make_stems(1.0));
+  // A narrow, deep low notch cannot be resolved within the 65535-tap cap at 48 kHz.
+  write_text_file(dir / "session.toml",
+                  "[stems.bass]\nfile = \"bass.wav\"\ngroup = \"bass\"\n"
+                  "eq = [ { type = \"notch\", freq_hz = 60.0, q = 5.0 } ]\n");
+  const auto r = run_lacquer({"render", (dir / "session.toml").string(), "-o", (dir / "o.wav").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto report = read_json(dir / "o.json");
+  bool warned = false;
+  for (const auto& w : report["warnings"]) warned = warned || w.get<std::string>().find("stem 'bass': the EQ") != std::string::npos;
+  EXPECT_TRUE(warned) << report["warnings"].dump();
+  EXPECT_GT(report["stems"][0]["eq"]["max_error_db"].get<double>(), 0.1);
+}
