@@ -16,11 +16,6 @@ namespace {
 constexpr int64_t kBlock = 1 << 16;            // frames per parallel map job
 constexpr int64_t kSmootherChunk = 1 << 19;    // speculation chunk (a speed knob only)
 
-template <class F>
-void for_blocks(ThreadPool& pool, int64_t n, F&& f) {
-  const int64_t blocks = (n + kBlock - 1) / kBlock;
-  pool.parallel_for(blocks, [&](int64_t b) { f(b * kBlock, std::min(n, (b + 1) * kBlock)); });
-}
 
 }  // namespace
 
@@ -42,7 +37,7 @@ DynamicsStats compress(AudioBuffer& audio, const dsp::CompressorParams& p, Threa
   // Detector channels: one shared gain when fully linked, else one per channel.
   const int detectors = link >= 1.0f ? 1 : channels;
   std::vector<std::vector<float>> gr(static_cast<size_t>(detectors), std::vector<float>(static_cast<size_t>(n)));
-  for_blocks(pool, n, [&](int64_t b, int64_t e) {
+  parallel_for_blocks(pool, n, kBlock, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) {
       float linked = -200.0f;
       for (int c = 0; c < channels; ++c) linked = std::max(linked, dsp::level_db(audio.channels[size_t(c)][size_t(i)]));
@@ -70,14 +65,14 @@ DynamicsStats compress(AudioBuffer& audio, const dsp::CompressorParams& p, Threa
     }
     // gain[i] applies at output frame i - lookahead (the detector looks ahead).
     std::vector<float>& gain = gr[size_t(d)];
-    for_blocks(pool, n, [&](int64_t b, int64_t e) {
+    parallel_for_blocks(pool, n, kBlock, [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) {
         const int64_t src = std::min(n - 1, i + lookahead);
         gain[size_t(i)] = static_cast<float>(dsp::db_to_linear(makeup_db - double(smoothed[size_t(src)])));
       }
     });
   }
-  for_blocks(pool, n, [&](int64_t b, int64_t e) {
+  parallel_for_blocks(pool, n, kBlock, [&](int64_t b, int64_t e) {
     for (int c = 0; c < channels; ++c) {
       const std::vector<float>& gain = gr[size_t(detectors > 1 ? c : 0)];
       float* x = audio.channels[size_t(c)].data();

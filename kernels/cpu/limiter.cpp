@@ -31,11 +31,6 @@ constexpr int64_t kReleaseChunk = 1 << 16;
 constexpr int64_t kSupport = dsp::kTruePeakTapsPerPhase;  // 12
 constexpr int kMaxPasses = 8;
 
-template <class F>
-void for_blocks(ThreadPool& pool, int64_t n, F&& f) {
-  const int64_t blocks = (n + kBlock - 1) / kBlock;
-  pool.parallel_for(blocks, [&](int64_t b) { f(b * kBlock, std::min(n, (b + 1) * kBlock)); });
-}
 
 // out[m] = min of in[m .. m + width - 1] (clipped to in's end), for m in [0, out_n).
 // Each block runs its own monotone deque from its start, so the result is exact and
@@ -44,7 +39,7 @@ void sliding_min(const std::vector<double>& in, int64_t width, std::vector<doubl
                  ThreadPool& pool) {
   const int64_t in_n = static_cast<int64_t>(in.size());
   out.resize(static_cast<size_t>(out_n));
-  for_blocks(pool, out_n, [&](int64_t b, int64_t e) {
+  parallel_for_blocks(pool, out_n, kBlock, [&](int64_t b, int64_t e) {
     std::deque<int64_t> q;  // indices with increasing values
     int64_t next = b;
     for (int64_t m = b; m < e; ++m) {
@@ -63,7 +58,7 @@ void sliding_min(const std::vector<double>& in, int64_t width, std::vector<doubl
 std::vector<double> required_gain(const AudioBuffer& a, double ceiling, ThreadPool& pool) {
   const int64_t n = a.frames();
   std::vector<double> r(static_cast<size_t>(n + kSupport - 1));
-  for_blocks(pool, static_cast<int64_t>(r.size()), [&](int64_t b, int64_t e) {
+  parallel_for_blocks(pool, static_cast<int64_t>(r.size()), kBlock, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) {
       double peak = 0.0;
       for (const auto& ch : a.channels) peak = std::max(peak, dsp::true_peak_at(ch.data(), n, i));
@@ -90,7 +85,7 @@ void limiter_pass(AudioBuffer& a, double ceiling, int64_t lookahead, double alph
     sum += g[size_t(m)] - (m >= lookahead ? g[size_t(m - lookahead)] : 1.0);
     s[size_t(m)] = std::min(sum / double(lookahead), support[size_t(m)]);
   }
-  for_blocks(pool, n, [&](int64_t b, int64_t e) {
+  parallel_for_blocks(pool, n, kBlock, [&](int64_t b, int64_t e) {
     for (auto& ch : a.channels) {
       for (int64_t m = b; m < e; ++m) {
         if (s[size_t(m)] < 1.0) ch[size_t(m)] = static_cast<float>(double(ch[size_t(m)]) * s[size_t(m)]);

@@ -44,4 +44,12 @@ class ThreadPool {
   std::exception_ptr error_;
 };
 
+// Calls f(begin, end) for the consecutive blocks of `block` frames covering [0, n), in parallel.
+// The blocking depends only on n and block, never on the thread count.
+template <class F>
+void parallel_for_blocks(ThreadPool& pool, int64_t n, int64_t block, F&& f) {
+  const int64_t blocks = (n + block - 1) / block;
+  pool.parallel_for(blocks, [&](int64_t b) { f(b * block, b * block + block < n ? b * block + block : n); });
+}
+
 }  // namespace lq::cpu

@@ -1,7 +1,6 @@
 // `lacquer render` end to end, run as a user runs it: the chain's promises on small sessions.
 #include <gtest/gtest.h>
 
-#include <ebur128.h>
 #include <sndfile.h>
 
 #include <cmath>
@@ -14,6 +13,7 @@
 #include "host/loudness.hpp"
 #include "kernels/cpu/thread_pool.hpp"
 #include "support/expect_close.hpp"
+#include "support/libebur128_meter.hpp"
 #include "support/test_files.hpp"
 
 namespace fs = std::filesystem;
@@ -110,21 +110,6 @@ fs::path full_session(double seconds = 6.0) {
   return dir;
 }
 
-double libebur128_integrated(const lq::test::DecodedFile& f) {
-  const auto ch = static_cast<unsigned>(f.channels.size());
-  ebur128_state* st = ebur128_init(ch, static_cast<unsigned long>(f.sample_rate), EBUR128_MODE_I);
-  const size_t n = f.channels[0].size();
-  std::vector<float> inter(n * ch);
-  for (size_t i = 0; i < n; ++i) {
-    for (size_t c = 0; c < ch; ++c) inter[i * ch + c] = f.channels[c][i];
-  }
-  ebur128_add_frames_float(st, inter.data(), n);
-  double lufs = 0.0;
-  ebur128_loudness_global(st, &lufs);
-  ebur128_destroy(&st);
-  return lufs;
-}
-
 lq::AudioBuffer to_buffer(const lq::test::DecodedFile& f) {
   lq::AudioBuffer b;
   b.sample_rate = f.sample_rate;
@@ -142,7 +127,7 @@ TEST(RenderCli, RendersAFullSessionToTheTargetUnderTheCeiling) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto out = lq::test::read_audio_file(dir / "master.wav");
   // Loudness by an independent meter (libebur128).
-  EXPECT_NEAR(libebur128_integrated(out), -14.0, 0.1);
+  EXPECT_NEAR(lq::test::libebur128_integrated(out), -14.0, 0.1);
   // True peak by the meter that the ceiling is defined against, on the decoded file.
   lq::cpu::ThreadPool pool(1);
   const double tp_db = 20.0 * std::log10(lq::true_peak_linear(to_buffer(out), pool));

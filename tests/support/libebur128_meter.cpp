@@ -1,0 +1,22 @@
+#include "support/libebur128_meter.hpp"
+
+#include <ebur128.h>
+
+namespace lq::test {
+
+double libebur128_integrated(const DecodedFile& f) {
+  const auto ch = static_cast<unsigned>(f.channels.size());
+  ebur128_state* st = ebur128_init(ch, static_cast<unsigned long>(f.sample_rate), EBUR128_MODE_I);
+  const size_t n = f.channels.empty() ? 0 : f.channels[0].size();
+  std::vector<float> inter(n * ch);
+  for (size_t i = 0; i < n; ++i) {
+    for (size_t c = 0; c < ch; ++c) inter[i * ch + c] = f.channels[c][i];
+  }
+  ebur128_add_frames_float(st, inter.data(), n);
+  double lufs = 0.0;
+  ebur128_loudness_global(st, &lufs);
+  ebur128_destroy(&st);
+  return lufs;
+}
+
+}  // namespace lq::test
