@@ -54,6 +54,8 @@ struct Case {
   std::string output = "master.wav";
 };
 
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
+
 class BadInput : public ::testing::TestWithParam<Case> {};
 
 // A valid session: one stereo stem and a reverb.
