@@ -6,7 +6,7 @@ CUDA_ARCH    ?=
 CMAKE_FLAGS  := -G Ninja -DCMAKE_BUILD_TYPE=Release -DLACQUER_CUDA=$(LACQUER_CUDA) \
                 $(if $(CUDA_ARCH),-DCMAKE_CUDA_ARCHITECTURES=$(CUDA_ARCH))
 
-.PHONY: all deps build test demo bench clean
+.PHONY: all deps build test test-asan demo clean
 all: build
 
 deps:
@@ -19,8 +19,17 @@ build: deps
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
+# The CPU tests under AddressSanitizer and UndefinedBehaviorSanitizer (CI runs this after `test`).
+SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+test-asan: deps
+	@cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DLACQUER_CUDA=OFF \
+	  -DLACQUER_BENCHMARKS=OFF -DCMAKE_CXX_FLAGS="-O1 $(SAN)" \
+	  -DCMAKE_EXE_LINKER_FLAGS="$(SAN)" >/dev/null
+	@cmake --build build-asan -j $(JOBS)
+	@cd build-asan && ctest --output-on-failure -j $(JOBS) -LE slow
+
 demo: build
 	@bash scripts/demo.sh $(BUILD)/lacquer
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) build-asan
