@@ -255,6 +255,12 @@ RenderResult render(const Session& session, const RenderOptions& options) {
   }
   preflight_output(session, options.output);
   if (options.report) {
+    const fs::path folder = options.report->has_parent_path() ? options.report->parent_path() : fs::path(".");
+    std::error_code ec;
+    if (!fs::is_directory(folder, ec)) throw UserError(folder, "report folder does not exist");
+    if (::access(folder.c_str(), W_OK) != 0) {
+      throw UserError(folder, std::string("report folder is not writable: ") + std::strerror(errno));
+    }
     if (same_file(*options.report, options.output) || *options.report == options.output) {
       throw UsageError(*options.report, "the report path is the output path");
     }

@@ -152,7 +152,8 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"NotToml", "session.toml", [](const fs::path& d) { write_text_file(d / "session.toml", "[stems.stem\nfile = \n"); }},
         Case{"OutputFolderMissing", "no_such_folder", [](const fs::path&) {}, {}, "no_such_folder/master.wav"},
         Case{"OutputIsAnInput", "stem.wav", [](const fs::path&) {}, {}, "stem.wav"},
-        Case{"UnknownOutputFormat", "master.mp3", [](const fs::path&) {}, {}, "master.mp3"}),
+        Case{"UnknownOutputFormat", "master.mp3", [](const fs::path&) {}, {}, "master.mp3"},
+        Case{"ReportFolderMissing", "/no_such_lacquer_folder", [](const fs::path&) {}, {"--report", "/no_such_lacquer_folder/r.json"}}),
     [](const ::testing::TestParamInfo<Case>& p) { return std::string(p.param.name); });
 
 TEST(BadInput, MissingSessionFileIsNamed) {
