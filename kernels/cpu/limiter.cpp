@@ -59,10 +59,14 @@ std::vector<double> required_gain(const AudioBuffer& a, double ceiling, ThreadPo
   const int64_t n = a.frames();
   std::vector<double> r(static_cast<size_t>(n + kSupport - 1));
   parallel_for_blocks(pool, static_cast<int64_t>(r.size()), kBlock, [&](int64_t b, int64_t e) {
+    std::vector<double> peak(static_cast<size_t>(e - b), 0.0), tp(static_cast<size_t>(e - b));
+    for (const auto& ch : a.channels) {
+      dsp::true_peak_range(ch.data(), n, b, e, tp.data());
+      for (size_t j = 0; j < tp.size(); ++j) peak[j] = std::max(peak[j], tp[j]);
+    }
     for (int64_t i = b; i < e; ++i) {
-      double peak = 0.0;
-      for (const auto& ch : a.channels) peak = std::max(peak, dsp::true_peak_at(ch.data(), n, i));
-      r[size_t(i)] = peak > ceiling ? ceiling / peak : 1.0;
+      const double p = peak[size_t(i - b)];
+      r[size_t(i)] = p > ceiling ? ceiling / p : 1.0;
     }
   });
   return r;

@@ -60,20 +60,10 @@ double true_peak_scan(const AudioBuffer& audio, ThreadPool& pool) {
   pool.parallel_for(static_cast<int64_t>(peaks.size()), [&](int64_t t) {
     const float* x = audio.channels[static_cast<size_t>(t / blocks)].data();
     const int64_t n0 = (t % blocks) * block, n1 = std::min(positions, n0 + block);
-    // Where the whole 12-tap window lies inside the signal, the same arithmetic as true_peak_at
-    // without its bounds checks; the first 11 positions and the tail go through true_peak_at.
-    const int64_t inner0 = std::clamp<int64_t>(n0, taps - 1, len),
-                  inner1 = std::clamp<int64_t>(n1, inner0, len);
+    std::vector<double> tp(static_cast<size_t>(n1 - n0));
+    dsp::true_peak_range(x, len, n0, n1, tp.data());
     double peak = 0.0;
-    for (int64_t n = n0; n < inner0; ++n) peak = std::max(peak, dsp::true_peak_at(x, len, n));
-    for (int64_t n = inner0; n < inner1; ++n) {
-      float w[taps];
-      for (int i = 0; i < taps; ++i) w[i] = x[n - i];
-      const double s = double(std::fabs(x[n]));
-      const double ip = dsp::interpolated_peak(w);
-      peak = std::max(peak, s < ip ? ip : s);
-    }
-    for (int64_t n = inner1; n < n1; ++n) peak = std::max(peak, dsp::true_peak_at(x, len, n));
+    for (double v : tp) peak = std::max(peak, v);
     peaks[static_cast<size_t>(t)] = peak;
   });
   return *std::max_element(peaks.begin(), peaks.end());
