@@ -1,6 +1,16 @@
-// CPU compressor: detector and static curve as parallel maps over blocks, the attack/release
-// smoother through the chunked recurrence executor, the gain applied as a parallel map.
-// Math: kernels/dsp/dynamics.hpp.
+// CPU compressor (kernels/cpu/dynamics.hpp). Math: kernels/dsp/dynamics.hpp.
+//
+// Decomposition: detector levels and the static curve are a parallel map over blocks of frames;
+// the attack/release smoother is one chunked recurrence per detector (run_chunked: bit-identical
+// to the sequential loop); the dB -> linear gain and its application are parallel maps again.
+// Statistics are reduced per block in a fixed blocking, then in block order, so every output and
+// figure is independent of the thread count.
+//
+// Detectors: with stereo_link = 1 one detector drives all channels, on the linked level
+// level_db(max_c |x_c|); below 1 every channel has its own detector on
+// linked_level_db(own, linked, link).
+// Look-ahead W: output frame i gets the gain the smoother computed at frame i + W (the last
+// frame's gain is held for the final W frames), so the output stays aligned with the input.
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -13,74 +23,76 @@ namespace lq::cpu {
 
 namespace {
 
-constexpr int64_t kBlock = 1 << 16;            // frames per parallel map job
-constexpr int64_t kSmootherChunk = 1 << 19;    // speculation chunk (a speed knob only)
+constexpr int64_t kBlock = 1 << 16;          // frames per parallel map job
+constexpr int64_t kSmootherChunk = 1 << 19;  // speculation chunk (gpu-design.md 3.3): speed only
 
+float max_magnitude(const AudioBuffer& a, int64_t i) {
+  float m = 0.0f;
+  for (const auto& ch : a.channels) m = std::max(m, std::fabs(ch[size_t(i)]));
+  return m;
+}
 
 }  // namespace
 
-DynamicsStats compress(AudioBuffer& audio, const dsp::CompressorParams& p, ThreadPool& pool) {
+DynamicsStats compress(AudioBuffer& audio, const dsp::CompressorParams& params, ThreadPool& pool) {
   const int64_t n = audio.frames();
   const int channels = audio.channel_count();
   DynamicsStats stats;
   if (n == 0 || channels == 0) return stats;
-  const float threshold = static_cast<float>(p.threshold_db);
-  const float ratio = static_cast<float>(p.ratio);
-  const float knee = static_cast<float>(p.knee_db);
-  const float link = static_cast<float>(p.stereo_link);
-  const int64_t lookahead = std::llround(p.lookahead_ms * 1e-3 * audio.sample_rate);
-  const double makeup_db =
-      p.auto_makeup ? 0.5 * double(dsp::gain_reduction_db(0.0f, threshold, ratio, knee)) : p.makeup_db;
-  const float alpha_a = static_cast<float>(dsp::one_pole_alpha(p.attack_ms * 1e-3, audio.sample_rate));
-  const float alpha_r = static_cast<float>(dsp::one_pole_alpha(p.release_ms * 1e-3, audio.sample_rate));
+  const dsp::CompressorCoefficients k = dsp::prepare_compressor(params, audio.sample_rate);
+  const int detectors = (k.stereo_link >= 1.0f || channels == 1) ? 1 : channels;
 
-  // Detector channels: one shared gain when fully linked, else one per channel.
-  const int detectors = link >= 1.0f ? 1 : channels;
-  std::vector<std::vector<float>> gr(static_cast<size_t>(detectors), std::vector<float>(static_cast<size_t>(n)));
+  // gr[d][i]: static-curve reduction of detector d at frame i (dB).
+  std::vector<std::vector<float>> gr(static_cast<size_t>(detectors),
+                                     std::vector<float>(static_cast<size_t>(n)));
   parallel_for_blocks(pool, n, kBlock, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) {
-      float linked = -200.0f;
-      for (int c = 0; c < channels; ++c) linked = std::max(linked, dsp::level_db(audio.channels[size_t(c)][size_t(i)]));
+      const float linked = dsp::level_db(max_magnitude(audio, i));
       for (int d = 0; d < detectors; ++d) {
-        float level = linked;
-        if (detectors > 1) {
-          const float own = dsp::level_db(audio.channels[size_t(d)][size_t(i)]);
-          level = link * linked + (1.0f - link) * own;
-        }
-        gr[size_t(d)][size_t(i)] = dsp::gain_reduction_db(level, threshold, ratio, knee);
+        const float level = detectors == 1
+                                ? linked
+                                : dsp::linked_level_db(dsp::level_db(audio.channels[size_t(d)][size_t(i)]),
+                                                       linked, k.stereo_link);
+        gr[size_t(d)][size_t(i)] = dsp::gain_reduction_db(level, k.threshold_db, k.ratio, k.knee_db);
       }
     }
   });
 
+  const int64_t blocks = (n + kBlock - 1) / kBlock;
+  std::vector<double> block_max(static_cast<size_t>(blocks * detectors)), block_sum(block_max.size());
   std::vector<float> smoothed(static_cast<size_t>(n));
-  double max_gr = 0.0, sum_gr = 0.0;
   for (int d = 0; d < detectors; ++d) {
-    const dsp::GainSmoother rec{gr[size_t(d)].data(), alpha_a, alpha_r};
-    run_chunked(pool, rec, smoothed.data(), n, kSmootherChunk);
-    // Statistics in a fixed order, whatever the thread count.
-    for (int64_t i = 0; i < n; ++i) {
-      const double v = smoothed[size_t(i)];
-      max_gr = std::max(max_gr, v);
-      sum_gr += v;
-    }
-    // gain[i] applies at output frame i - lookahead (the detector looks ahead).
     std::vector<float>& gain = gr[size_t(d)];
+    run_chunked(pool, dsp::GainSmoother{gain.data(), k.alpha_attack, k.alpha_release}, smoothed.data(), n,
+                kSmootherChunk);
     parallel_for_blocks(pool, n, kBlock, [&](int64_t b, int64_t e) {
+      double mx = 0.0, sum = 0.0;
       for (int64_t i = b; i < e; ++i) {
-        const int64_t src = std::min(n - 1, i + lookahead);
-        gain[size_t(i)] = static_cast<float>(dsp::db_to_linear(makeup_db - double(smoothed[size_t(src)])));
+        const float v = smoothed[size_t(i)];
+        mx = std::max(mx, double(v));
+        sum += double(v);
+        gain[size_t(i)] =
+            dsp::compressor_gain(smoothed[size_t(std::min(n - 1, i + k.lookahead_frames))], k.makeup_db);
       }
+      block_max[size_t(d * blocks + b / kBlock)] = mx;
+      block_sum[size_t(d * blocks + b / kBlock)] = sum;
     });
   }
+
   parallel_for_blocks(pool, n, kBlock, [&](int64_t b, int64_t e) {
     for (int c = 0; c < channels; ++c) {
-      const std::vector<float>& gain = gr[size_t(detectors > 1 ? c : 0)];
+      const float* g = gr[size_t(detectors == 1 ? 0 : c)].data();
       float* x = audio.channels[size_t(c)].data();
-      for (int64_t i = b; i < e; ++i) x[i] *= gain[size_t(i)];
+      for (int64_t i = b; i < e; ++i) x[i] *= g[i];
     }
   });
-  stats.max_gain_reduction_db = max_gr;
-  stats.mean_gain_reduction_db = sum_gr / (double(n) * detectors);
+
+  double sum = 0.0;
+  for (size_t j = 0; j < block_sum.size(); ++j) {
+    stats.max_gain_reduction_db = std::max(stats.max_gain_reduction_db, block_max[j]);
+    sum += block_sum[j];
+  }
+  stats.mean_gain_reduction_db = sum / (double(n) * double(detectors));
   return stats;
 }
 

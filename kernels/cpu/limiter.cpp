@@ -1,23 +1,32 @@
-// CPU look-ahead true-peak limiter (DESIGN.md "Limiter"; gpu-design.md 4.2).
+// CPU look-ahead true-peak limiter (kernels/cpu/dynamics.hpp; DESIGN.md "Limiter";
+// gpu-design.md 4.2). Math: kernels/dsp/dynamics.hpp, kernels/dsp/true_peak.hpp.
 //
-// One pass, for a ceiling c:
-//   r[n]  = min(1, c / P[n]), P[n] = max over channels of dsp::true_peak_at (sample and the 4x
-//           Annex 2 interpolation) at every position n in [0, N + 11);
-//   h[m]  = min of r over [m, m + W + 10]: the 12-sample support of the interpolator (output
-//           sample m feeds positions m .. m+11) and the look-ahead W, one sliding-window minimum;
-//   g     = instant attack, exponential release on h (dsp::LimiterRelease, chunked, exact);
-//   s[m]  = min(r-support min at m, mean of g[m-W+1 .. m]): each g[m-j] <= h[m-j] <= the support
-//           minimum at m, so the ramp into a peak starts W samples early and ends on time;
-//   y     = x * s.
-// Then the output is measured with the same meter; any over (the gain varies inside the
-// interpolator's support) is removed by another pass at c (1 - 1e-6), until none remains.
+// One pass at ceiling c over N frames, look-ahead W (all channels share one gain):
+//   P[n]  = max over channels of dsp::true_peak_at(x, N, n), n in [0, N + 11): the meter;
+//   r[n]  = min(1, c / P[n]);
+//   u[m]  = min r[m .. m + 11]: output sample m feeds readings m .. m + 11 (support minimum);
+//   h[m]  = min u[m .. m + W - 1]: the look-ahead minimum;
+//   g     = instant attack, exponential release on h (dsp::LimiterRelease, run_chunked: exact);
+//   s[m]  = min(u[m], mean g[m - W + 1 .. m]) with g = 1 before the start. Each g[m - j] <= h[m - j]
+//           <= u[m] for j < W, so the ramp into a peak starts W frames early and is complete on
+//           time; the clamp only absorbs rounding of the mean (fixed-point sum, exact);
+//   y[m]  = x[m] s[m] (frames with s = 1 keep their bits).
+// Pass k (k = 1, 2, ...) runs at c = ceiling (1 - 1e-6)^k on the previous pass's output, until the
+// meter reads no over, at most kMaxPasses times; remove_true_peak_overs then guarantees the ceiling.
+// The gain varies inside a 12-tap support whose taps have both signs, so a pass can leave readings
+// over (gpu-design.md 4.2 item 5: up to 0.3 dB on clipped noise bursts under 10 dB of reduction,
+// tests/dsp/limiter_test.cpp). The 1e-6 margin already on pass 1 (DESIGN.md applies it from pass 2)
+// keeps the loudest reading, which lands on c, from being over by float rounding alone; without it
+// nearly every signal took a second pass.
+//
+// Decomposition: the meter, the sliding minima (van Herk / Gil-Werman per block), the box average
+// and the application are parallel maps over fixed blocks of frames; the release is the chunked
+// recurrence. Every step is exact or order-fixed, so the bits do not depend on the thread count.
 #include <algorithm>
 #include <cmath>
-#include <deque>
 #include <vector>
 
 #include "kernels/cpu/dynamics.hpp"
-#include "kernels/cpu/loudness.hpp"
 #include "kernels/cpu/recurrence.hpp"
 #include "kernels/dsp/dynamics.hpp"
 #include "kernels/dsp/true_peak.hpp"
@@ -27,117 +36,183 @@ namespace lq::cpu {
 namespace {
 
 constexpr int64_t kBlock = 1 << 15;
-constexpr int64_t kReleaseChunk = 1 << 16;
-constexpr int64_t kSupport = dsp::kTruePeakTapsPerPhase;  // 12
-constexpr int kMaxPasses = 8;
+constexpr int64_t kReleaseChunk = 1 << 16;  // speculation chunk (gpu-design.md 3.3): speed only
+constexpr int64_t kSupport = dsp::kTruePeakTapsPerPhase;
+constexpr int kMaxPasses = 4;
+constexpr int kRegionRounds = 4;  // remove_true_peak_overs scales regions this often, then all
+constexpr double kMargin = 1.0 - 1e-6;
 
+int64_t blocks_of(int64_t n) { return (n + kBlock - 1) / kBlock; }
 
-// out[m] = min of in[m .. m + width - 1] (clipped to in's end), for m in [0, out_n).
-// Each block runs its own monotone deque from its start, so the result is exact and
-// independent of the blocking.
-void sliding_min(const std::vector<double>& in, int64_t width, std::vector<double>& out, int64_t out_n,
-                 ThreadPool& pool) {
-  const int64_t in_n = static_cast<int64_t>(in.size());
-  out.resize(static_cast<size_t>(out_n));
-  parallel_for_blocks(pool, out_n, kBlock, [&](int64_t b, int64_t e) {
-    std::deque<int64_t> q;  // indices with increasing values
-    int64_t next = b;
-    for (int64_t m = b; m < e; ++m) {
-      const int64_t last = std::min(in_n - 1, m + width - 1);
-      for (; next <= last; ++next) {
-        while (!q.empty() && in[size_t(q.back())] >= in[size_t(next)]) q.pop_back();
-        q.push_back(next);
-      }
-      while (q.front() < m) q.pop_front();
-      out[size_t(m)] = in[size_t(q.front())];
-    }
-  });
-}
-
-// Required gain at every interpolator position: min(1, c / P[n]).
-std::vector<double> required_gain(const AudioBuffer& a, double ceiling, ThreadPool& pool) {
-  const int64_t n = a.frames();
-  std::vector<double> r(static_cast<size_t>(n + kSupport - 1));
-  parallel_for_blocks(pool, static_cast<int64_t>(r.size()), kBlock, [&](int64_t b, int64_t e) {
-    std::vector<double> peak(static_cast<size_t>(e - b), 0.0), tp(static_cast<size_t>(e - b));
+// peak[n] = max over channels of dsp::true_peak_at(x_c, N, n), n in [0, N + 11), through the
+// vectorisable dsp::true_peak_range (the same bits). Returns the max.
+double peak_profile(const AudioBuffer& a, std::vector<double>& peak, ThreadPool& pool) {
+  const int64_t len = a.frames();
+  const int64_t positions = len + kSupport - 1;
+  peak.assign(size_t(positions), 0.0);
+  std::vector<double> block_max(size_t(blocks_of(positions)), 0.0);
+  parallel_for_blocks(pool, positions, kBlock, [&](int64_t b, int64_t e) {
+    std::vector<double> tp(size_t(e - b));
     for (const auto& ch : a.channels) {
-      dsp::true_peak_range(ch.data(), n, b, e, tp.data());
-      for (size_t j = 0; j < tp.size(); ++j) peak[j] = std::max(peak[j], tp[j]);
+      dsp::true_peak_range(ch.data(), len, b, e, tp.data());
+      for (int64_t n = b; n < e; ++n) peak[size_t(n)] = std::max(peak[size_t(n)], tp[size_t(n - b)]);
     }
-    for (int64_t i = b; i < e; ++i) {
-      const double p = peak[size_t(i - b)];
-      r[size_t(i)] = p > ceiling ? ceiling / p : 1.0;
-    }
+    double mx = 0.0;
+    for (int64_t n = b; n < e; ++n) mx = std::max(mx, peak[size_t(n)]);
+    block_max[size_t(b / kBlock)] = mx;
   });
-  return r;
+  return *std::max_element(block_max.begin(), block_max.end());
 }
 
-// One limiter pass at `ceiling`; multiplies `total_gain` by the gain it applied.
-void limiter_pass(AudioBuffer& a, double ceiling, int64_t lookahead, double alpha_release,
-                  std::vector<double>& total_gain, ThreadPool& pool) {
-  const int64_t n = a.frames();
-  const std::vector<double> r = required_gain(a, ceiling, pool);
-  std::vector<double> support, h;
-  sliding_min(r, kSupport, support, n, pool);
-  sliding_min(r, kSupport + lookahead - 1, h, n, pool);
-  std::vector<double> g(static_cast<size_t>(n));
-  run_chunked(pool, dsp::LimiterRelease{h.data(), alpha_release}, g.data(), n, kReleaseChunk);
-  // Box average over the look-ahead, as a running sum in a fixed (sequential) order.
-  std::vector<double> s(static_cast<size_t>(n));
-  double sum = double(lookahead);  // g before the first frame is 1
-  for (int64_t m = 0; m < n; ++m) {
-    sum += g[size_t(m)] - (m >= lookahead ? g[size_t(m - lookahead)] : 1.0);
-    s[size_t(m)] = std::min(sum / double(lookahead), support[size_t(m)]);
-  }
-  parallel_for_blocks(pool, n, kBlock, [&](int64_t b, int64_t e) {
+// out[i] = min in[i .. i + w - 1] for i in [0, out_n), in[j] = 1 for j >= in_n (gains only).
+// van Herk / Gil-Werman within each block: prefix and suffix minima over segments of w, three
+// comparisons per sample whatever w; min is exact, so any blocking gives the same values.
+void sliding_min(const std::vector<double>& in, int64_t in_n, int64_t w, std::vector<double>& out,
+                 int64_t out_n, ThreadPool& pool) {
+  out.resize(size_t(out_n));
+  parallel_for_blocks(pool, out_n, kBlock, [&](int64_t b, int64_t e) {
+    const int64_t span = (e - b) + w - 1;
+    std::vector<double> pre(static_cast<size_t>(span)), suf(static_cast<size_t>(span));
+    auto at = [&](int64_t j) { return b + j < in_n ? in[size_t(b + j)] : 1.0; };
+    for (int64_t s0 = 0; s0 < span; s0 += w) {
+      const int64_t s1 = std::min(span, s0 + w);
+      pre[size_t(s0)] = at(s0);
+      for (int64_t j = s0 + 1; j < s1; ++j) pre[size_t(j)] = std::min(pre[size_t(j - 1)], at(j));
+      suf[size_t(s1 - 1)] = at(s1 - 1);
+      for (int64_t j = s1 - 2; j >= s0; --j) suf[size_t(j)] = std::min(suf[size_t(j + 1)], at(j));
+    }
+    for (int64_t i = 0; i < e - b; ++i) {
+      out[size_t(b + i)] = i % w == 0 ? suf[size_t(i)] : std::min(suf[size_t(i)], pre[size_t(i + w - 1)]);
+    }
+  });
+}
+
+// Multiplies frames by f (where f < 1) and folds f into the running total gain (if any).
+void apply_gain(AudioBuffer& a, const std::vector<double>& f, std::vector<float>* total, ThreadPool& pool) {
+  parallel_for_blocks(pool, a.frames(), kBlock, [&](int64_t b, int64_t e) {
     for (auto& ch : a.channels) {
       for (int64_t m = b; m < e; ++m) {
-        if (s[size_t(m)] < 1.0) ch[size_t(m)] = static_cast<float>(double(ch[size_t(m)]) * s[size_t(m)]);
+        if (f[size_t(m)] < 1.0) ch[size_t(m)] = static_cast<float>(double(ch[size_t(m)]) * f[size_t(m)]);
       }
     }
-    for (int64_t m = b; m < e; ++m) total_gain[size_t(m)] *= s[size_t(m)];
+    if (total == nullptr) return;
+    for (int64_t m = b; m < e; ++m) {
+      if (f[size_t(m)] < 1.0)
+        (*total)[size_t(m)] = static_cast<float>(double((*total)[size_t(m)]) * f[size_t(m)]);
+    }
   });
+}
+
+struct Scratch {
+  std::vector<double> support, h, g;
+};
+
+// One limiter pass at ceiling c. `peak` holds the meter's profile of `a` and is consumed.
+void limiter_pass(AudioBuffer& a, std::vector<double>& peak, double c, const dsp::LimiterCoefficients& k,
+                  std::vector<float>& total, Scratch& s, ThreadPool& pool) {
+  const int64_t n = a.frames(), positions = n + kSupport - 1, w = k.lookahead_frames;
+  parallel_for_blocks(pool, positions, kBlock, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) peak[size_t(i)] = dsp::required_gain(peak[size_t(i)], c);
+  });
+  sliding_min(peak, positions, kSupport, s.support, n + w - 1, pool);
+  sliding_min(s.support, n + w - 1, w, s.h, n, pool);
+  s.g.resize(size_t(n));
+  run_chunked(pool, dsp::LimiterRelease{s.h.data(), k.alpha_release}, s.g.data(), n, kReleaseChunk);
+  // The smoothed gain replaces h (no longer needed).
+  const double scale = dsp::box_scale(w);
+  const int64_t unity = dsp::gain_to_fixed(1.0, scale);
+  auto q = [&](int64_t m) { return m < 0 ? unity : dsp::gain_to_fixed(s.g[size_t(m)], scale); };
+  parallel_for_blocks(pool, n, kBlock, [&](int64_t b, int64_t e) {
+    int64_t sum = 0;
+    for (int64_t j = b - w + 1; j <= b; ++j) sum += q(j);
+    for (int64_t m = b; m < e; ++m) {
+      if (m > b) sum += q(m) - q(m - w);
+      s.h[size_t(m)] = std::min(dsp::fixed_mean_to_gain(sum, w, scale), s.support[size_t(m)]);
+    }
+  });
+  apply_gain(a, s.h, &total, pool);
+}
+
+// remove_true_peak_overs on a known profile; updates peak and tp to the result.
+int remove_overs(AudioBuffer& a, double ceiling, std::vector<double>& peak, double& tp,
+                 std::vector<float>* total, ThreadPool& pool) {
+  const int64_t n = a.frames(), positions = n + kSupport - 1;
+  std::vector<double> f;
+  int rounds = 0;
+  while (tp > ceiling) {
+    if (rounds < kRegionRounds) {
+      // Every sample feeding an over is scaled by the smallest factor among the readings it feeds.
+      for (int64_t i = 0; i < positions; ++i) {
+        peak[size_t(i)] = peak[size_t(i)] > ceiling ? ceiling * kMargin / peak[size_t(i)] : 1.0;
+      }
+      sliding_min(peak, positions, kSupport, f, n, pool);
+    } else {
+      // Scaling everything by c (1 - 1e-6) / tp meets the ceiling in one round: each reading moves
+      // by at most sum|h| 2^-24 max|x| <= 1.3e-7 tp through float rounding.
+      f.assign(size_t(n), ceiling * kMargin / tp);
+    }
+    apply_gain(a, f, total, pool);
+    tp = peak_profile(a, peak, pool);
+    ++rounds;
+  }
+  return rounds;
 }
 
 }  // namespace
 
-LimiterStats limit_true_peak(AudioBuffer& audio, const dsp::LimiterParams& p, ThreadPool& pool) {
+int remove_true_peak_overs(AudioBuffer& audio, double ceiling_linear, ThreadPool& pool) {
+  if (audio.frames() == 0 || audio.channel_count() == 0) return 0;
+  std::vector<double> peak;
+  double tp = peak_profile(audio, peak, pool);
+  return remove_overs(audio, ceiling_linear, peak, tp, nullptr, pool);
+}
+
+LimiterStats limit_true_peak(AudioBuffer& audio, const dsp::LimiterParams& params, ThreadPool& pool) {
   LimiterStats stats;
   const int64_t n = audio.frames();
-  const double ceiling = dsp::db_to_linear(p.ceiling_dbtp);
-  double tp = true_peak_scan(audio, pool);
-  if (n == 0 || tp <= ceiling) {
+  if (n == 0 || audio.channel_count() == 0) {
+    stats.output_true_peak_dbtp = -HUGE_VAL;
+    return stats;
+  }
+  const dsp::LimiterCoefficients k = dsp::prepare_limiter(params, audio.sample_rate);
+  std::vector<double> peak;
+  double tp = peak_profile(audio, peak, pool);
+  if (tp <= k.ceiling) {
     stats.output_true_peak_dbtp = dsp::linear_to_db(tp);
     return stats;
   }
-  const int64_t lookahead = std::max<int64_t>(1, std::llround(p.lookahead_ms * 1e-3 * audio.sample_rate));
-  const double alpha = dsp::one_pole_alpha(p.release_ms * 1e-3, audio.sample_rate);
-  std::vector<double> total_gain(static_cast<size_t>(n), 1.0);
-  double c = ceiling;
-  while (tp > ceiling && stats.passes < kMaxPasses) {
-    limiter_pass(audio, c, lookahead, alpha, total_gain, pool);
+  std::vector<float> total(size_t(n), 1.0f);
+  Scratch scratch;
+  double c = k.ceiling * kMargin;
+  while (stats.passes < kMaxPasses) {
+    limiter_pass(audio, peak, c, k, total, scratch, pool);
     ++stats.passes;
-    tp = true_peak_scan(audio, pool);
-    c *= 1.0 - 1e-6;
+    tp = peak_profile(audio, peak, pool);
+    if (stats.passes == 1 && tp > k.ceiling)
+      stats.over_after_first_pass_db = dsp::linear_to_db(tp / k.ceiling);
+    if (tp <= k.ceiling) break;
+    c *= kMargin;
   }
-  // Last resort (not reached on any test signal): scale everything down until no over remains.
-  while (tp > ceiling) {
-    const double k = ceiling / tp * (1.0 - 1e-6);
-    for (auto& ch : audio.channels) {
-      for (float& v : ch) v = static_cast<float>(double(v) * k);
+  stats.safety_rounds = remove_overs(audio, k.ceiling, peak, tp, &total, pool);
+
+  std::vector<double> block_max(static_cast<size_t>(blocks_of(n))), block_sum(block_max.size());
+  parallel_for_blocks(pool, n, kBlock, [&](int64_t b, int64_t e) {
+    double mx = 0.0, sum = 0.0;
+    for (int64_t m = b; m < e; ++m) {
+      const float t = total[size_t(m)];
+      const double gr = t < 1.0f ? -dsp::linear_to_db(double(t)) : 0.0;
+      mx = std::max(mx, gr);
+      sum += gr;
     }
-    for (double& g : total_gain) g *= k;
-    ++stats.passes;
-    tp = true_peak_scan(audio, pool);
+    block_max[size_t(b / kBlock)] = mx;
+    block_sum[size_t(b / kBlock)] = sum;
+  });
+  double sum = 0.0;
+  for (size_t j = 0; j < block_sum.size(); ++j) {
+    stats.max_gain_reduction_db = std::max(stats.max_gain_reduction_db, block_max[j]);
+    sum += block_sum[j];
   }
-  double max_gr = 0.0, sum_gr = 0.0;
-  for (double g : total_gain) {
-    const double gr = g < 1.0 ? -dsp::linear_to_db(g) : 0.0;
-    max_gr = std::max(max_gr, gr);
-    sum_gr += gr;
-  }
-  stats.max_gain_reduction_db = max_gr;
-  stats.mean_gain_reduction_db = sum_gr / double(n);
+  stats.mean_gain_reduction_db = sum / double(n);
   stats.output_true_peak_dbtp = dsp::linear_to_db(tp);
   return stats;
 }

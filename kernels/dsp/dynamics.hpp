@@ -1,33 +1,48 @@
-// The math of the compressor and the limiter: pure functions and the two sequential
-// recurrences, in the form kernels/dsp/recurrence.hpp runs chunked (bit-identical to the plain
-// loop for any chunk length).
+// The math of the compressor and the limiter: pure functions, coefficient preparation and the two
+// sequential recurrences in the form kernels/dsp/recurrence.hpp runs chunked (bit-identical to the
+// plain loop for any chunk length).
 //
-// Compressor (Giannoulis, Massberg & Reiss, "Digital Dynamic Range Compressor Design — A
-// Tutorial and Analysis", JAES 60(6), 2012): level in dB -> soft-knee static curve (eq. 4) ->
-// gain reduction in dB -> branching attack/release one-pole smoother (eq. 17, "smooth branching
-// peak detector" applied to the gain) -> linear gain.
-// Limiter: instant attack, exponential release on a linear gain (DESIGN.md "Limiter").
+// Compressor (Giannoulis, Massberg & Reiss, "Digital Dynamic Range Compressor Design — A Tutorial
+// and Analysis", JAES 60(6), 2012), feed-forward, smoothing in the gain domain (their fig. 7c):
+//   level x_L = 20 log10 |x| (floor -200 dB) -> soft-knee static curve (eq. 4) -> gain reduction
+//   x_L - y_G (dB, >= 0) -> branching attack/release one-pole (eq. 17) -> linear gain.
+// Limiter (DESIGN.md "Limiter", gpu-design.md 4.2): required gain from the BS.1770-4 Annex 2
+// meter, sliding minima, instant attack / exponential release on the linear gain, box average.
 #pragma once
 
 #include "kernels/dsp/common.hpp"
+#include "kernels/dsp/dynamics_params.hpp"
 
 namespace lq::dsp {
 
-// One-pole coefficient for time constant tau_s at rate fs: alpha = exp(-1 / (tau * fs)), so
-// that a step is followed to 1 - 1/e (63.2%) after tau seconds.
-inline double one_pole_alpha(double tau_s, double fs) { return ::exp(-1.0 / (tau_s * fs)); }
+// One-pole coefficient for time constant tau_s at rate fs: alpha = exp(-1 / (tau * fs)), so that
+// y[n] = alpha y[n-1] + (1 - alpha) x follows a step to 1 - 1/e (63.2 %) after tau seconds.
+LQ_HD double one_pole_alpha(double tau_s, double fs) { return ::exp(-1.0 / (tau_s * fs)); }
 
-// Level of a sample in dB, floored at -200 dB (|x| < 1e-10).
+// Frames of a duration in ms at rate fs, rounded to nearest.
+LQ_HD int64_t ms_to_frames(double ms, double fs) { return static_cast<int64_t>(::llround(ms * 1e-3 * fs)); }
+
+// ---- compressor -------------------------------------------------------------------------------
+
+inline constexpr float kLevelFloorDb = -200.0f;
+
+// Level of a sample magnitude in dB, floored at -200 dB (|x| < 1e-10, digital silence included).
 LQ_HD float level_db(float x) {
   const float a = x < 0.0f ? -x : x;
-  return a < 1e-10f ? -200.0f : 20.0f * ::log10f(a);
+  return a < 1e-10f ? kLevelFloorDb : 20.0f * ::log10f(a);
 }
 
-// Static curve of a compressor with threshold T, ratio R and knee width W (all dB):
-// gain reduction (>= 0 dB) at input level x_db (Giannoulis 2012, eq. 4):
-//   2(x - T) < -W      : 0
-//   2|x - T| <= W      : (1 - 1/R) (x - T + W/2)^2 / (2W)
-//   2(x - T) >  W      : (1 - 1/R) (x - T)
+// Detector level of one channel under partial stereo link: own and linked (the max over channels)
+// levels blended in dB; link = 1 gives exactly `linked`, link = 0 exactly `own`.
+LQ_HD float linked_level_db(float own_db, float linked_db, float link) {
+  return link * linked_db + (1.0f - link) * own_db;
+}
+
+// Gain reduction x - y_G (dB, >= 0) of the static curve with threshold T, ratio R and knee width W,
+// at input level x (Giannoulis 2012, eq. 4):
+//   2(x - T) < -W      : y_G = x                            -> 0
+//   2|x - T| <= W      : y_G = x + (1/R - 1)(x - T + W/2)^2 / (2W)
+//   2(x - T) >  W      : y_G = T + (x - T)/R                -> (1 - 1/R)(x - T)
 LQ_HD float gain_reduction_db(float x_db, float threshold_db, float ratio, float knee_db) {
   const float over = x_db - threshold_db;
   const float slope = 1.0f - 1.0f / ratio;
@@ -39,9 +54,41 @@ LQ_HD float gain_reduction_db(float x_db, float threshold_db, float ratio, float
   return over > 0.0f ? slope * over : 0.0f;
 }
 
-// The compressor's smoother on the gain reduction gr[] (dB, >= 0): attack when the reduction
-// rises, release when it falls; states below 1e-6 dB snap to exactly 0 so that trajectories
-// started from different guesses meet bit for bit in silence.
+// Everything the compressor's sample passes need, derived once in double (STYLE.md 3).
+struct CompressorCoefficients {
+  float threshold_db;
+  float ratio;
+  float knee_db;
+  float stereo_link;
+  float alpha_attack;        // one_pole_alpha(attack_ms), used while the reduction rises
+  float alpha_release;       // one_pole_alpha(release_ms), while it falls
+  double makeup_db;          // params.makeup_db, or half the static curve's reduction at 0 dBFS
+  int64_t lookahead_frames;  // the detector runs this many frames ahead of the output
+};
+
+LQ_HD CompressorCoefficients prepare_compressor(const CompressorParams& p, double fs) {
+  CompressorCoefficients c;
+  c.threshold_db = static_cast<float>(p.threshold_db);
+  c.ratio = static_cast<float>(p.ratio);
+  c.knee_db = static_cast<float>(p.knee_db);
+  c.stereo_link = static_cast<float>(p.stereo_link);
+  c.alpha_attack = static_cast<float>(one_pole_alpha(p.attack_ms * 1e-3, fs));
+  c.alpha_release = static_cast<float>(one_pole_alpha(p.release_ms * 1e-3, fs));
+  c.makeup_db =
+      p.auto_makeup ? 0.5 * double(gain_reduction_db(0.0f, c.threshold_db, c.ratio, c.knee_db)) : p.makeup_db;
+  c.lookahead_frames = ms_to_frames(p.lookahead_ms, fs);
+  return c;
+}
+
+// Linear gain of a smoothed reduction gr (dB) with makeup (dB).
+LQ_HD float compressor_gain(float gr_db, double makeup_db) {
+  return static_cast<float>(db_to_linear(makeup_db - double(gr_db)));
+}
+
+// The branching smoother on the gain reduction gr[] (dB, >= 0), Giannoulis 2012 eq. 17:
+//   y[n] = a y[n-1] + (1 - a) gr[n],  a = alpha_attack if gr[n] > y[n-1] else alpha_release,
+// y[-1] = 0. States below 1e-6 dB snap to exactly 0 so that trajectories started from different
+// guesses meet bit for bit once the signal falls below the knee.
 struct GainSmoother {
   using Value = float;
   static constexpr int order = 1;
@@ -58,10 +105,31 @@ struct GainSmoother {
   LQ_HD void guess(float* prev, int64_t start) const { prev[0] = start == 0 ? 0.0f : gr[start]; }
 };
 
-// The limiter's release on the required gain h[] (linear, in (0, 1]): instant attack
-// (g = h when h is below the released value), exponential release toward h otherwise:
-//   g[n] = min(h[n], g[n-1] + (1 - alpha) (h[n] - g[n-1])),  g[-1] = 1.
-// Values within 1e-9 of unity snap to 1 where h allows, so released trajectories meet.
+// ---- limiter ------------------------------------------------------------------------------------
+
+struct LimiterCoefficients {
+  double ceiling;            // linear: db_to_linear(ceiling_dbtp); the meter never reads above it
+  int64_t lookahead_frames;  // W >= 1
+  double alpha_release;      // one_pole_alpha(release_ms)
+};
+
+LQ_HD LimiterCoefficients prepare_limiter(const LimiterParams& p, double fs) {
+  LimiterCoefficients c;
+  c.ceiling = db_to_linear(p.ceiling_dbtp);
+  const int64_t w = ms_to_frames(p.lookahead_ms, fs);
+  c.lookahead_frames = w < 1 ? 1 : w;
+  c.alpha_release = one_pole_alpha(p.release_ms * 1e-3, fs);
+  return c;
+}
+
+// Gain that brings a true-peak reading `peak` (linear) to at most `ceiling`: min(1, ceiling/peak).
+LQ_HD double required_gain(double peak, double ceiling) { return peak > ceiling ? ceiling / peak : 1.0; }
+
+// The limiter's release on the look-ahead minimum h[] (linear, in (0, 1]): instant attack,
+// exponential release with alpha = one_pole_alpha(release):
+//   g[n] = min(h[n], g[n-1] + (1 - alpha)(h[n] - g[n-1])),  g[-1] = 1,
+// so g <= h everywhere. Values above 1 - 1e-6 snap to exactly 1 where h = 1, so released
+// trajectories meet (and the gain is exactly unity again after a loud passage).
 struct LimiterRelease {
   using Value = double;
   static constexpr int order = 1;
@@ -72,9 +140,25 @@ struct LimiterRelease {
     const double target = h[i];
     double v = prev[0] + (1.0 - alpha_release) * (target - prev[0]);
     v = target < v ? target : v;
-    return (v > 1.0 - 1e-9 && target >= 1.0) ? 1.0 : v;
+    return (v > 1.0 - 1e-6 && target >= 1.0) ? 1.0 : v;
   }
   LQ_HD void guess(double* prev, int64_t start) const { prev[0] = start == 0 ? 1.0 : h[start]; }
 };
+
+// The box average over the look-ahead sums gains in fixed point, so that the sum is exact and
+// any split into blocks (CPU threads, GPU tiles) gives the same bits: a gain g in [0, 1] becomes
+// floor(g 2^b) with b = 52 - bit_width(W), so a sum of W of them stays below 2^52 (exact in a
+// double too). Rounding down keeps the average <= the average of the gains.
+LQ_HD double box_scale(int64_t width) {  // 2^b
+  int bits = 0;
+  while (width >> bits) ++bits;
+  double scale = 1.0;
+  for (int i = 0; i < 52 - bits; ++i) scale *= 2.0;
+  return scale;
+}
+LQ_HD int64_t gain_to_fixed(double g, double scale) { return static_cast<int64_t>(::floor(g * scale)); }
+LQ_HD double fixed_mean_to_gain(int64_t sum, int64_t width, double scale) {
+  return double(sum) / double(width) / scale;
+}
 
 }  // namespace lq::dsp

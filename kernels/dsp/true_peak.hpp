@@ -65,7 +65,7 @@ LQ_HD double true_peak_at(const float* x, int64_t len, int64_t n) {
 // same products summed in the same order), computed phase by phase over runs of positions so
 // that the compiler can vectorise across positions; only the edges take the checked path.
 inline void true_peak_range(const float* x, int64_t len, int64_t begin, int64_t end, double* out) {
-  constexpr int64_t kRun = 64;
+  constexpr int64_t kRun = 256;  // positions per run: the accumulators stay in L1
   constexpr int64_t kHistory = kTruePeakTapsPerPhase - 1;
   const int64_t inner0 = begin < kHistory ? (end < kHistory ? end : kHistory) : begin;
   const int64_t inner1 = end < len ? end : (len > inner0 ? len : inner0);

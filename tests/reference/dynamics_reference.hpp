@@ -1,37 +1,30 @@
-// Independent float64 reference of the compressor: the textbook definition (Giannoulis,
-// Massberg & Reiss 2012: peak level in dB, soft-knee static curve eq. 4, branching smoother on
-// the gain reduction eq. 17), one plain loop, fully linked, no look-ahead, no makeup.
+// Independent float64 references of the dynamics processors (tests only), written from the
+// textbook definitions with plain loops, no chunking, no snapping, no fixed point:
+//  - compressor: Giannoulis, Massberg & Reiss, JAES 60(6) 2012 — peak level in dB, soft-knee static
+//    curve (eq. 4), branching one-pole smoother on the gain reduction (eq. 17) with
+//    alpha = exp(-1 / (tau fs)); stereo link as a blend of own and max-of-channels levels in dB;
+//    look-ahead as reading the gain W frames later; makeup (or auto makeup: half the reduction at
+//    0 dBFS).
+//  - limiter, one pass (gpu-design.md 4.2): required gain from the BS.1770-4 Annex 2 meter
+//    (dsp::true_peak_at, the one meter), brute-force window minimum over the support and look-ahead,
+//    instant attack / exponential release, brute-force box average clamped to the support minimum.
 #pragma once
 
-#include <algorithm>
-#include <cmath>
 #include <vector>
 
-namespace lq::reference {
+#include "kernels/dsp/dynamics_params.hpp"
 
-inline double static_gain_reduction_db(double x, double t, double r, double w) {
-  if (2.0 * (x - t) < -w) return 0.0;
-  if (2.0 * std::fabs(x - t) <= w) return (1.0 - 1.0 / r) * (x - t + w / 2.0) * (x - t + w / 2.0) / (2.0 * w);
-  return (1.0 - 1.0 / r) * (x - t);
-}
+namespace lq::test {
 
-// Returns the linear gain per frame.
-inline std::vector<double> compressor_gain(const std::vector<std::vector<float>>& x, double fs, double t,
-                                           double r, double w, double attack_ms, double release_ms) {
-  const double aa = std::exp(-1.0 / (attack_ms * 1e-3 * fs));
-  const double ar = std::exp(-1.0 / (release_ms * 1e-3 * fs));
-  std::vector<double> g(x[0].size());
-  double y = 0.0;
-  for (size_t i = 0; i < g.size(); ++i) {
-    double peak = 0.0;
-    for (const auto& ch : x) peak = std::max(peak, std::fabs(double(ch[i])));
-    const double level = peak < 1e-10 ? -200.0 : 20.0 * std::log10(peak);
-    const double gr = static_gain_reduction_db(level, t, r, w);
-    const double a = gr > y ? aa : ar;
-    y = a * y + (1.0 - a) * gr;
-    g[i] = std::pow(10.0, -y / 20.0);
-  }
-  return g;
-}
+// Gain reduction x - y_G (dB) of the static curve at input level x_db.
+double static_gain_reduction_db(double x_db, double threshold_db, double ratio, double knee_db);
 
-}  // namespace lq::reference
+// Linear gain applied to every channel and frame: gains[c][i], output = x[c][i] * gains[c][i].
+std::vector<std::vector<double>> compressor_gains(const std::vector<std::vector<float>>& x, double fs,
+                                                  const dsp::CompressorParams& p);
+
+// Linear gain of the limiter's first pass per frame (one gain for all channels).
+std::vector<double> limiter_first_pass_gain(const std::vector<std::vector<float>>& x, double fs,
+                                            const dsp::LimiterParams& p);
+
+}  // namespace lq::test
