@@ -37,8 +37,9 @@ AudioBuffer reverb_return(const AudioBuffer& bus, const AudioBuffer& ir, int64_t
                           double wet_db, cpu::ThreadPool& pool);
 
 // Keeps the reverb tail after `song_frames` until it falls below -90 dBFS, at most cap_frames
-// more, with a raised-cosine fade over the last min(50 ms, kept tail) frames when the tail is
-// cut. Returns the number of tail frames kept.
+// more, and fades the kept tail's last min(50 ms, kept tail) frames with a raised cosine (a
+// no-op in effect when the tail decayed by itself, a clean end when the cap cut it). Returns the
+// number of tail frames kept; buffers shorter than the song are padded to it.
 int64_t trim_tail(AudioBuffer& a, int64_t song_frames, int64_t cap_frames);
 
 }  // namespace lq

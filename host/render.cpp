@@ -168,8 +168,7 @@ struct Decoded {
 
 // Decodes files in parallel; errors are collected per file and the first by index is thrown,
 // so the message does not depend on scheduling.
-std::vector<Decoded> decode_all(const std::vector<fs::path>& files, double rate_or_zero,
-                                cpu::ThreadPool& pool) {
+std::vector<Decoded> decode_all(const std::vector<fs::path>& files, cpu::ThreadPool& pool) {
   std::vector<Decoded> out(files.size());
   pool.parallel_for(static_cast<int64_t>(files.size()), [&](int64_t i) {
     auto& d = out[static_cast<size_t>(i)];
@@ -182,7 +181,6 @@ std::vector<Decoded> decode_all(const std::vector<fs::path>& files, double rate_
   for (const auto& d : out) {
     if (!d.error.empty()) throw UserError(d.error);
   }
-  (void)rate_or_zero;
   return out;
 }
 
@@ -287,7 +285,7 @@ RenderResult render(const Session& session, const RenderOptions& options) {
   std::vector<Decoded> stems;
   {
     StageTimer t(timing, "decode");
-    stems = decode_all(stem_files, 0.0, pool);
+    stems = decode_all(stem_files, pool);
   }
   const double rate = session.sample_rate.value_or(stems.front().info.sample_rate);
   json inputs = json::array();
@@ -447,31 +445,28 @@ RenderResult render(const Session& session, const RenderOptions& options) {
   }
   master_bus = AudioBuffer();
 
-  // ---- quantise, and verify the ceiling on what is delivered ----
+  // ---- quantise, measure what is delivered, and verify the ceiling on it ----
+  // The report's "after" measurement is also the verify step: one true-peak scan, not two.
   AudioBuffer delivered;
+  LoudnessMeasurement after;
   const double ceiling = dsp::db_to_linear(master_spec.limiter.ceiling_dbtp);
   int verify_rounds = 0;
   {
-    StageTimer t(timing, "quantise_and_verify");
+    StageTimer t(timing, "quantise_measure_verify");
     dsp::LimiterParams lp = master_spec.limiter;
     for (;; ++verify_rounds) {
       delivered = loop.output;
       quantize_in_place(delivered, enc);
-      const double tp = true_peak_linear(delivered, pool);
-      if (tp <= ceiling) break;
+      after = measure_loudness(delivered, pool);
+      if (after.true_peak_linear <= ceiling) break;
       if (verify_rounds == 8) {
         throw UserError(options.output, "could not meet the true-peak ceiling after quantisation");
       }
       // Quantisation moved a peak over the ceiling: limit again, a little lower.
-      lp.ceiling_dbtp -= dsp::linear_to_db(tp / ceiling) + 1e-4;
+      lp.ceiling_dbtp -= dsp::linear_to_db(after.true_peak_linear / ceiling) + 1e-4;
       const auto again = cpu::limit_true_peak(loop.output, lp, pool);
       loop.limiter.max_gain_reduction_db = std::max(loop.limiter.max_gain_reduction_db, again.max_gain_reduction_db);
     }
-  }
-  LoudnessMeasurement after;
-  {
-    StageTimer t(timing, "loudness");
-    after = measure_loudness(delivered, pool);
   }
   m["after"] = loudness_json(after);
   m["target_lufs"] = master_spec.target_lufs ? json(*master_spec.target_lufs) : json(nullptr);
