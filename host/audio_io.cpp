@@ -374,6 +374,9 @@ void write_audio_atomic(const fs::path& out, const AudioBuffer& audio, const Enc
   {
     SndFile snd(sf_open_fd(tmp.fd(), SFM_WRITE, &sfi, SF_FALSE));
     if (!snd) tmp.fail(std::string("libsndfile: ") + sf_strerror(nullptr));
+    // No PEAK chunk: libsndfile stamps it with the time of writing, so two renders of one session
+    // would differ in those bytes (the report holds the peaks instead).
+    sf_command(snd.get(), SFC_SET_ADD_PEAK_CHUNK, nullptr, SF_FALSE);
     // Integer formats go through sf_writef_int with the exact codes, left-justified in 32 bits:
     // libsndfile's int -> 16/24-bit conversion is a plain shift, so the file holds these codes.
     const int64_t frames = audio.frames();

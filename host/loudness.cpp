@@ -59,7 +59,7 @@ void check_buffer(const AudioBuffer& audio, bool need_rate) {
   }
 }
 
-HopEnergies hop_energies(const AudioBuffer& audio, cpu::ThreadPool& pool) {
+HopEnergies hop_energies(const AudioBuffer& audio, Backend& backend) {
   check_buffer(audio, true);
   HopEnergies h;
   h.frames_100ms = std::max<int64_t>(1, std::llround(audio.sample_rate / 10.0));
@@ -81,7 +81,7 @@ HopEnergies hop_energies(const AudioBuffer& audio, cpu::ThreadPool& pool) {
       used_weights.push_back(weights[static_cast<size_t>(c)]);
     }
   }
-  const auto per_channel = cpu::k_weighted_segment_energies(audio, used, h.hop_frames, pool);
+  const auto per_channel = backend.k_weighted_segment_energies(audio, used, h.hop_frames);
   h.energy.assign(static_cast<size_t>(audio.frames() / h.hop_frames), 0.0);
   for (size_t k = 0; k < h.energy.size(); ++k) {
     double e = 0.0;
@@ -188,8 +188,8 @@ double linear_to_db_or_inf(double x) { return x > 0.0 ? 20.0 * std::log10(x) : -
 
 }  // namespace
 
-LoudnessMeasurement measure_loudness(const AudioBuffer& audio, cpu::ThreadPool& pool) {
-  const HopEnergies h = hop_energies(audio, pool);
+LoudnessMeasurement measure_loudness(const AudioBuffer& audio, Backend& backend) {
+  const HopEnergies h = hop_energies(audio, backend);
   LoudnessMeasurement m;
   m.sample_rate = audio.sample_rate;
   m.frames = audio.frames();
@@ -198,14 +198,24 @@ LoudnessMeasurement measure_loudness(const AudioBuffer& audio, cpu::ThreadPool& 
   m.loudness_range_lu = loudness_range(h);
   m.max_momentary_lufs = max_window_loudness(h, kMomentary100ms);
   m.max_short_term_lufs = max_window_loudness(h, kShortTerm100ms);
-  m.sample_peak_dbfs = linear_to_db_or_inf(cpu::sample_peak_scan(audio, pool));
-  m.true_peak_linear = cpu::true_peak_scan(audio, pool);
+  m.sample_peak_dbfs = linear_to_db_or_inf(backend.sample_peak_scan(audio));
+  m.true_peak_linear = backend.true_peak_scan(audio);
   m.true_peak_dbtp = linear_to_db_or_inf(m.true_peak_linear);
   return m;
 }
 
+LoudnessMeasurement measure_loudness(const AudioBuffer& audio, cpu::ThreadPool& pool) {
+  CpuBackend backend(pool);
+  return measure_loudness(audio, backend);
+}
+
+double integrated_loudness(const AudioBuffer& audio, Backend& backend) {
+  return gated_loudness(hop_energies(audio, backend));
+}
+
 double integrated_loudness(const AudioBuffer& audio, cpu::ThreadPool& pool) {
-  return gated_loudness(hop_energies(audio, pool));
+  CpuBackend backend(pool);
+  return integrated_loudness(audio, backend);
 }
 
 double true_peak_linear(const AudioBuffer& audio, cpu::ThreadPool& pool) {
@@ -214,7 +224,8 @@ double true_peak_linear(const AudioBuffer& audio, cpu::ThreadPool& pool) {
 }
 
 LoudnessSeries loudness_series(const AudioBuffer& audio, cpu::ThreadPool& pool) {
-  const HopEnergies h = hop_energies(audio, pool);
+  CpuBackend backend(pool);
+  const HopEnergies h = hop_energies(audio, backend);
   LoudnessSeries s;
   s.sample_rate = audio.sample_rate;
   s.hop_frames = h.hop_frames;

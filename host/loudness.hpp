@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "host/backend.hpp"
 #include "kernels/cpu/audio_buffer.hpp"
 #include "kernels/cpu/thread_pool.hpp"
 
@@ -38,9 +39,12 @@ struct LoudnessMeasurement {
 // different lengths. Bit-identical for any thread count.
 // Channel weights: 1 and 2 channels -> 1.0 each; 5 channels L,R,C,Ls,Rs -> 1,1,1,1.41,1.41;
 // 6 channels L,R,C,LFE,Ls,Rs -> LFE excluded. Other counts: 1.0 each.
-LoudnessMeasurement measure_loudness(const AudioBuffer& audio, cpu::ThreadPool& pool);
+// The sample passes (K-weighted energies, peak scans) run on `backend`; the gating on the host.
+LoudnessMeasurement measure_loudness(const AudioBuffer& audio, Backend& backend);
+LoudnessMeasurement measure_loudness(const AudioBuffer& audio, cpu::ThreadPool& pool);  // CPU backend
 
 // Integrated loudness only (cheaper: no true peak, no range); -inf when undefined.
+double integrated_loudness(const AudioBuffer& audio, Backend& backend);
 double integrated_loudness(const AudioBuffer& audio, cpu::ThreadPool& pool);
 
 // Max over channels and positions of dsp::true_peak_at (linear).

@@ -69,17 +69,21 @@ void apply_width(AudioBuffer& a, double width) {
   }
 }
 
-nlohmann::json apply_eq(AudioBuffer& a, const std::vector<EqBand>& bands, cpu::ThreadPool& pool) {
+nlohmann::json apply_eq(AudioBuffer& a, const std::vector<EqBand>& bands, Backend& backend) {
   if (eq_is_neutral(bands)) return nullptr;
   const EqDesign d = design_linear_phase_eq(bands, a.sample_rate);
-  const cpu::Convolver conv(d.taps);
   const int64_t n = a.frames();
   const int64_t delay = (static_cast<int64_t>(d.taps.size()) - 1) / 2;
-  std::vector<float> out(static_cast<size_t>(n));
-  for (auto& ch : a.channels) {
-    conv.process(ch.data(), n, delay, out.data(), n, pool);
-    ch.swap(out);
+  AudioBuffer out(a.channel_count(), n, a.sample_rate);
+  std::vector<const float*> x;
+  std::vector<float*> y;
+  for (int c = 0; c < a.channel_count(); ++c) {
+    x.push_back(a.channels[static_cast<size_t>(c)].data());
+    y.push_back(out.channels[static_cast<size_t>(c)].data());
   }
+  const std::vector<std::span<const float>> taps(x.size(), std::span<const float>(d.taps));
+  backend.convolve(x, n, delay, taps, y, n);
+  a.channels.swap(out.channels);
   return {{"taps", d.taps.size()},
           {"latency_frames", delay},
           {"lowest_freq_hz", d.lowest_freq_hz},
@@ -87,21 +91,27 @@ nlohmann::json apply_eq(AudioBuffer& a, const std::vector<EqBand>& bands, cpu::T
 }
 
 AudioBuffer reverb_return(const AudioBuffer& bus, const AudioBuffer& ir, int64_t predelay_frames,
-                          double wet_db, cpu::ThreadPool& pool) {
+                          double wet_db, Backend& backend) {
   const int64_t n = bus.frames();
   const int64_t l = ir.frames();
   const int64_t out_n = n + predelay_frames + l - 1;
   AudioBuffer out(bus.channel_count(), out_n, bus.sample_rate);
   const float wet = static_cast<float>(dsp::db_to_linear(wet_db));
-  std::vector<float> taps;
-  for (int c = 0; c < bus.channel_count(); ++c) {
-    const auto& ir_ch = ir.channels[static_cast<size_t>(std::min(c, ir.channel_count() - 1))];
-    taps.resize(ir_ch.size());
-    for (size_t i = 0; i < ir_ch.size(); ++i) taps[i] = wet * ir_ch[i];
-    const cpu::Convolver conv(taps);
-    conv.process(bus.channels[static_cast<size_t>(c)].data(), n, 0,
-                 out.channels[static_cast<size_t>(c)].data() + predelay_frames, n + l - 1, pool);
+  // The wet level is folded into the IR (one filter per IR channel; a mono IR serves both).
+  std::vector<std::vector<float>> scaled(static_cast<size_t>(ir.channel_count()));
+  for (size_t k = 0; k < scaled.size(); ++k) {
+    scaled[k].resize(ir.channels[k].size());
+    for (size_t i = 0; i < ir.channels[k].size(); ++i) scaled[k][i] = wet * ir.channels[k][i];
   }
+  std::vector<const float*> x;
+  std::vector<float*> y;
+  std::vector<std::span<const float>> taps;
+  for (int c = 0; c < bus.channel_count(); ++c) {
+    x.push_back(bus.channels[static_cast<size_t>(c)].data());
+    y.push_back(out.channels[static_cast<size_t>(c)].data() + predelay_frames);
+    taps.emplace_back(scaled[static_cast<size_t>(std::min(c, ir.channel_count() - 1))]);
+  }
+  backend.convolve(x, n, 0, taps, y, n + l - 1);
   return out;
 }
 

@@ -1,12 +1,13 @@
 // The bus operations of the chain (host side of the CPU backend): pan and gain into stereo,
 // sums in a fixed order, mid/side width, EQ through the convolver, reverb returns, tail trim.
-// All stage-major over whole buffers; parallel only inside the convolver and dynamics stages.
+// All stage-major over whole buffers; the convolutions run on the backend.
 #pragma once
 
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "host/backend.hpp"
 #include "host/eq_design.hpp"
 #include "kernels/cpu/audio_buffer.hpp"
 #include "kernels/cpu/thread_pool.hpp"
@@ -29,12 +30,12 @@ void apply_width(AudioBuffer& a, double width);
 
 // Linear-phase EQ in place (latency compensated: output frame n = input frame n). Neutral
 // bands change nothing and cost nothing. Returns the design's report entry (or null).
-nlohmann::json apply_eq(AudioBuffer& a, const std::vector<EqBand>& bands, cpu::ThreadPool& pool);
+nlohmann::json apply_eq(AudioBuffer& a, const std::vector<EqBand>& bands, Backend& backend);
 
 // The reverb return: out = wet * (bus convolved with ir), delayed by predelay_frames; a mono IR
 // is applied to both channels, a stereo IR channel by channel. Length: bus + predelay + L - 1.
 AudioBuffer reverb_return(const AudioBuffer& bus, const AudioBuffer& ir, int64_t predelay_frames,
-                          double wet_db, cpu::ThreadPool& pool);
+                          double wet_db, Backend& backend);
 
 // Keeps the reverb tail after `song_frames` until it falls below -90 dBFS, at most cap_frames
 // more, and fades the kept tail's last min(50 ms, kept tail) frames with a raised cosine (a

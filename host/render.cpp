@@ -11,6 +11,7 @@
 
 #include <xxhash.h>
 
+#include "host/backend.hpp"
 #include "host/devices.hpp"
 #include "host/errors.hpp"
 #include "host/loudness.hpp"
@@ -104,16 +105,16 @@ bool same_file(const fs::path& a, const fs::path& b) {
 // response misses its target by more than 0.1 dB (a very steep or narrow low band at the
 // 65535-tap cap) is rendered as designed, with a warning.
 json process_bus(AudioBuffer& bus, const std::string& what, const std::vector<EqBand>& eq,
-                 const std::optional<dsp::CompressorParams>& comp, cpu::ThreadPool& pool, json& warnings) {
+                 const std::optional<dsp::CompressorParams>& comp, Backend& backend, json& warnings) {
   json r;
-  r["eq"] = apply_eq(bus, eq, pool);
+  r["eq"] = apply_eq(bus, eq, backend);
   if (r["eq"].is_object() && r["eq"]["max_error_db"].get<double>() > 0.1) {
     char buf[160];
     std::snprintf(buf, sizeof buf, "%s: the EQ's realised response is %.2f dB off its target (%zu taps)",
                   what.c_str(), r["eq"]["max_error_db"].get<double>(), r["eq"]["taps"].get<size_t>());
     warnings.push_back(buf);
   }
-  if (comp) r["compressor"] = dynamics_json(cpu::compress(bus, *comp, pool));
+  if (comp) r["compressor"] = dynamics_json(backend.compress(bus, *comp));
   return r;
 }
 
@@ -196,19 +197,19 @@ struct LoudnessLoop {
 
 LoudnessLoop normalise_and_limit(const AudioBuffer& master, bool normalise, double target,
                                  double measured_lufs, const dsp::LimiterParams& limiter,
-                                 cpu::ThreadPool& pool) {
+                                 Backend& backend) {
   auto run = [&](double gain_db) {
     LoudnessLoop r;
     r.output = master;
     apply_gain(r.output, gain_db);
-    r.limiter = cpu::limit_true_peak(r.output, limiter, pool);
+    r.limiter = backend.limit_true_peak(r.output, limiter);
     r.gain_db = gain_db;
     return r;
   };
   if (!normalise) return run(0.0);
   double g = target - measured_lufs;
   LoudnessLoop best = run(g);
-  double l = integrated_loudness(best.output, pool);
+  double l = integrated_loudness(best.output, backend);
   json steps = json::array({{{"gain_db", g}, {"lufs", l}}});
   double g_prev = 0.0, l_prev = measured_lufs;
   int it = 1;
@@ -220,7 +221,7 @@ LoudnessLoop normalise_and_limit(const AudioBuffer& master, bool normalise, doub
     l_prev = l;
     g = next;
     best = run(g);
-    l = integrated_loudness(best.output, pool);
+    l = integrated_loudness(best.output, backend);
     steps.push_back({{"gain_db", g}, {"lufs", l}});
   }
   best.iterations = it;
@@ -238,18 +239,8 @@ RenderResult render(const Session& session, const RenderOptions& options) {
   json warnings = json::array();
 
   // ---- backend and preflight ----
-  std::string backend = options.backend;
-  json backend_note;
-  if (backend == "cuda") {
-    throw UsageError(std::string("--backend cuda: the CUDA backend is not implemented in this version; use --backend cpu"));
-  }
-  if (backend == "auto") {
-    std::string why;
-    backend_note = cuda_usable(&why) ? "a GPU is usable but the CUDA backend is not implemented yet"
-                                     : "no usable GPU: " + why;
-    backend = "cpu";
-  } else if (backend != "cpu") {
-    throw UsageError("--backend " + backend + ": unknown backend (cpu, cuda or auto)");
+  if (options.backend != "cpu" && options.backend != "cuda" && options.backend != "auto") {
+    throw UsageError("--backend " + options.backend + ": unknown backend (cpu, cuda or auto)");
   }
   preflight_output(session, options.output);
   if (options.report) {
@@ -278,6 +269,9 @@ RenderResult render(const Session& session, const RenderOptions& options) {
   enc.dither_seed = XXH3_64bits(session.canonical_text.data(), session.canonical_text.size());
 
   cpu::ThreadPool pool(options.threads);
+  std::string backend_note;
+  const std::unique_ptr<Backend> backend_ptr = make_backend(options.backend, pool, &backend_note);
+  Backend& backend = *backend_ptr;
 
   // ---- decode ----
   std::vector<fs::path> stem_files;
@@ -348,7 +342,7 @@ RenderResult render(const Session& session, const RenderOptions& options) {
       AudioBuffer s = to_stereo(stems[i].audio, spec.pan, spec.gain_db);
       stems[i].audio = AudioBuffer();
       s.resize_frames(song_frames);
-      json r = process_bus(s, "stem '" + spec.name + "'", spec.eq, spec.compressor, pool, warnings);
+      json r = process_bus(s, "stem '" + spec.name + "'", spec.eq, spec.compressor, backend, warnings);
       r["name"] = spec.name;
       r["group"] = spec.group;
       for (const auto& send : spec.sends) {
@@ -363,7 +357,7 @@ RenderResult render(const Session& session, const RenderOptions& options) {
   auto run_reverb = [&](const ReverbSpec& r) -> AudioBuffer {
     StageTimer t(timing, "reverbs");
     const int64_t predelay = std::llround(r.predelay_ms * 1e-3 * rate);
-    return reverb_return(reverb_bus.at(r.name), irs.at(r.name), predelay, r.wet_db, pool);
+    return reverb_return(reverb_bus.at(r.name), irs.at(r.name), predelay, r.wet_db, backend);
   };
   // Reverbs that return into a group are fed by stems only (load_session refuses group sends
   // to them), so they run before the groups.
@@ -381,7 +375,7 @@ RenderResult render(const Session& session, const RenderOptions& options) {
       auto it = group_bus.find(g.name);
       if (it == group_bus.end()) continue;
       AudioBuffer& bus = it->second;
-      json r = process_bus(bus, "group '" + g.name + "'", g.eq, g.compressor, pool, warnings);
+      json r = process_bus(bus, "group '" + g.name + "'", g.eq, g.compressor, backend, warnings);
       apply_width(bus, g.width);
       apply_gain(bus, g.gain_db);
       json members = json::array();
@@ -413,7 +407,7 @@ RenderResult render(const Session& session, const RenderOptions& options) {
   int64_t tail_frames = 0;
   {
     StageTimer t(timing, "master");
-    json r = process_bus(master_bus, "master", master_spec.eq, master_spec.compressor, pool, warnings);
+    json r = process_bus(master_bus, "master", master_spec.eq, master_spec.compressor, backend, warnings);
     m["eq"] = r["eq"];
     if (r.contains("compressor")) m["compressor"] = r["compressor"];
     tail_frames = trim_tail(master_bus, song_frames, std::llround(master_spec.tail_s * rate));
@@ -429,7 +423,7 @@ RenderResult render(const Session& session, const RenderOptions& options) {
   LoudnessMeasurement before;
   {
     StageTimer t(timing, "loudness");
-    before = measure_loudness(master_bus, pool);
+    before = measure_loudness(master_bus, backend);
   }
   m["before"] = loudness_json(before);
   std::optional<double> target = master_spec.target_lufs;
@@ -441,7 +435,7 @@ RenderResult render(const Session& session, const RenderOptions& options) {
   {
     StageTimer t(timing, "loudness_and_limiter");
     loop = normalise_and_limit(master_bus, target.has_value(), target.value_or(0.0), before.integrated_lufs,
-                               master_spec.limiter, pool);
+                               master_spec.limiter, backend);
   }
   master_bus = AudioBuffer();
 
@@ -457,14 +451,14 @@ RenderResult render(const Session& session, const RenderOptions& options) {
     for (;; ++verify_rounds) {
       delivered = loop.output;
       quantize_in_place(delivered, enc);
-      after = measure_loudness(delivered, pool);
+      after = measure_loudness(delivered, backend);
       if (after.true_peak_linear <= ceiling) break;
       if (verify_rounds == 8) {
         throw UserError(options.output, "could not meet the true-peak ceiling after quantisation");
       }
       // Quantisation moved a peak over the ceiling: limit again, a little lower.
       lp.ceiling_dbtp -= dsp::linear_to_db(after.true_peak_linear / ceiling) + 1e-4;
-      const auto again = cpu::limit_true_peak(loop.output, lp, pool);
+      const auto again = backend.limit_true_peak(loop.output, lp);
       loop.limiter.max_gain_reduction_db = std::max(loop.limiter.max_gain_reduction_db, again.max_gain_reduction_db);
     }
   }
@@ -502,8 +496,9 @@ RenderResult render(const Session& session, const RenderOptions& options) {
   }
   report["output"] = {{"path", fs::absolute(options.output).string()}, {"xxh3_128", file_xxh128(options.output)}};
   report["warnings"] = warnings;
-  report["lacquer"] = {{"version", LQ_VERSION}, {"backend", backend}, {"threads", pool.size()}};
-  if (!backend_note.is_null()) report["lacquer"]["backend_note"] = backend_note;
+  report["lacquer"] = {{"version", LQ_VERSION}, {"backend", backend.name()}, {"device", backend.device()},
+                       {"threads", pool.size()}};
+  if (!backend_note.empty()) report["lacquer"]["backend_note"] = backend_note;
   report["session"] = {{"source", session.source.string()}, {"hash", session_hash(session)}};
   timing["total"] = std::chrono::duration<double>(Clock::now() - t_start).count();
   if (options.report) write_text_atomic(*options.report, report.dump(2) + "\n");

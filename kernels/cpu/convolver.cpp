@@ -10,6 +10,8 @@
 // The filter's spectrum is computed in double (FFTW), scaled by 1/K, rounded to float once.
 #include "kernels/cpu/convolver.hpp"
 
+#include "kernels/dsp/overlap_save.hpp"
+
 #include <fftw3.h>
 
 #include <algorithm>
@@ -117,14 +119,7 @@ int64_t convolver_fft_size(int64_t filter_length) {
   // (FFTW 3.3 float, ESTIMATE, 1 thread, ns per output sample): L=500: K=2^12 4.3, 2^15 5.4;
   // L=4801: 2^15 6.8, 2^16 6.5, 2^17 6.5, 2^18 7.4; L=65535: 2^18 8.9, 2^19 12.3, 2^20 14.0;
   // L=144000: 2^19 14.4-16.6, 2^20 15.1-16.3, 2^21 19.0; L=262144: 2^20 19.0, 2^21 20.5.
-  const int64_t l = std::max<int64_t>(filter_length, 1);
-  constexpr int64_t cache_limit = int64_t{1} << 17;
-  int64_t k = int64_t{1} << 12;
-  while (k < 8 * l && k < cache_limit) k *= 2;
-  if (k < 8 * l) {
-    while (k < 4 * l) k *= 2;
-  }
-  return k;
+  return dsp::convolver_fft_size(filter_length);
 }
 
 struct Convolver::Impl {
@@ -177,10 +172,10 @@ int64_t Convolver::fft_size() const { return impl_->k; }
 
 void Convolver::Impl::run_block(const float* x, int64_t n_in, int64_t offset, float* y, int64_t n_out,
                                 int64_t block, float* frame, fftwf_complex* bins) const {
-  const int64_t hop = k - l + 1;
-  const int64_t y0 = block * hop;
-  const int64_t count = std::min(hop, n_out - y0);
-  const int64_t start = offset + y0 - (l - 1);  // input index of frame[0]
+  const dsp::OverlapSave os{k, l, k - l + 1};
+  const int64_t y0 = block * os.hop;
+  const int64_t count = std::min(os.hop, n_out - y0);
+  const int64_t start = os.frame_start(offset, block);  // input index of frame[0]
   const int64_t lo = std::clamp<int64_t>(start, 0, n_in);
   const int64_t hi = std::clamp<int64_t>(start + k, 0, n_in);
   bool silent = true;

@@ -89,4 +89,43 @@ LQ_HD int64_t fixup_chunk(const R& rec, typename R::Value* y, int64_t begin, int
   return end - begin;
 }
 
+// Parallel fix-up (the GPU's form of pass 2): rounds in which every chunk c > 0 re-runs at once from
+// a snapshot of its predecessor's final k outputs taken before the round (chunk_end_state), until a
+// round changes nothing. Invariant: each chunk always holds one trajectory of the recurrence from
+// some state (a re-run replaces a prefix and stops where it meets the old values, which continue
+// it). When a round changes nothing, every chunk starts from its predecessor's end, chunk 0 from the
+// true initial state, so the array equals the sequential loop bit for bit. Chunk c is final after
+// round c at the latest, so at most chunks - 1 rounds are needed; a typical signal needs a few.
+template <class R>
+LQ_HD void chunk_end_state(const typename R::Value* y, int64_t end, typename R::Value* state) {
+  for (int j = 0; j < R::order; ++j) state[j] = y[end - 1 - j];
+}
+
+// One chunk's part of a round: re-runs [begin, end) from `prev` (the predecessor's snapshot), writing
+// values that differ from the stored ones, until the last k re-run outputs equal the stored ones.
+// Returns true when it wrote anything. The chunk must be at least k samples long.
+template <class R>
+LQ_HD bool refine_chunk(const R& rec, typename R::Value* y, int64_t begin, int64_t end,
+                        const typename R::Value* prev) {
+  using V = typename R::Value;
+  constexpr int k = R::order;
+  V s[k];
+  for (int j = 0; j < k; ++j) s[j] = prev[j];
+  int matched = 0;
+  bool changed = false;
+  for (int64_t i = begin; i < end; ++i) {
+    const V v = rec.step(s, i);
+    for (int j = k - 1; j > 0; --j) s[j] = s[j - 1];
+    s[0] = v;
+    if (same_bits(v, y[i])) {
+      if (++matched == k) return changed;
+    } else {
+      matched = 0;
+      y[i] = v;
+      changed = true;
+    }
+  }
+  return changed;
+}
+
 }  // namespace lq::dsp

@@ -87,3 +87,49 @@ TEST(ChunkedRecurrence, FixupStopsEarlyWhenTrajectoriesMeet) {
   const int64_t rerun = lq::cpu::run_chunked(pool, rec, y.data(), n, 10'000);
   EXPECT_LT(rerun, n / 4) << "the fix-up re-ran most of the signal: speculation never coalesced";
 }
+
+namespace {
+
+// The GPU's fix-up (kernels/cuda/dynamics.cu) run on the CPU through the same dsp functions:
+// speculate every chunk, then rounds of refine_chunk from snapshots until a round changes nothing.
+template <class R>
+int run_in_rounds(const R& rec, typename R::Value* y, int64_t n, int64_t chunk) {
+  using V = typename R::Value;
+  const int64_t chunks = (n + chunk - 1) / chunk;
+  for (int64_t c = 0; c < chunks; ++c) lq::dsp::speculate_chunk(rec, y, c * chunk, std::min(n, (c + 1) * chunk));
+  std::vector<V> ends(static_cast<size_t>(chunks * R::order));
+  for (int rounds = 1;; ++rounds) {
+    for (int64_t c = 0; c + 1 < chunks; ++c)
+      lq::dsp::chunk_end_state<R>(y, (c + 1) * chunk, &ends[static_cast<size_t>(c * R::order)]);
+    bool changed = false;
+    for (int64_t c = chunks - 1; c >= 1; --c) {  // any order: each chunk reads only the snapshot
+      changed |= lq::dsp::refine_chunk(rec, y, c * chunk, std::min(n, (c + 1) * chunk),
+                                       &ends[static_cast<size_t>((c - 1) * R::order)]);
+    }
+    if (!changed) return rounds;
+  }
+}
+
+}  // namespace
+
+TEST(ChunkedRecurrence, ParallelFixupRoundsEqualSequentialLoop) {
+  const int64_t n = 60'000;
+  const auto x = bursty_noise(n, 5);
+  const Smoother smoother{x.data(), 0.9f, 0.9995f};
+  std::vector<float> ref(static_cast<size_t>(n));
+  lq::cpu::run_sequential(smoother, ref.data(), n);
+  for (int64_t chunk : {2, 3, 100, 4096, 8192, 59'999}) {
+    std::vector<float> y(static_cast<size_t>(n), -1.0f);
+    const int rounds = run_in_rounds(smoother, y.data(), n, chunk);
+    EXPECT_TRUE(lq::test::bit_equal(y, ref)) << "chunk " << chunk;
+    EXPECT_LE(rounds, (n + chunk - 1) / chunk) << "chunk " << chunk;
+  }
+  const Biquad biquad{x.data(), 1.0, -2.0, 1.0, -1.99004745483398, 0.99007225036621};
+  std::vector<double> bref(static_cast<size_t>(n));
+  lq::cpu::run_sequential(biquad, bref.data(), n);
+  for (int64_t chunk : {2, 7, 4800, 30'001}) {
+    std::vector<double> y(static_cast<size_t>(n), 123.0);
+    run_in_rounds(biquad, y.data(), n, chunk);
+    EXPECT_TRUE(lq::test::bit_equal(y, bref)) << "chunk " << chunk;
+  }
+}

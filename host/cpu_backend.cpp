@@ -1,0 +1,63 @@
+// The CPU backend (host/backend.hpp): kernels/cpu over the caller's thread pool, and the choice of
+// backend for --backend.
+#include <map>
+
+#include "host/backend.hpp"
+#include "host/devices.hpp"
+#include "host/errors.hpp"
+#include "kernels/cpu/convolver.hpp"
+#include "kernels/cpu/loudness.hpp"
+
+namespace lq {
+
+std::string CpuBackend::device() const { return std::to_string(pool_.size()) + " threads"; }
+
+void CpuBackend::convolve(std::span<const float* const> x, int64_t n_in, int64_t offset,
+                          std::span<const std::span<const float>> taps, std::span<float* const> y,
+                          int64_t n_out) {
+  // Channels that share a filter (the same span) share one convolver: one spectrum.
+  std::map<std::pair<const float*, size_t>, cpu::Convolver> convolvers;
+  for (size_t c = 0; c < x.size(); ++c) {
+    const auto key = std::make_pair(taps[c].data(), taps[c].size());
+    auto it = convolvers.find(key);
+    if (it == convolvers.end()) it = convolvers.emplace(key, cpu::Convolver(taps[c])).first;
+    it->second.process(x[c], n_in, offset, y[c], n_out, pool_);
+  }
+}
+
+DynamicsStats CpuBackend::compress(AudioBuffer& audio, const dsp::CompressorParams& params) {
+  return cpu::compress(audio, params, pool_);
+}
+
+LimiterStats CpuBackend::limit_true_peak(AudioBuffer& audio, const dsp::LimiterParams& params) {
+  return cpu::limit_true_peak(audio, params, pool_);
+}
+
+std::vector<std::vector<double>> CpuBackend::k_weighted_segment_energies(const AudioBuffer& audio,
+                                                                         std::span<const int> channels,
+                                                                         int64_t segment_frames) {
+  return cpu::k_weighted_segment_energies(audio, channels, segment_frames, pool_);
+}
+
+double CpuBackend::true_peak_scan(const AudioBuffer& audio) { return cpu::true_peak_scan(audio, pool_); }
+double CpuBackend::sample_peak_scan(const AudioBuffer& audio) { return cpu::sample_peak_scan(audio, pool_); }
+
+std::unique_ptr<Backend> make_backend(const std::string& name, cpu::ThreadPool& pool, std::string* note) {
+  if (name == "cpu") return std::make_unique<CpuBackend>(pool);
+  if (name == "cuda") return make_cuda_backend(0);
+  if (name == "auto") {
+    std::string why;
+    if (cuda_usable(&why)) return make_cuda_backend(0);
+    if (note) *note = "no usable GPU (" + why + "): rendered on the CPU";
+    return std::make_unique<CpuBackend>(pool);
+  }
+  throw UsageError("--backend " + name + ": unknown backend (cpu, cuda or auto)");
+}
+
+#ifndef LQ_HAVE_CUDA
+std::unique_ptr<Backend> make_cuda_backend(int) {
+  throw UsageError(std::string("--backend cuda: this build has no CUDA backend (configure with LACQUER_CUDA=ON where nvcc is installed)"));
+}
+#endif
+
+}  // namespace lq

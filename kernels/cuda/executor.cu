@@ -1,0 +1,180 @@
+// The CUDA executor's device, stream, plan cache and transfers, and the peak scans
+// (kernels/cuda/executor.hpp).
+//
+// True peak: one thread per output position n computes dsp::true_peak_at for every channel (the
+// same function and the same order of sums as the CPU, with FMA contraction off: the same bits) and
+// keeps the maximum; maxima reduce per block in shared memory, then on the host. A maximum is exact,
+// so the figure does not depend on the reduction's shape. Sample peak: the same over |x|.
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "kernels/cuda/executor_impl.cuh"
+#include "kernels/dsp/true_peak.hpp"
+
+namespace lq::cuda {
+
+const char* cufft_error_name(cufftResult r) {
+  switch (r) {
+    case CUFFT_SUCCESS: return "CUFFT_SUCCESS";
+    case CUFFT_INVALID_PLAN: return "CUFFT_INVALID_PLAN";
+    case CUFFT_ALLOC_FAILED: return "CUFFT_ALLOC_FAILED";
+    case CUFFT_INVALID_TYPE: return "CUFFT_INVALID_TYPE";
+    case CUFFT_INVALID_VALUE: return "CUFFT_INVALID_VALUE";
+    case CUFFT_INTERNAL_ERROR: return "CUFFT_INTERNAL_ERROR";
+    case CUFFT_EXEC_FAILED: return "CUFFT_EXEC_FAILED";
+    case CUFFT_SETUP_FAILED: return "CUFFT_SETUP_FAILED";
+    case CUFFT_INVALID_SIZE: return "CUFFT_INVALID_SIZE";
+    case CUFFT_INVALID_DEVICE: return "CUFFT_INVALID_DEVICE";
+    case CUFFT_NO_WORKSPACE: return "CUFFT_NO_WORKSPACE";
+    case CUFFT_NOT_IMPLEMENTED: return "CUFFT_NOT_IMPLEMENTED";
+    case CUFFT_NOT_SUPPORTED: return "CUFFT_NOT_SUPPORTED";
+    default: return "cufftResult(unknown)";
+  }
+}
+
+void throw_cuda_error(cudaError_t e, const char* call, const char* file, int line) {
+  throw CudaError(std::string(call) + " failed at " + file + ":" + std::to_string(line) + ": " +
+                  cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")");
+}
+
+void throw_cufft_error(cufftResult r, const char* call, const char* file, int line) {
+  throw CudaError(std::string(call) + " failed at " + file + ":" + std::to_string(line) + ": " +
+                  cufft_error_name(r));
+}
+
+namespace {
+
+constexpr unsigned kThreads = 256;
+constexpr unsigned kReduceBlocks = 1024;  // fixed grid of the max reductions
+
+__global__ void max_kernel(const double* v, long long n, double* block_max) {
+  __shared__ double best[kThreads];
+  double m = 0.0;
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+    m = v[i] > m ? v[i] : m;
+  }
+  best[threadIdx.x] = m;
+  __syncthreads();
+  for (unsigned s = blockDim.x / 2; s > 0; s >>= 1) {
+    if (threadIdx.x < s && best[threadIdx.x + s] > best[threadIdx.x]) best[threadIdx.x] = best[threadIdx.x + s];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) block_max[blockIdx.x] = best[0];
+}
+
+// profile[n] = max_c true_peak_at(x_c, frames, n) for n < positions = frames + 11.
+__global__ void true_peak_kernel(const float* x, int channels, long long frames, double* profile) {
+  const long long n = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+  const long long positions = frames + dsp::kTruePeakTapsPerPhase - 1;
+  if (n >= positions) return;
+  double m = 0.0;
+  for (int c = 0; c < channels; ++c) {
+    const double v = dsp::true_peak_at(x + c * frames, frames, n);
+    m = v > m ? v : m;
+  }
+  profile[n] = m;
+}
+
+__global__ void abs_max_kernel(const float* x, long long n, double* block_max) {
+  __shared__ double best[kThreads];
+  float m = 0.0f;
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+    const float a = fabsf(x[i]);
+    m = a > m ? a : m;
+  }
+  best[threadIdx.x] = double(m);
+  __syncthreads();
+  for (unsigned s = blockDim.x / 2; s > 0; s >>= 1) {
+    if (threadIdx.x < s && best[threadIdx.x + s] > best[threadIdx.x]) best[threadIdx.x] = best[threadIdx.x + s];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) block_max[blockIdx.x] = best[0];
+}
+
+double host_max_of_blocks(const DeviceBuffer<double>& blocks, cudaStream_t s) {
+  std::vector<double> h(blocks.size());
+  blocks.download(h.data(), h.size());
+  LQ_CUDA_CHECK(cudaStreamSynchronize(s));
+  return h.empty() ? 0.0 : *std::max_element(h.begin(), h.end());
+}
+
+}  // namespace
+
+double device_max(const double* values, int64_t n, cudaStream_t stream) {
+  if (n <= 0) return 0.0;
+  DeviceBuffer<double> blocks(kReduceBlocks, stream);
+  max_kernel<<<kReduceBlocks, kThreads, 0, stream>>>(values, n, blocks.get());
+  LQ_CUDA_CHECK_LAUNCH();
+  return host_max_of_blocks(blocks, stream);
+}
+
+const FftPlan& Executor::Impl::plan(int k, int batch, cufftType type) {
+  const auto key = std::make_pair(std::make_pair(k, batch), static_cast<int>(type));
+  auto it = plans.find(key);
+  if (it == plans.end()) it = plans.emplace(key, FftPlan(k, batch, type, s())).first;
+  return it->second;
+}
+
+DeviceAudio Executor::Impl::upload(const cpu::AudioBuffer& a) {
+  DeviceAudio d{DeviceBuffer<float>(static_cast<size_t>(a.channel_count()) * static_cast<size_t>(a.frames()), s()),
+                a.channel_count(), a.frames()};
+  for (int c = 0; c < d.channels; ++c) {
+    d.data.upload(a.channels[static_cast<size_t>(c)].data(), static_cast<size_t>(d.frames),
+                  static_cast<size_t>(c) * static_cast<size_t>(d.frames));
+  }
+  return d;
+}
+
+void Executor::Impl::download(const DeviceAudio& d, cpu::AudioBuffer& a) {
+  for (int c = 0; c < d.channels; ++c) {
+    d.data.download(a.channels[static_cast<size_t>(c)].data(), static_cast<size_t>(d.frames),
+                    static_cast<size_t>(c) * static_cast<size_t>(d.frames));
+  }
+  LQ_CUDA_CHECK(cudaStreamSynchronize(s()));
+}
+
+double Executor::Impl::true_peak(const DeviceAudio& a, double* profile) {
+  const long long positions = a.frames + dsp::kTruePeakTapsPerPhase - 1;
+  DeviceBuffer<double> own(profile ? 0 : static_cast<size_t>(positions), s());
+  double* out = profile ? profile : own.get();
+  true_peak_kernel<<<grid_for(positions, kThreads), kThreads, 0, s()>>>(a.data.get(), a.channels, a.frames, out);
+  LQ_CUDA_CHECK_LAUNCH();
+  return device_max(out, positions, s());
+}
+
+Executor::Executor(int device_index) : impl_() {
+  LQ_CUDA_CHECK(cudaSetDevice(device_index));
+  impl_ = std::make_unique<Impl>();
+  impl_->device = device_index;
+  cudaDeviceProp p{};
+  LQ_CUDA_CHECK(cudaGetDeviceProperties(&p, device_index));
+  char buf[512];
+  std::snprintf(buf, sizeof buf, "cuda:%d %s (sm_%d%d, %zu MiB)", device_index, p.name, p.major, p.minor,
+                static_cast<size_t>(p.totalGlobalMem >> 20));
+  impl_->description = buf;
+}
+
+Executor::~Executor() {
+  if (impl_) cudaStreamSynchronize(impl_->s());
+}
+
+std::string Executor::description() const { return impl_->description; }
+
+double Executor::true_peak_scan(const cpu::AudioBuffer& audio) {
+  if (audio.frames() == 0 || audio.channel_count() == 0) return 0.0;
+  const DeviceAudio d = impl_->upload(audio);
+  return impl_->true_peak(d, nullptr);
+}
+
+double Executor::sample_peak_scan(const cpu::AudioBuffer& audio) {
+  if (audio.frames() == 0 || audio.channel_count() == 0) return 0.0;
+  const DeviceAudio d = impl_->upload(audio);
+  DeviceBuffer<double> blocks(kReduceBlocks, impl_->s());
+  abs_max_kernel<<<kReduceBlocks, kThreads, 0, impl_->s()>>>(d.data.get(), (long long)d.data.size(), blocks.get());
+  LQ_CUDA_CHECK_LAUNCH();
+  return host_max_of_blocks(blocks, impl_->s());
+}
+
+}  // namespace lq::cuda

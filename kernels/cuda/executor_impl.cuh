@@ -1,0 +1,44 @@
+// The executor's state and the device helpers its stage files share (CUDA-only header).
+#pragma once
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "kernels/cpu/audio_buffer.hpp"
+#include "kernels/cuda/cuda_support.cuh"
+#include "kernels/cuda/executor.hpp"
+
+namespace lq::cuda {
+
+// Planar audio on the device: channel c at data + c * frames.
+struct DeviceAudio {
+  DeviceBuffer<float> data;
+  int channels = 0;
+  int64_t frames = 0;
+  float* channel(int c) const { return data.get() + static_cast<size_t>(c) * static_cast<size_t>(frames); }
+};
+
+struct Executor::Impl {
+  int device = 0;
+  std::string description;
+  Stream stream;
+  // cuFFT plans keyed by (K, batch, type): constants of the algorithm (STYLE.md 8).
+  std::map<std::pair<std::pair<int, int>, int>, FftPlan> plans;
+
+  cudaStream_t s() const { return stream.get(); }
+  const FftPlan& plan(int k, int batch, cufftType type);
+
+  DeviceAudio upload(const cpu::AudioBuffer& a);
+  void download(const DeviceAudio& d, cpu::AudioBuffer& a);
+
+  // Max over channels and positions n in [0, frames + 11) of dsp::true_peak_at; if `profile` is not
+  // null it receives the per-position maximum over channels (frames + 11 doubles).
+  double true_peak(const DeviceAudio& a, double* profile);
+};
+
+// Exact maximum of a device array of doubles (per-block maxima, then the blocks' on the host).
+double device_max(const double* values, int64_t n, cudaStream_t stream);
+
+}  // namespace lq::cuda
