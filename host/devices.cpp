@@ -24,6 +24,9 @@ std::string describe_devices() {
   out << "\n";
   if (r.devices.empty()) {
     out << "cuda: no usable GPU: " << r.why_none << "\n";
+    out << "auto: cpu (no usable GPU)\n";
+  } else {
+    out << "auto: cuda:" << r.devices.front().index << " (" << r.devices.front().name << ")\n";
   }
   for (const auto& d : r.devices) {
     out << "cuda:" << d.index << ": " << d.name << ", compute capability " << d.compute_major
@@ -33,6 +36,7 @@ std::string describe_devices() {
   }
 #else
   out << "cuda: not built (configure with LACQUER_CUDA=ON where nvcc is installed)\n";
+  out << "auto: cpu (this build has no CUDA backend)\n";
 #endif
   return out.str();
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "kernels/cpu/audio_buffer.hpp"
 #include "kernels/cpu/thread_pool.hpp"
@@ -43,5 +44,10 @@ LimiterStats limit_true_peak(AudioBuffer& audio, const dsp::LimiterParams& param
 // supports of overs keep their bits. Returns the number of rounds (0: there was no over).
 // limit_true_peak ends with it; the host may call it after quantisation.
 int remove_true_peak_overs(AudioBuffer& audio, double ceiling_linear, ThreadPool& pool);
+
+// The limiter's sliding minimum: out[i] = min in[i .. i + w - 1] for i in [0, out_n), in[j] = 1 for
+// j >= in_n (for gains <= 1). Exact, whatever the blocking.
+void sliding_min(const std::vector<double>& in, int64_t in_n, int64_t w, std::vector<double>& out, int64_t out_n,
+                 ThreadPool& pool);
 
 }  // namespace lq::cpu

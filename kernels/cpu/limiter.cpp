@@ -64,7 +64,8 @@ double peak_profile(const AudioBuffer& a, std::vector<double>& peak, ThreadPool&
   return *std::max_element(block_max.begin(), block_max.end());
 }
 
-// out[i] = min in[i .. i + w - 1] for i in [0, out_n), in[j] = 1 for j >= in_n (gains only).
+}  // namespace
+
 // van Herk / Gil-Werman within each block: prefix and suffix minima over segments of w, three
 // comparisons per sample whatever w; min is exact, so any blocking gives the same values.
 void sliding_min(const std::vector<double>& in, int64_t in_n, int64_t w, std::vector<double>& out,
@@ -86,6 +87,8 @@ void sliding_min(const std::vector<double>& in, int64_t in_n, int64_t w, std::ve
     }
   });
 }
+
+namespace {
 
 // Multiplies frames by f (where f < 1) and folds f into the running total gain (if any).
 void apply_gain(AudioBuffer& a, const std::vector<double>& f, std::vector<float>* total, ThreadPool& pool) {

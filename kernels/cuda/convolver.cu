@@ -1,7 +1,8 @@
 // Batched overlap-save convolution on cuFFT (EQ FIRs and reverb IRs): Executor::convolve.
 //
 // Math: kernels/dsp/overlap_save.hpp (the same frames, FFT sizes and hop as the CPU convolver).
-// Decomposition: the channels that share a filter length (so an FFT size) form one problem of
+// Decomposition (the frame mapping is dsp::OverlapSave's batched form, run on the CPU with FFTW by
+// tests/dsp/overlap_save_test.cpp): the channels that share a filter length (so an FFT size) form one problem of
 // channels x segments frames, run in fixed batches of kBatchSamples / K frames through one cuFFT
 // plan per (K, batch): gather (one thread per frame sample, zeros outside the input) -> R2C ->
 // multiply by the channel's filter spectrum (one thread per bin) -> C2R -> scatter the frame's
@@ -28,20 +29,13 @@ namespace {
 constexpr unsigned kThreads = 256;
 constexpr long long kBatchSamples = 1LL << 25;  // real frame samples per batch (128 MiB)
 
-// frames[f][i] = x[ch][frame_start(seg) + i] (0 outside [0, n_in)), f = first + b, ch = f / S.
+// frames[b][i] = frame first + b, sample i (dsp::OverlapSave::frame_sample).
 __global__ void gather_kernel(const float* x, long long n_in, long long offset, dsp::OverlapSave os,
                               long long segments, long long total_frames, long long first, int batch,
                               float* frames) {
   const long long t = blockIdx.x * (long long)blockDim.x + threadIdx.x;
   if (t >= (long long)batch * os.k) return;
-  const long long b = t / os.k, i = t % os.k, f = first + b;
-  float v = 0.0f;
-  if (f < total_frames) {
-    const long long ch = f / segments, seg = f % segments;
-    const long long src = os.frame_start(offset, seg) + i;
-    if (src >= 0 && src < n_in) v = x[ch * n_in + src];
-  }
-  frames[t] = v;
+  frames[t] = os.frame_sample(x, n_in, offset, segments, total_frames, first + t / os.k, t % os.k);
 }
 
 // bins[b][k] *= H_{filter(ch)}[k], the complex product written as the CPU writes it.
@@ -57,15 +51,14 @@ __global__ void multiply_kernel(cufftComplex* bins, const cufftComplex* spectra,
   bins[t] = make_cuFloatComplex(x.x * h.x - x.y * h.y, x.x * h.y + x.y * h.x);
 }
 
-// y[ch][seg*hop + j] = frames[b][L-1+j] for the valid j.
+// y at dsp::OverlapSave::output_index = frames[b][L-1+j].
 __global__ void scatter_kernel(const float* frames, dsp::OverlapSave os, long long segments, long long total_frames,
                                long long first, int batch, long long n_out, float* y) {
   const long long t = blockIdx.x * (long long)blockDim.x + threadIdx.x;
   if (t >= (long long)batch * os.hop) return;
-  const long long b = t / os.hop, j = t % os.hop, f = first + b;
-  if (f >= total_frames) return;
-  const long long ch = f / segments, seg = f % segments, out = seg * os.hop + j;
-  if (out < n_out) y[ch * n_out + out] = frames[b * os.k + (os.l - 1) + j];
+  const long long b = t / os.hop, j = t % os.hop;
+  const long long out = os.output_index(n_out, segments, total_frames, first + b, j);
+  if (out >= 0) y[out] = frames[b * os.k + (os.l - 1) + j];
 }
 
 __global__ void scale_to_float_kernel(const cufftDoubleComplex* in, long long n, double scale, cufftComplex* out) {

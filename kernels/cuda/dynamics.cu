@@ -121,20 +121,30 @@ __global__ void compressor_gain_kernel(const float* smoothed, long long n, long 
   gain[i] = dsp::compressor_gain(smoothed[j], makeup_db);
 }
 
-// Per block of the CPU's blocking: max and sum (index order) of the smoothed reduction.
-__global__ void compressor_stats_kernel(const float* smoothed, long long n, long long block, double* bmax, double* bsum) {
+// Per block of the CPU's blocking: max and sum (index order) of figure(v[i]) (a reduction in dB).
+template <class Figure>
+__global__ void block_stats_kernel(const float* v, long long n, long long block, Figure figure, double* bmax,
+                                   double* bsum) {
   const long long b = blockIdx.x * (long long)blockDim.x + threadIdx.x;
   if (b * block >= n) return;
   double mx = 0.0, sum = 0.0;
   const long long e = (b + 1) * block < n ? (b + 1) * block : n;
   for (long long i = b * block; i < e; ++i) {
-    const double v = double(smoothed[i]);
-    mx = mx < v ? v : mx;
-    sum += v;
+    const double x = figure(v[i]);
+    mx = mx < x ? x : mx;
+    sum += x;
   }
   bmax[b] = mx;
   bsum[b] = sum;
 }
+
+// The compressor's figure is the smoothed reduction itself; the limiter's, -20 log10 of its total gain.
+struct SmoothedReduction {
+  __device__ double operator()(float v) const { return double(v); }
+};
+struct TotalGainReduction {
+  __device__ double operator()(float t) const { return t < 1.0f ? -dsp::linear_to_db(double(t)) : 0.0; }
+};
 
 __global__ void compressor_apply_kernel(float* x, int channels, long long n, int detectors, const float* gain) {
   const long long t = blockIdx.x * (long long)blockDim.x + threadIdx.x;
@@ -150,27 +160,17 @@ __global__ void required_gain_kernel(double* peak, long long n, double c) {
   if (i < n) peak[i] = dsp::required_gain(peak[i], c);
 }
 
-// out[i] = min in[i .. i + w - 1], in[j] = 1 for j >= in_n. The inputs are gains (<= 1), so starting
-// the minimum from 1 gives the CPU's values exactly.
+// out[i] = dsp::window_min_at(in, in_n, w, i).
 __global__ void window_min_kernel(const double* in, long long in_n, long long w, double* out, long long out_n) {
   const long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
-  if (i >= out_n) return;
-  double m = 1.0;
-  const long long e = i + w < in_n ? i + w : in_n;
-  for (long long j = i; j < e; ++j) m = in[j] < m ? in[j] : m;
-  out[i] = m;
+  if (i < out_n) out[i] = dsp::window_min_at(in, in_n, w, i);
 }
 
-// f[m] = min(fixed-point mean of g[m - w + 1 .. m] (g = 1 before 0), support[m]).
+// f[m] = dsp::box_average_at(g, w, scale, support[m], m).
 __global__ void box_average_kernel(const double* g, long long n, long long w, double scale, const double* support,
                                    double* f) {
   const long long m = blockIdx.x * (long long)blockDim.x + threadIdx.x;
-  if (m >= n) return;
-  const long long unity = dsp::gain_to_fixed(1.0, scale);
-  long long sum = 0;
-  for (long long j = m - w + 1; j <= m; ++j) sum += j < 0 ? unity : dsp::gain_to_fixed(g[j], scale);
-  const double mean = dsp::fixed_mean_to_gain(sum, w, scale);
-  f[m] = mean < support[m] ? mean : support[m];
+  if (m < n) f[m] = dsp::box_average_at(g, w, scale, support[m], m);
 }
 
 // x[c][m] *= f[m] where f < 1 (through double, as the CPU), and total[m] likewise.
@@ -193,21 +193,6 @@ __global__ void over_factor_kernel(double* peak, long long n, double ceiling) {
 __global__ void fill_kernel(double* f, long long n, double v) {
   const long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
   if (i < n) f[i] = v;
-}
-
-__global__ void limiter_stats_kernel(const float* total, long long n, long long block, double* bmax, double* bsum) {
-  const long long b = blockIdx.x * (long long)blockDim.x + threadIdx.x;
-  if (b * block >= n) return;
-  double mx = 0.0, sum = 0.0;
-  const long long e = (b + 1) * block < n ? (b + 1) * block : n;
-  for (long long m = b * block; m < e; ++m) {
-    const float t = total[m];
-    const double gr = t < 1.0f ? -dsp::linear_to_db(double(t)) : 0.0;
-    mx = mx < gr ? gr : mx;
-    sum += gr;
-  }
-  bmax[b] = mx;
-  bsum[b] = sum;
 }
 
 __global__ void fill_float_kernel(float* f, long long n, float v) {
@@ -251,7 +236,8 @@ cpu::DynamicsStats Executor::compress(cpu::AudioBuffer& audio, const dsp::Compre
   for (int det = 0; det < detectors; ++det) {
     float* row = gr.get() + size_t(det) * size_t(n);
     run_recurrence(dsp::GainSmoother{row, k.alpha_attack, k.alpha_release}, smoothed.get(), n, s);
-    compressor_stats_kernel<<<grid_for(blocks, 64), 64, 0, s>>>(smoothed.get(), n, kCompressorBlock, bmax.get(), bsum.get());
+    block_stats_kernel<<<grid_for(blocks, 64), 64, 0, s>>>(smoothed.get(), n, kCompressorBlock, SmoothedReduction{},
+                                                            bmax.get(), bsum.get());
     LQ_CUDA_CHECK_LAUNCH();
     compressor_gain_kernel<<<grid_for(n, kThreads), kThreads, 0, s>>>(smoothed.get(), n, k.lookahead_frames, k.makeup_db, row);
     LQ_CUDA_CHECK_LAUNCH();
@@ -329,7 +315,8 @@ cpu::LimiterStats Executor::limit_true_peak(cpu::AudioBuffer& audio, const dsp::
 
   const long long blocks = blocks_of(n, kLimiterBlock);
   DeviceBuffer<double> bmax(size_t(blocks), s), bsum(size_t(blocks), s);
-  limiter_stats_kernel<<<grid_for(blocks, 64), 64, 0, s>>>(total.get(), n, kLimiterBlock, bmax.get(), bsum.get());
+  block_stats_kernel<<<grid_for(blocks, 64), 64, 0, s>>>(total.get(), n, kLimiterBlock, TotalGainReduction{}, bmax.get(),
+                                                          bsum.get());
   LQ_CUDA_CHECK_LAUNCH();
   double mx = 0.0, sum = 0.0;
   reduce_blocks(bmax, bsum, s, mx, sum);

@@ -8,6 +8,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 
 #include "kernels/cuda/executor_impl.cuh"
@@ -154,6 +155,12 @@ Executor::Executor(int device_index) : impl_() {
   std::snprintf(buf, sizeof buf, "cuda:%d %s (sm_%d%d, %zu MiB)", device_index, p.name, p.major, p.minor,
                 static_cast<size_t>(p.totalGlobalMem >> 20));
   impl_->description = buf;
+  // Keep freed blocks in the stream-ordered pool for the next stage instead of returning them to
+  // the driver at every synchronisation.
+  cudaMemPool_t pool = nullptr;
+  LQ_CUDA_CHECK(cudaDeviceGetDefaultMemPool(&pool, device_index));
+  uint64_t keep = UINT64_MAX;
+  LQ_CUDA_CHECK(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep));
 }
 
 Executor::~Executor() {

@@ -161,4 +161,24 @@ LQ_HD double fixed_mean_to_gain(int64_t sum, int64_t width, double scale) {
   return double(sum) / double(width) / scale;
 }
 
+// The GPU's per-output forms of the limiter's window passes (kernels/cuda/dynamics.cu: one thread
+// per output reads its whole window). Both are exact, so they equal the CPU's van Herk minimum and
+// running fixed-point sum bit for bit (tests/dsp/limiter_test.cpp).
+// min(1, in[i .. i + w - 1]) with in[j] = 1 for j >= in_n: for gains (<= 1) the window's minimum.
+LQ_HD double window_min_at(const double* in, int64_t in_n, int64_t w, int64_t i) {
+  double m = 1.0;
+  const int64_t e = i + w < in_n ? i + w : in_n;
+  for (int64_t j = i; j < e; ++j) m = in[j] < m ? in[j] : m;
+  return m;
+}
+
+// min(cap, fixed-point mean of g[m - w + 1 .. m]) with g = 1 before 0 (the limiter's box average).
+LQ_HD double box_average_at(const double* g, int64_t w, double scale, double cap, int64_t m) {
+  const int64_t unity = gain_to_fixed(1.0, scale);
+  int64_t sum = 0;
+  for (int64_t j = m - w + 1; j <= m; ++j) sum += j < 0 ? unity : gain_to_fixed(g[j], scale);
+  const double mean = fixed_mean_to_gain(sum, w, scale);
+  return mean < cap ? mean : cap;
+}
+
 }  // namespace lq::dsp

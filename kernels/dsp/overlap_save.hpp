@@ -32,6 +32,23 @@ struct OverlapSave {
   LQ_HD int64_t segments(int64_t n_out) const { return (n_out + hop - 1) / hop; }
   // Input index of frame sample 0 for segment s.
   LQ_HD int64_t frame_start(int64_t offset, int64_t s) const { return offset + s * hop - (l - 1); }
+
+  // The GPU's batched form: a problem of C channels x S segments is C*S frames, frame f being
+  // channel f / S, segment f % S; channels are rows of n_in (input) and n_out (output) samples.
+  // Sample i of frame f (0 outside the input, and for f >= C*S: the padding of a last batch).
+  LQ_HD float frame_sample(const float* x, int64_t n_in, int64_t offset, int64_t segments, int64_t frames,
+                           int64_t f, int64_t i) const {
+    if (f >= frames) return 0.0f;
+    const int64_t ch = f / segments, src = frame_start(offset, f % segments) + i;
+    return src >= 0 && src < n_in ? x[ch * n_in + src] : 0.0f;
+  }
+  // Where output j (0 <= j < hop) of frame f goes in the channel-major output: its index, or -1
+  // past the end of its channel (or for padding frames). Its value is frame sample l - 1 + j.
+  LQ_HD int64_t output_index(int64_t n_out, int64_t segments, int64_t frames, int64_t f, int64_t j) const {
+    if (f >= frames) return -1;
+    const int64_t ch = f / segments, out = (f % segments) * hop + j;
+    return out < n_out ? ch * n_out + out : -1;
+  }
 };
 
 LQ_HD OverlapSave overlap_save_for(int64_t filter_length) {

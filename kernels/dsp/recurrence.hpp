@@ -64,6 +64,33 @@ LQ_HD void speculate_chunk(const R& rec, typename R::Value* y, int64_t begin, in
   run_from_state(rec, y, begin, end, prev);
 }
 
+// Re-runs [begin, end) from `prev`, writing values that differ from the stored ones, until the last
+// k re-run outputs equal the stored ones bit for bit. Returns the samples re-run (end - begin when
+// the trajectories never met); *changed tells whether anything was written.
+template <class R>
+LQ_HD int64_t rerun_until_met(const R& rec, typename R::Value* y, int64_t begin, int64_t end,
+                              const typename R::Value* prev, bool* changed) {
+  using V = typename R::Value;
+  constexpr int k = R::order;
+  V s[k];
+  for (int j = 0; j < k; ++j) s[j] = prev[j];
+  int matched = 0;
+  *changed = false;
+  for (int64_t i = begin; i < end; ++i) {
+    const V v = rec.step(s, i);
+    for (int j = k - 1; j > 0; --j) s[j] = s[j - 1];
+    s[0] = v;
+    if (same_bits(v, y[i])) {
+      if (++matched == k) return i + 1 - begin;
+    } else {
+      matched = 0;
+      y[i] = v;
+      *changed = true;
+    }
+  }
+  return end - begin;
+}
+
 // Fix-up pass of one chunk whose predecessor (y[begin-k..begin-1]) is final. Returns the number
 // of samples re-run before the trajectories met (end - begin when they never met).
 template <class R>
@@ -74,19 +101,8 @@ LQ_HD int64_t fixup_chunk(const R& rec, typename R::Value* y, int64_t begin, int
   V init[k];
   rec.guess(init, 0);
   for (int j = 0; j < k; ++j) s[j] = begin - 1 - j >= 0 ? y[begin - 1 - j] : init[j - begin];
-  int matched = 0;
-  for (int64_t i = begin; i < end; ++i) {
-    const V v = rec.step(s, i);
-    for (int j = k - 1; j > 0; --j) s[j] = s[j - 1];
-    s[0] = v;
-    if (same_bits(v, y[i])) {
-      if (++matched == k) return i + 1 - begin;
-    } else {
-      matched = 0;
-      y[i] = v;
-    }
-  }
-  return end - begin;
+  bool changed = false;
+  return rerun_until_met(rec, y, begin, end, s, &changed);
 }
 
 // Parallel fix-up (the GPU's form of pass 2): rounds in which every chunk c > 0 re-runs at once from
@@ -101,30 +117,13 @@ LQ_HD void chunk_end_state(const typename R::Value* y, int64_t end, typename R::
   for (int j = 0; j < R::order; ++j) state[j] = y[end - 1 - j];
 }
 
-// One chunk's part of a round: re-runs [begin, end) from `prev` (the predecessor's snapshot), writing
-// values that differ from the stored ones, until the last k re-run outputs equal the stored ones.
-// Returns true when it wrote anything. The chunk must be at least k samples long.
+// One chunk's part of a round: rerun_until_met from `prev` (the predecessor's snapshot). Returns
+// true when it wrote anything. The chunk must be at least k samples long.
 template <class R>
 LQ_HD bool refine_chunk(const R& rec, typename R::Value* y, int64_t begin, int64_t end,
                         const typename R::Value* prev) {
-  using V = typename R::Value;
-  constexpr int k = R::order;
-  V s[k];
-  for (int j = 0; j < k; ++j) s[j] = prev[j];
-  int matched = 0;
   bool changed = false;
-  for (int64_t i = begin; i < end; ++i) {
-    const V v = rec.step(s, i);
-    for (int j = k - 1; j > 0; --j) s[j] = s[j - 1];
-    s[0] = v;
-    if (same_bits(v, y[i])) {
-      if (++matched == k) return changed;
-    } else {
-      matched = 0;
-      y[i] = v;
-      changed = true;
-    }
-  }
+  rerun_until_met(rec, y, begin, end, prev, &changed);
   return changed;
 }
 

@@ -314,3 +314,38 @@ TEST(Limiter, OverRemovalTouchesOnlyTheSamplesThatFeedAnOver) {
   EXPECT_EQ(lq::cpu::remove_true_peak_overs(clean, ceiling, pool), 0);
   EXPECT_TRUE(lq::test::bit_equal(clean.channels[0], before.channels[0]));
 }
+
+// The GPU's per-output window passes (dsp::window_min_at, dsp::box_average_at) equal the CPU's
+// van Herk minimum bit for bit, and the box average equals a running fixed-point sum bit for bit
+// (and lies within 2^-b of the float64 mean, never above it).
+TEST(Limiter, PerOutputWindowPassesEqualTheBlockedCpuForms) {
+  std::mt19937 rng(17);
+  std::uniform_real_distribution<double> u(0.05, 1.0);
+  lq::cpu::ThreadPool pool(2);
+  for (int64_t w : {1, 12, 240, 1000}) {
+    const int64_t in_n = 70'001, out_n = in_n + w - 1;
+    std::vector<double> in(static_cast<size_t>(in_n));
+    for (auto& v : in) v = std::bernoulli_distribution(0.3)(rng) ? u(rng) : 1.0;
+    std::vector<double> cpu_out;
+    lq::cpu::sliding_min(in, in_n, w, cpu_out, out_n, pool);
+    std::vector<double> per_output(static_cast<size_t>(out_n));
+    for (int64_t i = 0; i < out_n; ++i) per_output[size_t(i)] = lq::dsp::window_min_at(in.data(), in_n, w, i);
+    EXPECT_TRUE(lq::test::bit_equal(per_output, cpu_out)) << "w " << w;
+
+    const double scale = lq::dsp::box_scale(w);
+    const int64_t unity = lq::dsp::gain_to_fixed(1.0, scale);
+    int64_t running = w * unity;  // the window before frame 0 holds unity gains
+    for (int64_t m = 0; m < in_n; ++m) {
+      running += lq::dsp::gain_to_fixed(in[size_t(m)], scale) -
+                 (m - w >= 0 ? lq::dsp::gain_to_fixed(in[size_t(m - w)], scale) : unity);
+      const double got = lq::dsp::box_average_at(in.data(), w, scale, 2.0, m);
+      ASSERT_EQ(got, lq::dsp::fixed_mean_to_gain(running, w, scale)) << "w " << w << " m " << m;
+      double mean = 0.0;
+      for (int64_t j = m - w + 1; j <= m; ++j) mean += j < 0 ? 1.0 : in[size_t(j)];
+      mean /= double(w);
+      ASSERT_LE(got, mean) << "w " << w << " m " << m;
+      ASSERT_GE(got, mean - 1.0 / scale) << "w " << w << " m " << m;
+    }
+    EXPECT_EQ(lq::dsp::box_average_at(in.data(), w, scale, 0.01, in_n - 1), 0.01) << "the cap applies";
+  }
+}
