@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 
 #include "host/audio_io.hpp"
+#include "host/batch.hpp"
+#include "host/catalog.hpp"
 #include "host/devices.hpp"
 #include "host/errors.hpp"
 #include "host/loudness.hpp"
@@ -101,5 +103,26 @@ int run_devices() {
   std::cout << describe_devices();
   return 0;
 }
+
+int run_batch(const BatchArgs& args) {
+  BatchOptions opt;
+  opt.out_dir = args.output;
+  if (!args.preset.empty()) opt.preset = fs::path(args.preset);
+  opt.jobs = args.jobs;
+  opt.threads = args.threads;
+  opt.backend = args.backend;
+  opt.format = args.format;
+  opt.force = args.force;
+  opt.export_groups = args.export_groups;
+  const Shard shard = select_shard(args.shard, args.shard_count);
+  opt.shard_index = shard.index;
+  opt.shard_count = shard.count;
+  opt.quiet = args.quiet;
+  opt.json_log = args.json_log;
+  opt.max_inflight_bytes = static_cast<int64_t>(args.max_inflight_gib * double(int64_t{1} << 30));
+  return lq::run_batch(args.catalog, opt);
+}
+
+int run_summary(const SummaryArgs& args) { return merge_summaries(args.out_dir, args.quiet); }
 
 }  // namespace lq::cli

@@ -29,4 +29,28 @@ int run_measure(const MeasureArgs& args);
 
 int run_devices();
 
+struct BatchArgs {
+  std::string catalog;
+  std::string output;
+  std::string preset;
+  int jobs = 0;
+  int threads = 0;
+  std::string backend = "cpu";
+  std::string format = "wav";
+  bool force = false;
+  bool export_groups = false;
+  std::string shard;
+  std::optional<int> shard_count;
+  bool quiet = false;
+  bool json_log = false;
+  double max_inflight_gib = 0.0;
+};
+int run_batch(const BatchArgs& args);
+
+struct SummaryArgs {
+  std::string out_dir;
+  bool quiet = false;
+};
+int run_summary(const SummaryArgs& args);
+
 }  // namespace lq::cli

@@ -40,6 +40,32 @@ int main(int argc, char** argv) {
 
   auto* devices_cmd = app.add_subcommand("devices", "List the backends and GPUs, or say why none is usable");
 
+  lq::cli::BatchArgs batch;
+  auto* batch_cmd = app.add_subcommand(
+      "batch", "Render a catalog: a folder of song folders, or a .csv/.jsonl manifest (resumable, shardable)");
+  batch_cmd->add_option("catalog", batch.catalog, "Folder of song folders, or manifest (.csv, .jsonl)")->required();
+  batch_cmd->add_option("-o,--output", batch.output, "Output folder: OUT/<song>/master.<ext>, report.json")->required();
+  batch_cmd->add_option("--preset", batch.preset, "Session file without [stems] for songs without session.toml");
+  batch_cmd->add_option("--jobs", batch.jobs, "Songs in flight (0: min(8, max(2, cores/2)))")->check(CLI::Range(0, 256));
+  batch_cmd->add_option("--threads", batch.threads, "CPU threads in all (0: every core), shared by the songs in flight")
+      ->check(CLI::Range(0, 1024));
+  batch_cmd->add_option("--backend", batch.backend, "cpu, cuda or auto")->check(CLI::IsMember({"cpu", "cuda", "auto"}));
+  batch_cmd->add_option("--format", batch.format, "wav or flac")->check(CLI::IsMember({"wav", "flac"}));
+  batch_cmd->add_flag("--force", batch.force, "Render songs again even when their output is complete");
+  batch_cmd->add_flag("--export-groups", batch.export_groups, "Also write each processed group bus (OUT/<song>/groups/)");
+  batch_cmd->add_option("--shard", batch.shard, "Render shard I of N (I/N); default: Slurm's array variables");
+  batch_cmd->add_option("--shard-count", batch.shard_count, "Shards, with JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs)")
+      ->check(CLI::Range(1, 1000000));
+  batch_cmd->add_option("--max-inflight-gib", batch.max_inflight_gib, "Memory for songs in flight (0: half the RAM)")
+      ->check(CLI::Range(0.0, 1e6));
+  batch_cmd->add_flag("-q,--quiet", batch.quiet, "Print nothing but errors");
+  batch_cmd->add_flag("--json-log", batch.json_log, "One JSON object per song and one for the summary, on stdout");
+
+  lq::cli::SummaryArgs summary;
+  auto* summary_cmd = app.add_subcommand("summary", "Merge the shard summaries of an output folder into summary.json/.csv");
+  summary_cmd->add_option("out_dir", summary.out_dir, "The batch output folder")->required();
+  summary_cmd->add_flag("-q,--quiet", summary.quiet, "Print nothing but errors");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -50,6 +76,8 @@ int main(int argc, char** argv) {
     if (render_cmd->parsed()) return lq::cli::run_render(render);
     if (measure_cmd->parsed()) return lq::cli::run_measure(measure);
     if (devices_cmd->parsed()) return lq::cli::run_devices();
+    if (batch_cmd->parsed()) return lq::cli::run_batch(batch);
+    if (summary_cmd->parsed()) return lq::cli::run_summary(summary);
   } catch (const lq::UsageError& e) {
     std::cerr << "lacquer: " << e.what() << "\n";
     return 2;

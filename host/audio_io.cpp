@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <mutex>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -34,6 +35,23 @@ struct SndCloser {
   void operator()(SNDFILE* f) const { sf_close(f); }
 };
 using SndFile = std::unique_ptr<SNDFILE, SndCloser>;
+
+// sf_open_fd, with libsndfile's error text for a failed open: that text lives in one global
+// (sf_strerror(NULL)) which another thread's open can overwrite, so opens are serialised and the
+// text is read under the same lock. `fail` receives it and must throw.
+template <class Fail>
+SndFile open_sndfile(int fd, int mode, SF_INFO* info, Fail&& fail) {
+  static std::mutex open_mutex;
+  std::string why;
+  SNDFILE* f = nullptr;
+  {
+    std::lock_guard lock(open_mutex);
+    f = sf_open_fd(fd, mode, info, SF_FALSE);
+    if (!f) why = sf_strerror(nullptr);
+  }
+  if (!f) fail(why);
+  return SndFile(f);
+}
 
 class Fd {
  public:
@@ -181,8 +199,9 @@ AudioBuffer read_audio(const fs::path& path, AudioFileInfo* info) {
   if (file_size == 0) throw UserError(path, "empty file (0 bytes), not an audio file");
 
   SF_INFO sfi{};
-  SndFile snd(sf_open_fd(fd.get(), SFM_READ, &sfi, SF_FALSE));
-  if (!snd) throw UserError(path, std::string("not a readable audio file (libsndfile: ") + sf_strerror(nullptr) + ")");
+  SndFile snd = open_sndfile(fd.get(), SFM_READ, &sfi, [&](const std::string& why) {
+    throw UserError(path, "not a readable audio file (libsndfile: " + why + ")");
+  });
 
   const ContainerFacts facts = inspect_container(fd.get(), file_size);
   const std::string format = describe_format(sfi.format, facts);
@@ -372,8 +391,7 @@ void write_audio_atomic(const fs::path& out, const AudioBuffer& audio, const Enc
 
   TempFile tmp(out);
   {
-    SndFile snd(sf_open_fd(tmp.fd(), SFM_WRITE, &sfi, SF_FALSE));
-    if (!snd) tmp.fail(std::string("libsndfile: ") + sf_strerror(nullptr));
+    SndFile snd = open_sndfile(tmp.fd(), SFM_WRITE, &sfi, [&](const std::string& why) { tmp.fail("libsndfile: " + why); });
     // No PEAK chunk: libsndfile stamps it with the time of writing, so two renders of one session
     // would differ in those bytes (the report holds the peaks instead).
     sf_command(snd.get(), SFC_SET_ADD_PEAK_CHUNK, nullptr, SF_FALSE);
@@ -426,6 +444,19 @@ void write_text_atomic(const fs::path& out, const std::string& text) {
     left -= static_cast<size_t>(n);
   }
   tmp.publish();
+}
+
+bool probe_audio_header(const fs::path& path, int64_t* frames, int* sample_rate, int* channels) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return false;
+  SF_INFO sfi{};
+  bool ok = true;
+  const SndFile snd = open_sndfile(fd.get(), SFM_READ, &sfi, [&](const std::string&) { ok = false; });
+  if (!ok || !snd) return false;
+  *frames = sfi.frames;
+  *sample_rate = sfi.samplerate;
+  *channels = sfi.channels;
+  return true;
 }
 
 }  // namespace lq

@@ -59,4 +59,7 @@ void write_audio_atomic(const std::filesystem::path& out, const AudioBuffer& aud
 // Writes text (the JSON report) the same way: temporary name, fsync, rename.
 void write_text_atomic(const std::filesystem::path& out, const std::string& text);
 
+// The header's frames, rate and channels, without decoding; false when libsndfile cannot open it.
+bool probe_audio_header(const std::filesystem::path& path, int64_t* frames, int* sample_rate, int* channels);
+
 }  // namespace lq

@@ -59,6 +59,8 @@ std::string hex128(XXH128_hash_t h) {
   return buf;
 }
 
+}  // namespace
+
 std::string file_xxh128(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
   XXH3_state_t* st = XXH3_createState();
@@ -72,6 +74,8 @@ std::string file_xxh128(const fs::path& p) {
   XXH3_freeState(st);
   return hex128(h);
 }
+
+namespace {
 
 json loudness_json(const LoudnessMeasurement& m) {
   auto num = [](double v) { return std::isfinite(v) ? json(v) : json(nullptr); };
@@ -369,6 +373,7 @@ RenderResult render(const Session& session, const RenderOptions& options) {
   // ---- groups -> master ----
   AudioBuffer master_bus(2, song_frames, rate);
   json groups_report = json::array();
+  std::vector<std::pair<std::string, AudioBuffer>> exported_groups;
   {
     StageTimer t(timing, "groups");
     for (const auto& g : session.groups) {
@@ -390,6 +395,9 @@ RenderResult render(const Session& session, const RenderOptions& options) {
         add_into(reverb_bus[send.reverb], bus, static_cast<float>(dsp::db_to_linear(send.level_db)));
       }
       add_into(master_bus, bus);
+      if (options.export_groups_dir) {
+        exported_groups.emplace_back(g.name, std::move(bus));
+      }
       bus = AudioBuffer();
       groups_report.push_back(r);
     }
@@ -494,12 +502,35 @@ RenderResult render(const Session& session, const RenderOptions& options) {
     StageTimer t(timing, "encode");
     write_audio_atomic(options.output, delivered, enc);
   }
+  if (options.export_groups_dir) {
+    StageTimer t(timing, "export_groups");
+    json exported = json::array();
+    const int64_t master_frames = song_frames + tail_frames;
+    for (auto& [name, bus] : exported_groups) {
+      bus.resize_frames(master_frames);
+      if (bus.sample_rate != out_rate) bus = resample(bus, out_rate);
+      bus.resize_frames(delivered.frames());
+      EncodeSpec genc = enc;
+      genc.dither_seed = enc.dither_seed ^ XXH3_64bits(name.data(), name.size());
+      quantize_in_place(bus, genc);
+      std::string file_name = name;  // group names are TOML keys: keep them inside the folder
+      for (char& ch : file_name) {
+        if (ch == '/' || ch == '\\' || static_cast<unsigned char>(ch) < 0x20) ch = '_';
+      }
+      if (file_name == "." || file_name == "..") file_name = "_" + file_name;
+      const fs::path file = *options.export_groups_dir / (file_name + lower_extension(options.output));
+      write_audio_atomic(file, bus, genc);
+      exported.push_back({{"group", name}, {"path", fs::absolute(file).string()}, {"xxh3_128", file_xxh128(file)}});
+    }
+    report["exported_groups"] = exported;
+  }
   report["output"] = {{"path", fs::absolute(options.output).string()}, {"xxh3_128", file_xxh128(options.output)}};
   report["warnings"] = warnings;
   report["lacquer"] = {{"version", LQ_VERSION}, {"backend", backend.name()}, {"device", backend.device()},
                        {"threads", pool.size()}};
   if (!backend_note.empty()) report["lacquer"]["backend_note"] = backend_note;
   report["session"] = {{"source", session.source.string()}, {"hash", session_hash(session)}};
+  for (const auto& [key, value] : options.report_extra.items()) report[key] = value;
   timing["total"] = std::chrono::duration<double>(Clock::now() - t_start).count();
   if (options.report) write_text_atomic(*options.report, report.dump(2) + "\n");
   return {report, options.output};

@@ -25,6 +25,11 @@ struct RenderOptions {
   std::optional<double> ceiling_dbtp;           // overrides the session's
   int threads = 0;                              // 0: all cores
   std::string backend = "cpu";                  // cpu | cuda | auto
+  // Where to write each processed group bus (the stem-master deliverables), or none: GROUP.<ext>
+  // of the output's format, each bus as it enters the master bus (after its EQ, compressor, width
+  // and gain), at the output's rate, bit depth and length, sample-aligned with the master.
+  std::optional<std::filesystem::path> export_groups_dir;
+  nlohmann::json report_extra;                  // merged into the report's top level (e.g. "batch")
 };
 
 struct RenderResult {
@@ -43,5 +48,8 @@ void preflight_output(const Session& session, const std::filesystem::path& outpu
 // Hash of the settings, the inputs' sizes and modification times, and Lacquer's version
 // (hex XXH3-128): equal hashes mean a re-render would produce the same master.
 std::string session_hash(const Session& session);
+
+// XXH3-128 of a file's bytes (hex), as the report's output.xxh3_128.
+std::string file_xxh128(const std::filesystem::path& file);
 
 }  // namespace lq

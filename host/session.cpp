@@ -368,7 +368,10 @@ GroupSpec& group_named(std::vector<GroupSpec>& groups, const std::string& name) 
 
 }  // namespace
 
-Session load_session(const fs::path& toml_file) {
+namespace {
+
+// A session file, or (preset = true) a preset: the same keys without [stems].
+Session parse_session_file(const fs::path& toml_file, bool preset) {
   const std::string text = read_whole_file(toml_file);
   const std::string label = toml_file.string();
   toml::table root;
@@ -426,9 +429,13 @@ Session load_session(const fs::path& toml_file) {
   }
 
   const toml::node* stems_node = root.get("stems");
-  if (!stems_node) throw UserError(toml_file, "stems: no stems (add a [stems.NAME] table with file and group)");
-  const toml::table& stems = rd.table(*stems_node, "stems");
-  if (stems.empty()) rd.fail(stems.source(), "stems", "no stems (add a [stems.NAME] table with file and group)");
+  if (preset && stems_node) {
+    rd.fail(stems_node->source(), "stems", "a preset has no stems: each song's stems come from its folder");
+  }
+  if (!preset && !stems_node) throw UserError(toml_file, "stems: no stems (add a [stems.NAME] table with file and group)");
+  const toml::table empty_stems;
+  const toml::table& stems = stems_node ? rd.table(*stems_node, "stems") : empty_stems;
+  if (!preset && stems.empty()) rd.fail(stems.source(), "stems", "no stems (add a [stems.NAME] table with file and group)");
   for (const auto& [name, node] : in_file_order(stems)) {
     const std::string at = join("stems", name);
     const toml::table& t = rd.table(*node, at);
@@ -492,6 +499,10 @@ Session load_session(const fs::path& toml_file) {
   return s;
 }
 
+}  // namespace
+
+Session load_session(const fs::path& toml_file) { return parse_session_file(toml_file, false); }
+
 std::string default_group_for(const std::string& file_name) {
   std::string n = file_name;
   std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -505,7 +516,7 @@ std::string default_group_for(const std::string& file_name) {
 // The default preset (README): stems grouped by name, no per-stem or group processing, the
 // master normalised to -14 LUFS integrated under a -1 dBTP ceiling (LimiterParams defaults),
 // 24-bit with TPDF dither at the session rate (the first stem's), default tail cap.
-Session session_from_stem_dir(const fs::path& dir) {
+Session session_from_stem_dir(const fs::path& dir, const std::optional<fs::path>& preset) {
   struct stat dir_stat {};
   if (::stat(dir.c_str(), &dir_stat) != 0) throw UserError(dir, std::strerror(errno));
   if (!S_ISDIR(dir_stat.st_mode)) throw UserError(dir, "not a folder");
@@ -528,7 +539,8 @@ Session session_from_stem_dir(const fs::path& dir) {
   std::map<std::string, int> stem_name_count;
   for (const auto& n : names) ++stem_name_count[fs::path(n).stem().string()];
   const fs::path base = fs::absolute(dir).lexically_normal();
-  Session s;
+  Session s = preset ? parse_session_file(*preset, true) : Session{};
+  if (!preset) s.master.target_lufs = -14.0;
   s.source = dir;
   for (const auto& n : names) {
     StemSpec st;
@@ -539,7 +551,6 @@ Session session_from_stem_dir(const fs::path& dir) {
     group_named(s.groups, st.group);
     s.stems.push_back(st);
   }
-  s.master.target_lufs = -14.0;
   s.canonical_text = canonical_text(s, base);
   return s;
 }

@@ -70,9 +70,12 @@ struct Session {
 
 Session load_session(const std::filesystem::path& toml_file);
 
-// Default preset for a folder of stems: files grouped by name (vocal/vox -> vocals;
-// drum/kick/snare/hat/perc -> drums; bass -> bass; everything else -> music), sorted by name.
-Session session_from_stem_dir(const std::filesystem::path& dir);
+// A folder of stems: files grouped by name (vocal/vox -> vocals; drum/kick/snare/hat/perc ->
+// drums; bass -> bass; everything else -> music), sorted by name, with the default preset (no
+// processing, -14 LUFS, -1 dBTP, 24-bit) or a preset file: a session file without [stems] whose
+// master, groups and reverbs apply (groups it does not name get default settings).
+Session session_from_stem_dir(const std::filesystem::path& dir,
+                              const std::optional<std::filesystem::path>& preset = std::nullopt);
 
 // The group a file name maps to under the default grouping rule.
 std::string default_group_for(const std::string& file_name);

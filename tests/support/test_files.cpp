@@ -73,11 +73,7 @@ std::string read_text_file(const fs::path& path) {
   return s.str();
 }
 
-RunResult run_lacquer(const std::vector<std::string>& args) {
-  const fs::path dir = fs::path(LQ_TEST_TMP);
-  fs::create_directories(dir);
-  const std::string out_path = (dir / ("run-" + std::to_string(::getpid()) + ".out")).string();
-  const std::string err_path = (dir / ("run-" + std::to_string(::getpid()) + ".err")).string();
+pid_t start_lacquer(const std::vector<std::string>& args, const fs::path& out_path, const fs::path& err_path) {
   const pid_t pid = ::fork();
   if (pid == 0) {
     const int o = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -93,10 +89,22 @@ RunResult run_lacquer(const std::vector<std::string>& args) {
     ::execv(bin.c_str(), argv.data());
     ::_exit(127);
   }
+  return pid;
+}
+
+int wait_lacquer(pid_t pid) {
   int status = 0;
   ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+RunResult run_lacquer(const std::vector<std::string>& args) {
+  const fs::path dir = fs::path(LQ_TEST_TMP);
+  fs::create_directories(dir);
+  const fs::path out_path = dir / ("run-" + std::to_string(::getpid()) + ".out");
+  const fs::path err_path = dir / ("run-" + std::to_string(::getpid()) + ".err");
   RunResult r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.exit_code = wait_lacquer(start_lacquer(args, out_path, err_path));
   r.out = read_text_file(out_path);
   r.err = read_text_file(err_path);
   fs::remove(out_path);

@@ -35,6 +35,12 @@ struct RunResult {
 // Runs `lacquer ARGS...` (no shell), capturing stdout and stderr.
 RunResult run_lacquer(const std::vector<std::string>& args);
 
+// Starts `lacquer ARGS...` with stdout and stderr into the given files; wait_lacquer returns its
+// exit code (128 + signal when a signal ended it).
+int start_lacquer(const std::vector<std::string>& args, const std::filesystem::path& out_path,
+                  const std::filesystem::path& err_path);
+int wait_lacquer(int pid);
+
 // Sorted file names in a folder (to check that nothing was left behind).
 std::vector<std::string> list_dir(const std::filesystem::path& dir);
 

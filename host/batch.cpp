@@ -1,0 +1,528 @@
+#include "host/batch.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <csignal>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <map>
+#include <iostream>
+#include <mutex>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "host/audio_io.hpp"
+#include "host/catalog.hpp"
+#include "host/errors.hpp"
+#include "host/render.hpp"
+#include "host/session.hpp"
+
+namespace lq {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+int default_batch_jobs() {
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return std::min(8, std::max(2, cores / 2));
+}
+
+int64_t default_inflight_bytes() {
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+  const int64_t half = pages > 0 && page > 0 ? int64_t(pages) * int64_t(page) / 2 : 0;
+  return std::max<int64_t>(half, int64_t{1} << 30);
+}
+
+namespace {
+
+std::string read_text_file(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) throw UserError(p, "cannot read");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::atomic<int> g_signal{0};
+extern "C" void on_stop_signal(int sig) { g_signal.store(sig); }
+
+// SIGINT/SIGTERM stop the batch from taking new songs while it runs; restored afterwards.
+class StopSignals {
+ public:
+  StopSignals() {
+    g_signal.store(0);
+    struct sigaction sa {};
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGINT, &sa, &old_int_);
+    ::sigaction(SIGTERM, &sa, &old_term_);
+  }
+  ~StopSignals() {
+    ::sigaction(SIGINT, &old_int_, nullptr);
+    ::sigaction(SIGTERM, &old_term_, nullptr);
+  }
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+
+ private:
+  struct sigaction old_int_ {}, old_term_ {};
+};
+
+bool stop_requested() { return g_signal.load() != 0; }
+
+// An exclusive lock on a song folder (flock: released when the process dies, however it dies).
+class FolderLock {
+ public:
+  explicit FolderLock(const fs::path& dir) {
+    fd_ = ::open((dir / ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd_ < 0) throw UserError(dir / ".lock", std::string("cannot create the lock file: ") + std::strerror(errno));
+    held_ = ::flock(fd_, LOCK_EX | LOCK_NB) == 0;
+  }
+  ~FolderLock() {
+    if (fd_ >= 0) ::close(fd_);  // closing releases the lock
+  }
+  FolderLock(const FolderLock&) = delete;
+  FolderLock& operator=(const FolderLock&) = delete;
+  bool held() const { return held_; }
+
+ private:
+  int fd_ = -1;
+  bool held_ = false;
+};
+
+// Removes what a killed run left: temporary files (NAME.tmp-PID-RANDOM, audio_io's atomic writes).
+void remove_stale_temporaries(const fs::path& dir) {
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->path().filename().string().find(".tmp-") != std::string::npos) fs::remove(it->path(), ec);
+  }
+}
+
+struct SongResult {
+  std::string id;
+  std::string status;   // rendered | skipped | failed | locked | interrupted
+  std::string error;
+  json figures = json::object();
+};
+
+json figures_from(const json& report) {
+  const json& m = report.at("master");
+  auto get = [](const json& j, const char* k) { return j.contains(k) ? j[k] : json(nullptr); };
+  return {{"integrated_lufs_before", get(m.at("before"), "integrated_lufs")},
+          {"integrated_lufs_after", get(m.at("after"), "integrated_lufs")},
+          {"true_peak_dbtp", get(m.at("after"), "true_peak_dbtp")},
+          {"limiter_max_gain_reduction_db", get(m.at("limiter"), "max_gain_reduction_db")},
+          {"duration_s", get(m, "duration_s")},
+          {"render_s", report.at("timing_s").at("total")},
+          {"backend", report.at("lacquer").at("backend")},
+          {"master_xxh3_128", report.at("output").at("xxh3_128")}};
+}
+
+std::string song_hash(const Session& session, const CatalogSong& song, const BatchOptions& opt) {
+  std::string text = session_hash(session) + "\n" + opt.format + "\n" + (opt.export_groups ? "groups" : "-") + "\n";
+  if (song.target_lufs) text += "target_lufs=" + std::to_string(*song.target_lufs) + "\n";
+  const XXH128_hash_t h = XXH3_128bits(text.data(), text.size());
+  char buf[33];
+  std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(h.high64),
+                static_cast<unsigned long long>(h.low64));
+  return buf;
+}
+
+// The report of a complete render of exactly this song and these settings, or null.
+json complete_report(const fs::path& report_path, const fs::path& master, const std::string& hash) {
+  std::error_code ec;
+  if (!fs::exists(report_path, ec) || !fs::exists(master, ec)) return nullptr;
+  try {
+    json r = json::parse(read_text_file(report_path));
+    if (r.at("batch").at("song_hash").get<std::string>() != hash) return nullptr;
+    if (r.at("output").at("xxh3_128").get<std::string>() != file_xxh128(master)) return nullptr;
+    figures_from(r);  // has every figure the summary needs
+    return r;
+  } catch (const std::exception&) {
+    return nullptr;
+  }
+}
+
+// Working-set estimate of a song (BatchOptions' header): from the stems' headers.
+int64_t estimate_bytes(const Session& s) {
+  int64_t frames_max = 0, decoded = 0;
+  for (const auto& st : s.stems) {
+    int64_t n = 0;
+    int fs_hz = 0, channels = 0;
+    if (!probe_audio_header(st.file, &n, &fs_hz, &channels) || fs_hz <= 0) continue;  // the render says why
+    const double rate = s.sample_rate.value_or(fs_hz);
+    const auto frames = static_cast<int64_t>(double(n) * rate / double(fs_hz));
+    frames_max = std::max(frames_max, frames);
+    decoded += frames * std::max(2, channels) * 4;
+  }
+  return decoded + 3 * frames_max * 2 * 4;
+}
+
+// Admission by bytes in flight: a song waits until its estimate fits beside the songs in flight,
+// or until nothing else is in flight (a song larger than the budget still runs, alone).
+class MemoryBudget {
+ public:
+  explicit MemoryBudget(int64_t limit) : limit_(limit) {}
+  void acquire(int64_t bytes) {
+    std::unique_lock lock(m_);
+    cv_.wait(lock, [&] { return in_flight_ == 0 || in_flight_ + bytes <= limit_; });
+    in_flight_ += bytes;
+    peak_ = std::max(peak_, in_flight_);
+  }
+  void release(int64_t bytes) {
+    {
+      std::lock_guard lock(m_);
+      in_flight_ -= bytes;
+    }
+    cv_.notify_all();
+  }
+  int64_t peak() const { return peak_; }
+
+ private:
+  std::mutex m_;
+  std::condition_variable cv_;
+  int64_t limit_;
+  int64_t in_flight_ = 0;
+  int64_t peak_ = 0;
+};
+
+SongResult render_song(const CatalogSong& song, const BatchOptions& opt, int threads, MemoryBudget& budget) {
+  SongResult r;
+  r.id = song.id;
+  try {
+    const fs::path dir = opt.out_dir / song.id;
+    fs::create_directories(dir);
+    FolderLock lock(dir);
+    if (!lock.held()) {
+      r.status = "locked";
+      r.error = (dir / ".lock").string() + ": another lacquer batch is rendering this song";
+      return r;
+    }
+    remove_stale_temporaries(dir);
+    remove_stale_temporaries(dir / "groups");
+    const Session session =
+        song.is_session_file ? load_session(song.source) : session_from_stem_dir(song.source, opt.preset);
+    const std::string hash = song_hash(session, song, opt);
+    const fs::path master = dir / ("master." + opt.format), report = dir / "report.json";
+    if (!opt.force) {
+      const json done = complete_report(report, master, hash);
+      if (!done.is_null()) {
+        r.status = "skipped";
+        r.figures = figures_from(done);
+        return r;
+      }
+    }
+    std::error_code ec;
+    fs::remove(report, ec);  // a report only ever describes the master beside it
+    RenderOptions ro;
+    ro.output = master;
+    ro.report = report;
+    ro.target_lufs = song.target_lufs;
+    ro.threads = threads;
+    ro.backend = opt.backend;
+    if (opt.export_groups) {
+      fs::create_directories(dir / "groups");
+      ro.export_groups_dir = dir / "groups";
+    }
+    ro.report_extra = {{"batch", {{"song_id", song.id}, {"song_hash", hash}}}};
+    const int64_t bytes = estimate_bytes(session);
+    budget.acquire(bytes);
+    RenderResult out;
+    try {
+      out = render(session, ro);
+    } catch (...) {
+      budget.release(bytes);
+      throw;
+    }
+    budget.release(bytes);
+    r.status = "rendered";
+    r.figures = figures_from(out.report);
+  } catch (const std::exception& e) {
+    r.status = "failed";
+    r.error = e.what();
+  }
+  return r;
+}
+
+std::string utc_now() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string hms(double s) {
+  if (!std::isfinite(s) || s < 0) return "--:--:--";
+  const long t = std::lround(s);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%02ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+  return buf;
+}
+
+// Progress: a status line on a terminal, timestamped lines otherwise, JSON lines with --json-log.
+class Progress {
+ public:
+  Progress(size_t total, const BatchOptions& opt) : total_(total), opt_(opt), tty_(::isatty(STDERR_FILENO) == 1) {}
+
+  void song_done(const SongResult& r) {
+    std::lock_guard lock(m_);
+    ++done_;
+    if (r.status == "failed" || r.status == "locked") ++failed_;
+    if (r.figures.contains("duration_s") && r.figures["duration_s"].is_number() && r.status == "rendered") {
+      audio_s_ += r.figures["duration_s"].get<double>();
+    }
+    const double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
+    const double per_hour = elapsed > 0 ? double(done_) / elapsed * 3600.0 : 0.0;
+    const double eta = done_ > 0 ? elapsed / double(done_) * double(total_ - done_) : std::nan("");
+    if (opt_.json_log) {
+      json j = {{"event", "song"}, {"time", utc_now()}, {"id", r.id}, {"status", r.status},
+                {"done", done_}, {"total", total_}, {"failed", failed_}, {"songs_per_hour", per_hour},
+                {"x_realtime", elapsed > 0 ? audio_s_ / elapsed : 0.0}, {"eta_s", std::isfinite(eta) ? json(eta) : json(nullptr)}};
+      if (!r.error.empty()) j["error"] = r.error;
+      std::cout << j.dump() << std::endl;
+      return;
+    }
+    if (opt_.quiet) {
+      if (!r.error.empty()) std::cerr << "lacquer: " << r.id << ": " << r.error << "\n";
+      return;
+    }
+    char line[256];
+    std::snprintf(line, sizeof line, "[%zu/%zu] %zu failed, %.0f songs/h, %.1fx realtime, ETA %s", done_, total_,
+                  failed_, per_hour, elapsed > 0 ? audio_s_ / elapsed : 0.0, hms(eta).c_str());
+    if (tty_) {
+      if (!r.error.empty()) std::cerr << "\r\033[K" << r.id << ": " << r.status << ": " << r.error << "\n";
+      std::cerr << "\r\033[K" << line << std::flush;
+    } else {
+      std::cerr << utc_now() << " " << r.id << " " << r.status << (r.error.empty() ? "" : ": " + r.error) << "  "
+                << line << "\n";
+    }
+  }
+
+  void finish() {
+    if (tty_ && !opt_.quiet && !opt_.json_log && done_ > 0) std::cerr << "\n";
+  }
+  double audio_s() const { return audio_s_; }
+
+ private:
+  std::mutex m_;
+  size_t total_;
+  const BatchOptions& opt_;
+  bool tty_;
+  size_t done_ = 0, failed_ = 0;
+  double audio_s_ = 0.0;
+  Clock::time_point start_ = Clock::now();
+};
+
+const char* kCsvColumns[] = {"integrated_lufs_before", "integrated_lufs_after", "true_peak_dbtp",
+                             "limiter_max_gain_reduction_db", "duration_s", "render_s"};
+
+std::string csv_quote(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string q = "\"";
+  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c == '\n' ? ' ' : c);
+  return q + "\"";
+}
+
+std::string summary_csv(const json& songs) {
+  std::ostringstream out;
+  out << "id,status";
+  for (const char* c : kCsvColumns) out << "," << c;
+  out << ",error\n";
+  for (const auto& s : songs) {
+    out << csv_quote(s.at("id").get<std::string>()) << "," << s.at("status").get<std::string>();
+    for (const char* c : kCsvColumns) {
+      out << ",";
+      if (s.contains(c) && s[c].is_number()) out << s[c].get<double>();
+    }
+    out << "," << csv_quote(s.value("error", std::string())) << "\n";
+  }
+  return out.str();
+}
+
+void write_summary(const fs::path& out_dir, const std::string& stem, const json& summary) {
+  write_text_atomic(out_dir / (stem + ".json"), summary.dump(2) + "\n");
+  write_text_atomic(out_dir / (stem + ".csv"), summary_csv(summary.at("songs")));
+}
+
+json counts_of(const json& songs) {
+  json c = {{"rendered", 0}, {"skipped", 0}, {"failed", 0}, {"locked", 0}, {"interrupted", 0}};
+  for (const auto& s : songs) c[s.at("status").get<std::string>()] = c[s.at("status").get<std::string>()].get<int>() + 1;
+  return c;
+}
+
+}  // namespace
+
+int run_batch(const fs::path& catalog, const BatchOptions& opt) {
+  if (opt.format != "wav" && opt.format != "flac") throw UsageError("--format " + opt.format + ": use wav or flac");
+  std::vector<CatalogSong> songs = load_catalog(catalog);
+  if (opt.preset) {
+    std::error_code ec;
+    if (!fs::is_regular_file(*opt.preset, ec)) throw UsageError(*opt.preset, "no such preset file");
+  }
+  std::vector<CatalogSong> mine;
+  for (auto& s : songs) {
+    if (shard_of(s.id, opt.shard_count) == opt.shard_index) mine.push_back(std::move(s));
+  }
+  std::error_code ec;
+  fs::create_directories(opt.out_dir, ec);
+  if (!fs::is_directory(opt.out_dir, ec)) throw UsageError(opt.out_dir, "cannot create the output folder");
+  if (::access(opt.out_dir.c_str(), W_OK) != 0) {
+    throw UsageError(opt.out_dir, std::string("the output folder is not writable: ") + std::strerror(errno));
+  }
+
+  const int jobs = std::max(1, std::min<int>(opt.jobs > 0 ? opt.jobs : default_batch_jobs(), int(std::max<size_t>(1, mine.size()))));
+  const int cores = opt.threads > 0 ? opt.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads_per_song = std::max(1, cores / jobs);
+  MemoryBudget budget(opt.max_inflight_bytes > 0 ? opt.max_inflight_bytes : default_inflight_bytes());
+  Progress progress(mine.size(), opt);
+  const StopSignals signals;
+  const std::string started = utc_now();
+  const auto t0 = Clock::now();
+
+  std::vector<SongResult> results(mine.size());
+  std::atomic<size_t> next{0};
+  auto worker = [&] {
+    for (;;) {
+      if (stop_requested()) return;
+      const size_t i = next.fetch_add(1);
+      if (i >= mine.size()) return;
+      results[i] = render_song(mine[i], opt, threads_per_song, budget);
+      progress.song_done(results[i]);
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int j = 0; j < jobs; ++j) pool.emplace_back(worker);
+  for (auto& t : pool) t.join();
+  progress.finish();
+
+  json list = json::array();
+  bool all_good = true;
+  for (size_t i = 0; i < mine.size(); ++i) {
+    SongResult& r = results[i];
+    if (r.status.empty()) {
+      r.id = mine[i].id;
+      r.status = "interrupted";
+      r.error = "not rendered: the batch was stopped by a signal";
+    }
+    all_good = all_good && (r.status == "rendered" || r.status == "skipped");
+    json j = {{"id", r.id}, {"status", r.status}};
+    for (const auto& [k, v] : r.figures.items()) j[k] = v;
+    if (!r.error.empty()) j["error"] = r.error;
+    list.push_back(j);
+  }
+  const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
+  json summary = {{"lacquer", LQ_VERSION},
+                  {"catalog", fs::absolute(catalog).string()},
+                  {"shard", {{"index", opt.shard_index}, {"count", opt.shard_count}}},
+                  {"backend", opt.backend},
+                  {"jobs", jobs},
+                  {"threads_per_song", threads_per_song},
+                  {"started", started},
+                  {"finished", utc_now()},
+                  {"wall_s", wall},
+                  {"rendered_audio_s", progress.audio_s()},
+                  {"songs_per_hour", wall > 0 ? double(mine.size()) / wall * 3600.0 : 0.0},
+                  {"x_realtime", wall > 0 ? progress.audio_s() / wall : 0.0},
+                  {"peak_inflight_estimate_bytes", budget.peak()},
+                  {"counts", counts_of(list)},
+                  {"songs", list}};
+  if (stop_requested()) summary["interrupted_by_signal"] = g_signal.load();
+  const std::string stem = opt.shard_count == 1 ? std::string("summary")
+                                                : "summary-shard-" + std::to_string(opt.shard_index) + "-of-" +
+                                                      std::to_string(opt.shard_count);
+  write_summary(opt.out_dir, stem, summary);
+  if (opt.json_log) {
+    std::cout << json({{"event", "summary"}, {"file", (opt.out_dir / (stem + ".json")).string()},
+                       {"counts", summary["counts"]}, {"wall_s", wall}}).dump()
+              << std::endl;
+  } else if (!opt.quiet) {
+    const json& c = summary["counts"];
+    std::cout << "batch: " << mine.size() << " songs (shard " << opt.shard_index << "/" << opt.shard_count << "): "
+              << c["rendered"] << " rendered, " << c["skipped"] << " skipped, " << c["failed"] << " failed";
+    if (c["locked"].get<int>() > 0) std::cout << ", " << c["locked"] << " locked by another batch";
+    if (c["interrupted"].get<int>() > 0) std::cout << ", " << c["interrupted"] << " not started (interrupted)";
+    std::cout << "; " << hms(wall) << " wall; summary " << (opt.out_dir / (stem + ".json")).string() << "\n";
+  }
+  return all_good ? 0 : 1;
+}
+
+int merge_summaries(const fs::path& out_dir, bool quiet) {
+  const std::regex name("summary-shard-([0-9]+)-of-([0-9]+)\\.json");
+  std::map<int, std::map<int, fs::path>> by_count;
+  std::error_code ec;
+  for (fs::directory_iterator it(out_dir, ec), end; !ec && it != end; it.increment(ec)) {
+    std::smatch m;
+    const std::string f = it->path().filename().string();
+    if (std::regex_match(f, m, name)) by_count[std::stoi(m[2])][std::stoi(m[1])] = it->path();
+  }
+  if (ec) throw UsageError(out_dir, "cannot list the folder: " + ec.message());
+  if (by_count.empty()) throw UsageError(out_dir, "no shard summaries (summary-shard-I-of-N.json) in this folder");
+  if (by_count.size() > 1) {
+    std::string counts;
+    for (const auto& [n, files] : by_count) counts += (counts.empty() ? "" : ", ") + std::to_string(n);
+    throw UsageError(out_dir, "shard summaries of different shard counts (" + counts + "): remove the stale ones");
+  }
+  const int count = by_count.begin()->first;
+  const auto& files = by_count.begin()->second;
+  json songs = json::array();
+  std::map<std::string, int> seen;
+  std::vector<int> missing;
+  double wall_max = 0.0, audio = 0.0;
+  for (int i = 0; i < count; ++i) {
+    if (!files.count(i)) {
+      missing.push_back(i);
+      continue;
+    }
+    json s;
+    try {
+      s = json::parse(read_text_file(files.at(i)));
+    } catch (const std::exception& e) {
+      throw UserError(files.at(i), std::string("not a summary: ") + e.what());
+    }
+    wall_max = std::max(wall_max, s.value("wall_s", 0.0));
+    audio += s.value("rendered_audio_s", 0.0);
+    for (const auto& song : s.at("songs")) {
+      const std::string id = song.at("id").get<std::string>();
+      if (seen.count(id)) {
+        throw UserError(files.at(i), "song '" + id + "' is also in shard " + std::to_string(seen[id]));
+      }
+      seen[id] = i;
+      songs.push_back(song);
+    }
+  }
+  std::sort(songs.begin(), songs.end(), [](const json& a, const json& b) { return a["id"] < b["id"]; });
+  json summary = {{"lacquer", LQ_VERSION}, {"shards", count}, {"missing_shards", missing},
+                  {"wall_s_longest_shard", wall_max}, {"rendered_audio_s", audio},
+                  {"counts", counts_of(songs)}, {"songs", songs}};
+  write_summary(out_dir, "summary", summary);
+  const json& c = summary["counts"];
+  const bool ok = missing.empty() && c["rendered"].get<int>() + c["skipped"].get<int>() == int(songs.size());
+  if (!quiet) {
+    std::cout << "summary: " << songs.size() << " songs from " << (count - int(missing.size())) << " of " << count
+              << " shards: " << c["rendered"] << " rendered, " << c["skipped"] << " skipped, " << c["failed"]
+              << " failed";
+    if (!missing.empty()) {
+      std::cout << "; missing shards:";
+      for (int m : missing) std::cout << " " << m;
+    }
+    std::cout << "\n";
+  }
+  return ok ? 0 : 1;
+}
+
+}  // namespace lq

@@ -1,0 +1,60 @@
+// `lacquer batch`: a catalog rendered song by song with several songs in flight, resumably, one
+// bad song never stopping the rest; and `lacquer summary`, which merges shard summaries.
+//
+// Output, per song: OUT_DIR/<id>/master.<wav|flac> and report.json (the report last: it names the
+// master's checksum and the song's hash), with --export-groups OUT_DIR/<id>/groups/<group>.<ext>.
+// At the end: OUT_DIR/summary.json and summary.csv, or for shard I of N
+// summary-shard-I-of-N.json/.csv (merged by `lacquer summary OUT_DIR`).
+//
+// Resuming: a song is skipped when its report parses, carries the song's hash (the session's
+// hash, which covers its settings, its inputs' sizes and modification times and Lacquer's version,
+// plus the batch's overrides and format) and the master's checksum matches the file. --force
+// renders every song again. Each song folder is locked (flock on OUT_DIR/<id>/.lock) while it is
+// rendered, so two batches on one OUT_DIR never write the same song; stale temporary files of a
+// killed run are removed under that lock.
+//
+// Throughput: `jobs` songs in flight (each decodes, processes on the backend and encodes, so one
+// song's decode overlaps another's processing); each song's thread pool gets threads/jobs cores.
+// Memory in flight is bounded by `jobs` and by `max_inflight_bytes`: a song starts only when the
+// estimate of its working set (4 bytes x 2 channels x frames x 3, for the decoded stems, a bus
+// and the master) fits beside the songs in flight, or when nothing else is in flight.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace lq {
+
+struct BatchOptions {
+  std::filesystem::path out_dir;
+  std::optional<std::filesystem::path> preset;  // for songs without a session file
+  int jobs = 0;                                 // songs in flight; 0: default_batch_jobs()
+  int threads = 0;                              // total CPU threads; 0: every core
+  std::string backend = "cpu";
+  std::string format = "wav";                   // wav | flac
+  bool force = false;
+  bool export_groups = false;
+  int shard_index = 0;
+  int shard_count = 1;
+  bool quiet = false;
+  bool json_log = false;                        // one JSON object per event on stdout
+  int64_t max_inflight_bytes = 0;               // 0: default_inflight_bytes()
+};
+
+// min(8, max(2, cores / 2)): 2 on a 2-core machine.
+int default_batch_jobs();
+// Half the machine's physical memory, at least 1 GiB.
+int64_t default_inflight_bytes();
+
+// Renders the catalog's songs of the chosen shard. Returns the exit code: 0 all rendered (or
+// skipped as complete), 1 some failed or were not rendered (interrupted, locked elsewhere).
+// Throws UsageError for a catalog or output folder that cannot be used at all.
+int run_batch(const std::filesystem::path& catalog, const BatchOptions& options);
+
+// Merges OUT_DIR/summary-shard-*-of-N.json into OUT_DIR/summary.json and summary.csv. Returns 0
+// when every shard 0..N-1 is there and every song rendered, 1 otherwise (and says what is missing).
+int merge_summaries(const std::filesystem::path& out_dir, bool quiet);
+
+}  // namespace lq

@@ -1,0 +1,103 @@
+// Catalog planning: shards are a partition that depends on each song's id alone, Slurm's and
+// Kubernetes' variables select the shard, and bad manifests fail with the file and line.
+#include "host/catalog.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <set>
+
+#include "host/errors.hpp"
+#include "support/test_files.hpp"
+
+namespace fs = std::filesystem;
+
+TEST(Catalog, ShardsPartitionTheSongsAndStayPutWhenSongsAreAdded) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 500; ++i) ids.push_back("artist/album track " + std::to_string(i));
+  for (int n : {1, 2, 3, 7, 64}) {
+    std::vector<int> per(static_cast<size_t>(n), 0);
+    for (const auto& id : ids) {
+      const int s = lq::shard_of(id, n);
+      ASSERT_GE(s, 0);
+      ASSERT_LT(s, n);
+      ++per[static_cast<size_t>(s)];
+    }
+    if (n == 7) {
+      for (int c : per) EXPECT_GT(c, 500 / 7 / 2) << "shards are badly unbalanced";
+    }
+  }
+  // The shard is a function of the id alone.
+  EXPECT_EQ(lq::shard_of("song-42", 7), lq::shard_of(std::string("song-") + "42", 7));
+}
+
+TEST(Catalog, ShardComesFromTheFlagSlurmOrKubernetes) {
+  ::unsetenv("SLURM_ARRAY_TASK_ID");
+  ::unsetenv("SLURM_ARRAY_TASK_COUNT");
+  ::unsetenv("SLURM_ARRAY_TASK_MIN");
+  ::unsetenv("JOB_COMPLETION_INDEX");
+  EXPECT_EQ(lq::select_shard("", std::nullopt).count, 1);
+  const auto f = lq::select_shard("2/5", std::nullopt);
+  EXPECT_EQ(f.index, 2);
+  EXPECT_EQ(f.count, 5);
+  EXPECT_THROW(lq::select_shard("5/5", std::nullopt), lq::UsageError);
+  EXPECT_THROW(lq::select_shard("x/5", std::nullopt), lq::UsageError);
+  ::setenv("SLURM_ARRAY_TASK_ID", "4", 1);
+  ::setenv("SLURM_ARRAY_TASK_COUNT", "4", 1);
+  ::setenv("SLURM_ARRAY_TASK_MIN", "1", 1);  // --array=1-4
+  const auto s = lq::select_shard("", std::nullopt);
+  EXPECT_EQ(s.index, 3);
+  EXPECT_EQ(s.count, 4);
+  EXPECT_EQ(lq::select_shard("0/2", std::nullopt).count, 2) << "--shard wins over Slurm";
+  ::unsetenv("SLURM_ARRAY_TASK_ID");
+  ::unsetenv("SLURM_ARRAY_TASK_COUNT");
+  ::unsetenv("SLURM_ARRAY_TASK_MIN");
+  ::setenv("JOB_COMPLETION_INDEX", "6", 1);
+  EXPECT_THROW(lq::select_shard("", std::nullopt), lq::UsageError) << "Kubernetes needs --shard-count";
+  const auto k = lq::select_shard("", 8);
+  EXPECT_EQ(k.index, 6);
+  EXPECT_EQ(k.count, 8);
+  ::unsetenv("JOB_COMPLETION_INDEX");
+}
+
+TEST(Catalog, FolderSongsAreSortedAndUseTheirSessionFileWhenPresent) {
+  const fs::path dir = lq::test::fresh_dir();
+  fs::create_directories(dir / "b_song");
+  fs::create_directories(dir / "a_song");
+  fs::create_directories(dir / ".hidden");
+  lq::test::write_text_file(dir / "a_song" / "session.toml", "");
+  lq::test::write_text_file(dir / "notes.txt", "");
+  const auto songs = lq::load_catalog(dir);
+  ASSERT_EQ(songs.size(), 2u);
+  EXPECT_EQ(songs[0].id, "a_song");
+  EXPECT_TRUE(songs[0].is_session_file);
+  EXPECT_EQ(songs[1].id, "b_song");
+  EXPECT_FALSE(songs[1].is_session_file);
+}
+
+TEST(Catalog, BadManifestsNameTheFileAndLine) {
+  const fs::path dir = lq::test::fresh_dir();
+  auto fails_with = [&](const std::string& name, const std::string& text, const std::string& want) {
+    lq::test::write_text_file(dir / name, text);
+    try {
+      lq::load_catalog(dir / name);
+      ADD_FAILURE() << name << " was accepted";
+    } catch (const lq::UsageError& e) {
+      EXPECT_NE(std::string(e.what()).find(want), std::string::npos) << e.what();
+    }
+  };
+  fails_with("a.csv", "name,path\nx,y\n", "a.csv:1");
+  fails_with("b.csv", "id,source,target_lufs\nx,y,loud\n", "b.csv:2");
+  fails_with("c.csv", "id,source,target_lufs\nx,y,-2\n", "outside [-40, -5]");
+  fails_with("d.jsonl", "{\"id\": \"x\", \"stems\": \"y\"}\nnot json\n", "d.jsonl:2");
+  fails_with("e.csv", "id,source\n..,y\n", "not a folder name");
+  fails_with("f.csv", "id,source\nSong,y\nsong,z\n", "ignoring case");
+  fails_with("g.txt", "", "unknown manifest type");
+  const auto quoted = [&] {
+    lq::test::write_text_file(dir / "q.csv", "id,source\n\"a, b\",\"x \"\"y\"\"\"\n");
+    return lq::load_catalog(dir / "q.csv");
+  }();
+  ASSERT_EQ(quoted.size(), 1u);
+  EXPECT_EQ(quoted[0].id, "a, b");
+  EXPECT_EQ(quoted[0].source.filename(), "x \"y\"");
+}
