@@ -14,8 +14,12 @@ Writes into OUTDIR:
               @10 kHz), magnitude sampled at 1/3-octave points
   MANIFEST.txt  sizes, peaks and RMS of everything written
 
-usage: make_workload.py OUTDIR [SECONDS=180] [--flac]
+usage: make_workload.py OUTDIR [SECONDS=180] [--flac] [--seed N]
   --flac   also write each stem as 24-bit FLAC (stems_flac/NAME.flac)
+  --seed N seed the noise generator with N (a non-negative integer) instead of the fixed default
+           (20240601): different noise in every stem and in the IR, same arrangement and levels
+           (a catalog of distinct songs: one seed per song). Without --seed the output is the
+           standard workload, byte for byte.
 Only Debian packages: python3-numpy, python3-scipy (and python3-soundfile for --flac).
 Same arguments -> same bytes (fixed seed, no time-dependent input).
 """
@@ -75,14 +79,36 @@ def eq_entries():
     return ';'.join('entry(%g,%.2f)' % (x, y) for x, y in zip(f, 20 * np.log10(H)))
 
 
+def parse_seed(argv):
+    """(argv without --seed N / --seed=N, the seed); the default seed when absent"""
+    rest, seed, i = [], SEED, 0
+    while i < len(argv):
+        a = argv[i]
+        if a == '--seed' or a.startswith('--seed='):
+            if a == '--seed':
+                if i + 1 >= len(argv):
+                    sys.exit('make_workload.py: --seed needs a value')
+                v, i = argv[i + 1], i + 2
+            else:
+                v, i = a[len('--seed='):], i + 1
+            if not v.isdigit():
+                sys.exit('make_workload.py: --seed takes a non-negative integer, not %r' % v)
+            seed = int(v)
+        else:
+            rest.append(a)
+            i += 1
+    return rest, seed
+
+
 def main():
-    args = [a for a in sys.argv[1:] if not a.startswith('--')]
+    argv, seed = parse_seed(sys.argv[1:])
+    args = [a for a in argv if not a.startswith('--')]
     if not args:
         print(__doc__)
         sys.exit(2)
     out = args[0]
     dur = float(args[1]) if len(args) > 1 else 180.0
-    want_flac = '--flac' in sys.argv
+    want_flac = '--flac' in argv
     if want_flac:
         import soundfile as sf
     os.makedirs(out, exist_ok=True)
@@ -90,7 +116,7 @@ def main():
     t = np.arange(n) / SR
     beat = 60.0 / BPM
     bar = 4 * beat
-    rng = np.random.default_rng(SEED)
+    rng = np.random.default_rng(seed)
 
     def since(onsets):
         """seconds since the latest onset (inf before the first), and the onset's index"""
@@ -142,7 +168,10 @@ def main():
     eighths = np.arange(0, dur, beat / 2)
     sixteenths = np.arange(0, dur, beat / 4)
     bars = np.arange(0, dur, bar)
-    roots = np.array([45, 41, 48, 43])               # MIDI: A2 F2 C3 G2
+    # --seed N (other than the default) also moves the song to another key, so that the tonal
+    # stems (bass keys pad vocal) differ per seed too; a separate generator leaves rng's stream as is
+    key = 0 if seed == SEED else int(np.random.default_rng([seed, 7]).choice([-5, -4, -3, -2, -1, 1, 2, 3, 4, 5, 6]))
+    roots = np.array([45, 41, 48, 43]) + key         # MIDI: A2 F2 C3 G2 (+ key)
     bar_root = roots[(np.floor(t / bar).astype(int)) % 4]
     section = (np.floor(t / (8 * bar)).astype(int)) % 4  # 0 verse, 1 chorus, 2 verse, 3 break
     midi_hz = lambda m: 440.0 * 2 ** ((np.asarray(m, dtype=np.float64) - 69) / 12)
@@ -177,7 +206,7 @@ def main():
     stems['bass'] = pan(bass, 0.0)
     # keys: triads (root, minor/major third, fifth) re-struck every half bar, ADSR-ish envelope
     ts, idx = since(np.arange(0, dur, bar / 2))
-    third = np.where(np.isin(bar_root % 12, [9, 4]), 3, 4)
+    third = np.where(np.isin((bar_root - key) % 12, [9, 4]), 3, 4)
     env = np.minimum(ts / 0.008, 1.0) * (0.35 + 0.65 * np.exp(-ts / 0.4))
     keys = sum(g * harmonic(midi_hz(bar_root + 12 + iv), 12, tilt=1.6)
                for iv, g in [(0, 1.0), (third, 0.8), (7, 0.7)]) * env
@@ -192,7 +221,7 @@ def main():
     # vocal-like: melody with vibrato, formant-shaped harmonics, phrase envelopes, breath noise
     mel = np.array([0, 3, 5, 7, 5, 3, 0, -2, 0, 7, 10, 12, 10, 7, 5, 3])
     ts, idx = since(np.arange(0, dur, beat))
-    f0 = midi_hz(57 + 12 + mel[idx % 16])
+    f0 = midi_hz(57 + key + 12 + mel[idx % 16])
     f0 = signal.lfilter([0.004], [1, -0.996], f0, zi=[f0[0] * 0.996])[0]
     forms = [(700, 1.0, 130), (1220, 0.6, 150), (2600, 0.35, 250)]
     voice = harmonic(f0, 40, tilt=0.9, vib_depth=0.012, formants=forms)
@@ -259,7 +288,7 @@ def main():
     corr = np.corrcoef(ir[:, 0], ir[:, 1])[0, 1]
     lines.append(f'ir.wav  {L} frames x 2 ch  float32  unit energy/channel  L/R correlation {corr:.3f}')
     with open(os.path.join(out, 'MANIFEST.txt'), 'w') as fh:
-        fh.write(f'seed {SEED}  duration {dur} s  rate {SR} Hz\n' + '\n'.join(lines) + '\n')
+        fh.write(f'seed {seed}  duration {dur} s  rate {SR} Hz' + (f'  key {key:+d}' if key else '') + '\n' + '\n'.join(lines) + '\n')
     print('\n'.join(lines))
 
 

@@ -1,10 +1,14 @@
 // The CPU backend (host/backend.hpp): kernels/cpu over the caller's thread pool, and the choice of
 // backend for --backend.
+#include <xxhash.h>
+
 #include <map>
+#include <tuple>
 
 #include "host/backend.hpp"
 #include "host/devices.hpp"
 #include "host/errors.hpp"
+#include "host/shared_cache.hpp"
 #include "kernels/cpu/convolver.hpp"
 #include "kernels/cpu/loudness.hpp"
 
@@ -12,17 +16,27 @@ namespace lq {
 
 std::string CpuBackend::device() const { return std::to_string(pool_.size()) + " threads"; }
 
+namespace {
+
+// Convolvers (their filter spectra) by the taps' bytes, shared across calls and songs: a batch's
+// identical IRs and EQs are transformed once. 32 entries: at most about 130 MiB of spectra.
+using FilterKey = std::tuple<uint64_t, uint64_t, size_t>;
+SharedCache<FilterKey, cpu::Convolver>& convolver_cache() {
+  static SharedCache<FilterKey, cpu::Convolver> cache(32);
+  return cache;
+}
+
+std::shared_ptr<const cpu::Convolver> convolver_for(std::span<const float> taps) {
+  const XXH128_hash_t h = XXH3_128bits(taps.data(), taps.size_bytes());
+  return convolver_cache().get(FilterKey{h.high64, h.low64, taps.size()}, [&] { return cpu::Convolver(taps); });
+}
+
+}  // namespace
+
 void CpuBackend::convolve(std::span<const float* const> x, int64_t n_in, int64_t offset,
                           std::span<const std::span<const float>> taps, std::span<float* const> y,
                           int64_t n_out) {
-  // Channels that share a filter (the same span) share one convolver: one spectrum.
-  std::map<std::pair<const float*, size_t>, cpu::Convolver> convolvers;
-  for (size_t c = 0; c < x.size(); ++c) {
-    const auto key = std::make_pair(taps[c].data(), taps[c].size());
-    auto it = convolvers.find(key);
-    if (it == convolvers.end()) it = convolvers.emplace(key, cpu::Convolver(taps[c])).first;
-    it->second.process(x[c], n_in, offset, y[c], n_out, pool_);
-  }
+  for (size_t c = 0; c < x.size(); ++c) convolver_for(taps[c])->process(x[c], n_in, offset, y[c], n_out, pool_);
 }
 
 DynamicsStats CpuBackend::compress(AudioBuffer& audio, const dsp::CompressorParams& params) {

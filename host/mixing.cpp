@@ -1,9 +1,13 @@
 #include "host/mixing.hpp"
 
 #include <algorithm>
+#include <cstdio>
+#include <memory>
+#include <string>
 #include <cmath>
 #include <numbers>
 
+#include "host/shared_cache.hpp"
 #include "kernels/cpu/convolver.hpp"
 #include "kernels/dsp/common.hpp"
 
@@ -69,9 +73,30 @@ void apply_width(AudioBuffer& a, double width) {
   }
 }
 
+namespace {
+
+// Designs by their bands and rate (exact bits), shared across stems and songs: a design can take
+// 0.1-0.5 s, and a catalog's sessions repeat the same EQs.
+std::shared_ptr<const EqDesign> cached_design(const std::vector<EqBand>& bands, double rate) {
+  static SharedCache<std::string, EqDesign> cache(256);
+  std::string key;
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "%a", rate);
+  key += buf;
+  for (const auto& b : bands) {
+    std::snprintf(buf, sizeof buf, "|%d,%a,%a,%a,%d", static_cast<int>(b.type), b.freq_hz, b.gain_db, b.q,
+                  b.slope_db_per_oct);
+    key += buf;
+  }
+  return cache.get(key, [&] { return design_linear_phase_eq(bands, rate); });
+}
+
+}  // namespace
+
 nlohmann::json apply_eq(AudioBuffer& a, const std::vector<EqBand>& bands, Backend& backend) {
   if (eq_is_neutral(bands)) return nullptr;
-  const EqDesign d = design_linear_phase_eq(bands, a.sample_rate);
+  const std::shared_ptr<const EqDesign> design = cached_design(bands, a.sample_rate);
+  const EqDesign& d = *design;
   const int64_t n = a.frames();
   const int64_t delay = (static_cast<int64_t>(d.taps.size()) - 1) / 2;
   AudioBuffer out(a.channel_count(), n, a.sample_rate);

@@ -16,6 +16,7 @@
 #include "host/errors.hpp"
 #include "host/loudness.hpp"
 #include "host/mixing.hpp"
+#include "host/shared_cache.hpp"
 #include "kernels/cpu/dynamics.hpp"
 #include "kernels/dsp/common.hpp"
 
@@ -189,6 +190,32 @@ std::vector<Decoded> decode_all(const std::vector<fs::path>& files, cpu::ThreadP
   return out;
 }
 
+// Impulse responses decoded and converted to the session rate, shared across the songs of a batch:
+// keyed by the file's path, size and modification time and the rate.
+struct DecodedIr {
+  AudioBuffer audio;
+  AudioFileInfo info;
+};
+
+std::shared_ptr<const DecodedIr> load_ir(const fs::path& file, double rate) {
+  static SharedCache<std::string, DecodedIr> cache(16);
+  struct stat sb {};
+  if (::stat(file.c_str(), &sb) != 0) throw UserError(file, std::strerror(errno));
+  char key[64];
+  std::snprintf(key, sizeof key, "|%lld|%lld.%ld|%a", static_cast<long long>(sb.st_size),
+                static_cast<long long>(sb.st_mtim.tv_sec), static_cast<long>(sb.st_mtim.tv_nsec), rate);
+  return cache.get(fs::absolute(file).string() + key, [&] {
+    DecodedIr d;
+    d.audio = read_audio(file, &d.info);
+    if (double(d.info.frames) / d.info.sample_rate > 60.0) {
+      throw UserError(file, "impulse response is " + std::to_string(int(double(d.info.frames) / d.info.sample_rate)) +
+                                " s long (at most 60 s)");
+    }
+    if (d.info.sample_rate != rate) d.audio = resample(d.audio, rate);
+    return d;
+  });
+}
+
 // Normalisation to a target (DESIGN.md "Loudness normalisation is closed-loop"): the first gain
 // step is analytic, then secant steps on (gain -> loudness after the limiter), to within 0.05 LU.
 struct LoudnessLoop {
@@ -321,13 +348,9 @@ RenderResult render(const Session& session, const RenderOptions& options) {
   {
     StageTimer t(timing, "decode");
     for (const auto& r : session.reverbs) {
-      AudioFileInfo info;
-      AudioBuffer ir = read_audio(r.ir, &info);
-      if (double(info.frames) / info.sample_rate > 60.0) {
-        throw UserError(r.ir, "impulse response is " + std::to_string(int(double(info.frames) / info.sample_rate)) +
-                                  " s long (at most 60 s)");
-      }
-      if (info.sample_rate != rate) ir = resample(ir, rate);
+      const auto decoded = load_ir(r.ir, rate);
+      const AudioFileInfo& info = decoded->info;
+      AudioBuffer ir = decoded->audio;
       reverbs_report.push_back({{"name", r.name}, {"ir", r.ir.string()}, {"ir_sample_rate", info.sample_rate},
                                 {"ir_channels", info.channels}, {"ir_frames", ir.frames()},
                                 {"predelay_ms", r.predelay_ms}, {"wet_db", r.wet_db},

@@ -10,7 +10,8 @@
 // the bits depend only on the input, never on scheduling. The batch is a constant per K (never
 // derived from free memory), so a song of any length runs in a bounded working set: about
 // 2 x 128 MiB of frames and bins plus cuFFT's work area.
-// Filter spectra: the taps in float64, D2Z, scaled by 1/K and rounded to float once, as the CPU does.
+// Filter spectra: the taps in float64, D2Z, scaled by 1/K and rounded to float once, as the CPU does;
+// cached by their taps (Executor::Impl::spectra), so identical filters are transformed once.
 // The spectral multiply is a separate kernel; fusing it into cuFFT's load/store callbacks is left
 // for a measurement on a GPU (it saves one read and one write of the bins per batch).
 #include <cuda_runtime.h>
@@ -77,6 +78,26 @@ __global__ void scalar_kernel(const float* x, long long n_in, long long offset, 
 
 }  // namespace
 
+const DeviceBuffer<cufftComplex>& Executor::Impl::spectrum(std::span<const float> taps, int k) {
+  std::vector<float> key(taps.begin(), taps.end());
+  if (auto it = spectra.find(key); it != spectra.end() && it->second.size() == size_t(k / 2 + 1)) return it->second;
+  if (spectra.size() >= kSpectraCached) spectra.clear();
+  const size_t bins = size_t(k / 2 + 1);
+  std::vector<double> padded(size_t(k), 0.0);
+  for (size_t i = 0; i < taps.size(); ++i) padded[i] = double(taps[i]);
+  DeviceBuffer<double> hd(padded.size(), s());
+  DeviceBuffer<cufftDoubleComplex> hs(bins, s());
+  DeviceBuffer<cufftComplex> out(bins, s());
+  hd.upload(padded.data(), padded.size());
+  LQ_CUFFT_CHECK(cufftExecD2Z(plan(k, 1, CUFFT_D2Z).get(), hd.get(), hs.get()));
+  scale_to_float_kernel<<<grid_for((long long)bins, kThreads), kThreads, 0, s()>>>(hs.get(), (long long)bins,
+                                                                                  1.0 / double(k), out.get());
+  LQ_CUDA_CHECK_LAUNCH();
+  LQ_CUDA_CHECK(cudaStreamSynchronize(s()));  // `padded` leaves scope: its copy must be done
+  spectra.erase(key);
+  return spectra.emplace(std::move(key), std::move(out)).first->second;
+}
+
 void Executor::convolve(std::span<const float* const> x, int64_t n_in, int64_t offset,
                         std::span<const std::span<const float>> taps, std::span<float* const> y, int64_t n_out) {
   Impl& m = *impl_;
@@ -122,19 +143,10 @@ void Executor::convolve(std::span<const float* const> x, int64_t n_in, int64_t o
       }
       const int nf = static_cast<int>(filters.size());
       DeviceBuffer<cufftComplex> spectra(size_t(nf) * size_t(bins), s);
-      {
-        std::vector<double> padded(size_t(nf) * size_t(os.k), 0.0);
-        for (int q = 0; q < nf; ++q) {
-          for (int64_t i = 0; i < l; ++i) padded[size_t(q) * size_t(os.k) + size_t(i)] = double(filters[size_t(q)][size_t(i)]);
-        }
-        DeviceBuffer<double> hd(padded.size(), s);
-        DeviceBuffer<cufftDoubleComplex> hs(size_t(nf) * size_t(bins), s);
-        hd.upload(padded.data(), padded.size());
-        LQ_CUFFT_CHECK(cufftExecD2Z(m.plan(int(os.k), nf, CUFFT_D2Z).get(), hd.get(), hs.get()));
-        scale_to_float_kernel<<<grid_for((long long)hs.size(), kThreads), kThreads, 0, s>>>(
-            hs.get(), (long long)hs.size(), 1.0 / double(os.k), spectra.get());
-        LQ_CUDA_CHECK_LAUNCH();
-        LQ_CUDA_CHECK(cudaStreamSynchronize(s));  // `padded` leaves scope: its copy must be done
+      for (int q = 0; q < nf; ++q) {
+        const DeviceBuffer<cufftComplex>& h = m.spectrum(filters[size_t(q)], int(os.k));
+        LQ_CUDA_CHECK(cudaMemcpyAsync(spectra.get() + size_t(q) * size_t(bins), h.get(), h.bytes(),
+                                      cudaMemcpyDeviceToDevice, s));
       }
       DeviceBuffer<int> filter_dev(filter_of.size(), s);
       filter_dev.upload(filter_of.data(), filter_of.size());

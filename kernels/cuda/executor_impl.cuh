@@ -27,8 +27,15 @@ struct Executor::Impl {
   // cuFFT plans keyed by (K, batch, type): constants of the algorithm (STYLE.md 8).
   std::map<std::pair<std::pair<int, int>, int>, FftPlan> plans;
 
+  // Filter spectra (K/2+1 bins, 1/K folded in) by their exact taps, shared across calls: a batch's
+  // identical IRs and EQs are transformed once. At most kSpectraCached, then emptied.
+  static constexpr size_t kSpectraCached = 32;
+  std::map<std::vector<float>, DeviceBuffer<cufftComplex>> spectra;
+
   cudaStream_t s() const { return stream.get(); }
   const FftPlan& plan(int k, int batch, cufftType type);
+  // The spectrum of `taps` at FFT size k (computed on first use; valid until the next call).
+  const DeviceBuffer<cufftComplex>& spectrum(std::span<const float> taps, int k);
 
   DeviceAudio upload(const cpu::AudioBuffer& a);
   void download(const DeviceAudio& d, cpu::AudioBuffer& a);
