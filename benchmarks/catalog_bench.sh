@@ -130,7 +130,7 @@ uptime_after=$(uptime)
 
 # --- checks on the last round's outputs --------------------------------------------------------
 say "checking outputs (lengths, Lacquer's true peaks, ffmpeg's true peaks)"
-ffprobe_len() { ffprobe -v error -select_streams a:0 -show_entries stream=duration_ts,sample_rate,bits_per_raw_sample -of csv=p=0 "$1"; }
+ffprobe_len() { ffprobe -v error -select_streams a:0 -show_entries stream=duration_ts,sample_rate,bits_per_raw_sample -of default=nw=1 "$1" | paste -sd' '; }
 : > "$logs/lengths.csv"
 for id in "${ids[@]}"; do
   echo "$id,lacquer,$(ffprobe_len "$work/lacquer/$id/master.wav")" >> "$logs/lengths.csv"
@@ -196,8 +196,9 @@ for rep in sorted(glob.glob(out + '/song-*/report.json')):
                      'timing_total_s': r.get('timing_s', {}).get('total')})
 lengths = {}
 for line in open(f'{logs}/lengths.csv'):
-    sid, who, frames, rate, bits = line.strip().split(',')[:5]
-    lengths.setdefault(who, []).append(int(frames) / int(rate))
+    sid, who, kv = line.strip().split(',', 2)
+    kv = dict(x.split('=', 1) for x in kv.split())
+    lengths.setdefault(who, []).append(int(kv['duration_ts']) / float(kv['sample_rate']))
 ff_tp = []
 try:
     m = json.load(open(f'{logs}/ffmpeg-measure.json'))

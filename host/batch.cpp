@@ -149,6 +149,12 @@ json complete_report(const fs::path& report_path, const fs::path& master, const 
     json r = json::parse(read_text_file(report_path));
     if (r.at("batch").at("song_hash").get<std::string>() != hash) return nullptr;
     if (r.at("output").at("xxh3_128").get<std::string>() != file_xxh128(master)) return nullptr;
+    if (r.contains("deliverables")) {
+      for (const auto& d : r["deliverables"]) {
+        const fs::path file = master.parent_path() / fs::path(d.at("path").get<std::string>()).filename();
+        if (!fs::exists(file, ec) || d.at("xxh3_128").get<std::string>() != file_xxh128(file)) return nullptr;
+      }
+    }
     figures_from(r);  // has every figure the summary needs
     return r;
   } catch (const std::exception&) {

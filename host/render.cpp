@@ -260,6 +260,97 @@ LoudnessLoop normalise_and_limit(const AudioBuffer& master, bool normalise, doub
   return best;
 }
 
+// Finishes a master from the mix at the processing rate (DESIGN.md "master"): SRC to the output
+// rate, loudness before, the closed loudness loop with the limiter, quantisation with the ceiling
+// verified on what is delivered, encoding to `out`. Returns the report's figures for it; warnings
+// are prefixed with `what`.
+json finish_master(AudioBuffer master_bus, const MasterSpec& spec, const EncodeSpec& enc, const fs::path& out,
+                   Backend& backend, json& timing, json& warnings, const std::string& what) {
+  json m;
+  if (spec.sample_rate && *spec.sample_rate != master_bus.sample_rate) {
+    StageTimer t(timing, "resample");
+    master_bus = resample(master_bus, *spec.sample_rate);
+  }
+  const double out_rate = master_bus.sample_rate;
+
+  LoudnessMeasurement before;
+  {
+    StageTimer t(timing, "loudness");
+    before = measure_loudness(master_bus, backend);
+  }
+  m["before"] = loudness_json(before);
+  const bool normalise = spec.target_lufs.has_value() && before.integrated_defined;
+  if (spec.target_lufs && !before.integrated_defined) {
+    warnings.push_back(what + "the mix is silent or shorter than 400 ms: its loudness is undefined, no normalisation gain applied");
+  }
+  LoudnessLoop loop;
+  {
+    StageTimer t(timing, "loudness_and_limiter");
+    loop = normalise_and_limit(master_bus, normalise, spec.target_lufs.value_or(0.0), before.integrated_lufs,
+                               spec.limiter, backend);
+  }
+  master_bus = AudioBuffer();
+
+  // ---- quantise, measure what is delivered, and verify the ceiling on it ----
+  // The report's "after" measurement is also the verify step: one true-peak scan, not two.
+  AudioBuffer delivered;
+  LoudnessMeasurement after;
+  const double ceiling = dsp::db_to_linear(spec.limiter.ceiling_dbtp);
+  int verify_rounds = 0;
+  {
+    StageTimer t(timing, "quantise_measure_verify");
+    dsp::LimiterParams lp = spec.limiter;
+    for (;; ++verify_rounds) {
+      delivered = loop.output;
+      quantize_in_place(delivered, enc);
+      after = measure_loudness(delivered, backend);
+      if (after.true_peak_linear <= ceiling) break;
+      if (verify_rounds == 8) {
+        throw UserError(out, "could not meet the true-peak ceiling after quantisation");
+      }
+      // Quantisation moved a peak over the ceiling: limit again, a little lower.
+      lp.ceiling_dbtp -= dsp::linear_to_db(after.true_peak_linear / ceiling) + 1e-4;
+      const auto again = backend.limit_true_peak(loop.output, lp);
+      loop.limiter.max_gain_reduction_db = std::max(loop.limiter.max_gain_reduction_db, again.max_gain_reduction_db);
+    }
+  }
+  m["after"] = loudness_json(after);
+  m["target_lufs"] = spec.target_lufs ? json(*spec.target_lufs) : json(nullptr);
+  m["ceiling_dbtp"] = spec.limiter.ceiling_dbtp;
+  m["gain_applied_db"] = loop.gain_db;
+  m["normalisation"] = {{"iterations", loop.iterations}, {"steps", loop.steps}};
+  m["limiter"] = {{"max_gain_reduction_db", loop.limiter.max_gain_reduction_db},
+                  {"mean_gain_reduction_db", loop.limiter.mean_gain_reduction_db},
+                  {"passes", loop.limiter.passes},
+                  {"requantise_rounds", verify_rounds}};
+  if (spec.target_lufs && after.integrated_defined) {
+    const double miss = after.integrated_lufs - *spec.target_lufs;
+    if (std::fabs(miss) > 0.1) {
+      warnings.push_back(what + "target " + std::to_string(*spec.target_lufs) + " LUFS not reached: the master measures " +
+                         std::to_string(after.integrated_lufs) + " LUFS with the ceiling at " +
+                         std::to_string(spec.limiter.ceiling_dbtp) + " dBTP");
+    }
+    if (loop.limiter.max_gain_reduction_db > spec.max_limiting_db) {
+      warnings.push_back(what + "reaching the target takes " + std::to_string(loop.limiter.max_gain_reduction_db) +
+                         " dB of limiting (more than max_limiting_db = " + std::to_string(spec.max_limiting_db) + ")");
+    }
+  }
+  m["sample_rate"] = out_rate;
+  m["frames"] = delivered.frames();
+  m["duration_s"] = double(delivered.frames()) / out_rate;
+  m["bit_depth"] = enc.bit_depth;
+  m["format"] = enc.format == OutputFormat::wav ? "wav" : "flac";
+  m["dither"] = enc.dither && enc.bit_depth != 32 ? "tpdf" : "none";
+
+  {
+    StageTimer t(timing, "encode");
+    write_audio_atomic(out, delivered, enc);
+  }
+  m["path"] = fs::absolute(out).string();
+  m["xxh3_128"] = file_xxh128(out);
+  return m;
+}
+
 }  // namespace
 
 RenderResult render(const Session& session, const RenderOptions& options) {
@@ -445,86 +536,26 @@ RenderResult render(const Session& session, const RenderOptions& options) {
   }
   m["processing_sample_rate"] = rate;
   m["tail_s"] = double(tail_frames) / rate;
-  if (master_spec.sample_rate && *master_spec.sample_rate != rate) {
-    StageTimer t(timing, "resample");
-    master_bus = resample(master_bus, *master_spec.sample_rate);
+  std::vector<json> delivered_extra;
+  for (const auto& d : session.deliverables) {
+    EncodeSpec denc = d.master.encode;
+    denc.format = d.format.value_or(enc.format);
+    denc.dither_seed = enc.dither_seed ^ XXH3_64bits(d.name.data(), d.name.size());
+    const fs::path file = options.output.parent_path() /
+                          (options.output.stem().string() + "-" + d.name + (denc.format == OutputFormat::wav ? ".wav" : ".flac"));
+    json dm = finish_master(master_bus, d.master, denc, file, backend, timing, warnings, "deliverable '" + d.name + "': ");
+    dm["name"] = d.name;
+    delivered_extra.push_back(dm);
   }
-  const double out_rate = master_bus.sample_rate;
-
-  LoudnessMeasurement before;
   {
-    StageTimer t(timing, "loudness");
-    before = measure_loudness(master_bus, backend);
+    json fm = finish_master(std::move(master_bus), master_spec, enc, options.output, backend, timing, warnings, "");
+    fm.erase("path");
+    fm.erase("xxh3_128");
+    for (const auto& [k, v] : fm.items()) m[k] = v;
   }
-  m["before"] = loudness_json(before);
-  std::optional<double> target = master_spec.target_lufs;
-  if (target && !before.integrated_defined) {
-    warnings.push_back("the mix is silent or shorter than 400 ms: its loudness is undefined, no normalisation gain applied");
-    target.reset();
-  }
-  LoudnessLoop loop;
-  {
-    StageTimer t(timing, "loudness_and_limiter");
-    loop = normalise_and_limit(master_bus, target.has_value(), target.value_or(0.0), before.integrated_lufs,
-                               master_spec.limiter, backend);
-  }
-  master_bus = AudioBuffer();
-
-  // ---- quantise, measure what is delivered, and verify the ceiling on it ----
-  // The report's "after" measurement is also the verify step: one true-peak scan, not two.
-  AudioBuffer delivered;
-  LoudnessMeasurement after;
-  const double ceiling = dsp::db_to_linear(master_spec.limiter.ceiling_dbtp);
-  int verify_rounds = 0;
-  {
-    StageTimer t(timing, "quantise_measure_verify");
-    dsp::LimiterParams lp = master_spec.limiter;
-    for (;; ++verify_rounds) {
-      delivered = loop.output;
-      quantize_in_place(delivered, enc);
-      after = measure_loudness(delivered, backend);
-      if (after.true_peak_linear <= ceiling) break;
-      if (verify_rounds == 8) {
-        throw UserError(options.output, "could not meet the true-peak ceiling after quantisation");
-      }
-      // Quantisation moved a peak over the ceiling: limit again, a little lower.
-      lp.ceiling_dbtp -= dsp::linear_to_db(after.true_peak_linear / ceiling) + 1e-4;
-      const auto again = backend.limit_true_peak(loop.output, lp);
-      loop.limiter.max_gain_reduction_db = std::max(loop.limiter.max_gain_reduction_db, again.max_gain_reduction_db);
-    }
-  }
-  m["after"] = loudness_json(after);
-  m["target_lufs"] = master_spec.target_lufs ? json(*master_spec.target_lufs) : json(nullptr);
-  m["ceiling_dbtp"] = master_spec.limiter.ceiling_dbtp;
-  m["gain_applied_db"] = loop.gain_db;
-  m["normalisation"] = {{"iterations", loop.iterations}, {"steps", loop.steps}};
-  m["limiter"] = {{"max_gain_reduction_db", loop.limiter.max_gain_reduction_db},
-                  {"mean_gain_reduction_db", loop.limiter.mean_gain_reduction_db},
-                  {"passes", loop.limiter.passes},
-                  {"requantise_rounds", verify_rounds}};
-  if (master_spec.target_lufs && after.integrated_defined) {
-    const double miss = after.integrated_lufs - *master_spec.target_lufs;
-    if (std::fabs(miss) > 0.1) {
-      warnings.push_back("target " + std::to_string(*master_spec.target_lufs) + " LUFS not reached: the master measures " +
-                         std::to_string(after.integrated_lufs) + " LUFS with the ceiling at " +
-                         std::to_string(master_spec.limiter.ceiling_dbtp) + " dBTP");
-    }
-    if (loop.limiter.max_gain_reduction_db > master_spec.max_limiting_db) {
-      warnings.push_back("reaching the target takes " + std::to_string(loop.limiter.max_gain_reduction_db) +
-                         " dB of limiting (more than max_limiting_db = " + std::to_string(master_spec.max_limiting_db) + ")");
-    }
-  }
-  m["sample_rate"] = out_rate;
-  m["frames"] = delivered.frames();
-  m["duration_s"] = double(delivered.frames()) / out_rate;
-  m["bit_depth"] = enc.bit_depth;
-  m["format"] = enc.format == OutputFormat::wav ? "wav" : "flac";
-  m["dither"] = enc.dither && enc.bit_depth != 32 ? "tpdf" : "none";
-
-  {
-    StageTimer t(timing, "encode");
-    write_audio_atomic(options.output, delivered, enc);
-  }
+  const double out_rate = m["sample_rate"].get<double>();
+  const int64_t delivered_frames = m["frames"].get<int64_t>();
+  if (!delivered_extra.empty()) report["deliverables"] = delivered_extra;
   if (options.export_groups_dir) {
     StageTimer t(timing, "export_groups");
     json exported = json::array();
@@ -532,7 +563,7 @@ RenderResult render(const Session& session, const RenderOptions& options) {
     for (auto& [name, bus] : exported_groups) {
       bus.resize_frames(master_frames);
       if (bus.sample_rate != out_rate) bus = resample(bus, out_rate);
-      bus.resize_frames(delivered.frames());
+      bus.resize_frames(delivered_frames);
       EncodeSpec genc = enc;
       genc.dither_seed = enc.dither_seed ^ XXH3_64bits(name.data(), name.size());
       quantize_in_place(bus, genc);

@@ -329,6 +329,15 @@ std::string canonical_text(const Session& s, const fs::path& base) {
   c.num("master.max_limiting_db", m.max_limiting_db);
   c.eq("master", m.eq);
   c.comp("master", m.compressor);
+  for (const auto& d : s.deliverables) {
+    const std::string k = "deliverables." + d.name;
+    c.opt(k + ".target_lufs", d.master.target_lufs);
+    c.num(k + ".ceiling_dbtp", d.master.limiter.ceiling_dbtp);
+    c.opt(k + ".sample_rate", d.master.sample_rate);
+    c.num(k + ".bit_depth", d.master.encode.bit_depth);
+    c.put(k + ".dither", d.master.encode.dither ? "true" : "false");
+    c.put(k + ".format", !d.format ? "output" : *d.format == OutputFormat::wav ? "wav" : "flac");
+  }
   for (const auto& g : s.groups) {
     const std::string k = "groups." + key_text(g.name);
     c.num(k + ".gain_db", g.gain_db);
@@ -385,7 +394,7 @@ Session parse_session_file(const fs::path& toml_file, bool preset) {
   const fs::path base = fs::absolute(toml_file).lexically_normal().parent_path();
   Session s;
   s.source = toml_file;
-  rd.only(root, "", {"sample_rate", "master", "groups", "reverbs", "stems"});
+  rd.only(root, "", {"sample_rate", "master", "groups", "reverbs", "stems", "deliverables"});
   s.sample_rate = rd.number(root, "", "sample_rate", kMinSampleRate, kMaxSampleRate);
 
   // Reverbs first: sends name them.
@@ -493,6 +502,35 @@ Session parse_session_file(const fs::path& toml_file, bool preset) {
       rd.only(lt, "master.limiter", {"lookahead_ms", "release_ms"});
       m.limiter.lookahead_ms = rd.number_or(lt, "master.limiter", "lookahead_ms", 0.5, 20.0, m.limiter.lookahead_ms);
       m.limiter.release_ms = rd.number_or(lt, "master.limiter", "release_ms", 1.0, 2000.0, m.limiter.release_ms);
+    }
+  }
+  if (const toml::node* n = root.get("deliverables")) {
+    for (const auto& [name, node] : in_file_order(rd.table(*n, "deliverables"))) {
+      const std::string at = join("deliverables", name);
+      const toml::table& t = rd.table(*node, at);
+      rd.only(t, at, {"target_lufs", "ceiling_dbtp", "sample_rate", "bit_depth", "dither", "format"});
+      const bool safe = !name.empty() && std::all_of(name.begin(), name.end(), [](unsigned char c) {
+        return std::isalnum(c) || c == '_' || c == '-';
+      });
+      if (!safe) rd.fail(t.source(), at, "a deliverable's name is part of a file name: letters, digits, '_' and '-' only");
+      DeliverableSpec d;
+      d.name = name;
+      d.master = s.master;
+      if (t.get("target_lufs")) d.master.target_lufs = rd.number(t, at, "target_lufs", -40.0, -5.0);
+      d.master.limiter.ceiling_dbtp = rd.number_or(t, at, "ceiling_dbtp", -20.0, 0.0, d.master.limiter.ceiling_dbtp);
+      if (t.get("sample_rate")) d.master.sample_rate = rd.number(t, at, "sample_rate", kMinSampleRate, kMaxSampleRate);
+      d.master.encode.bit_depth =
+          static_cast<int>(rd.integer_of(t, at, "bit_depth", {16, 24, 32}).value_or(d.master.encode.bit_depth));
+      d.master.encode.dither = rd.boolean(t, at, "dither").value_or(d.master.encode.dither);
+      if (const auto f = rd.string(t, at, "format")) {
+        if (*f == "wav") d.format = OutputFormat::wav;
+        else if (*f == "flac") d.format = OutputFormat::flac;
+        else rd.fail(t.get("format")->source(), at + ".format", "'" + *f + "': use \"wav\" or \"flac\"");
+        if (d.format == OutputFormat::flac && d.master.encode.bit_depth == 32) {
+          rd.fail(t.source(), at + ".bit_depth", "FLAC holds 16 or 24 bits, not 32-bit float");
+        }
+      }
+      s.deliverables.push_back(d);
     }
   }
   s.canonical_text = canonical_text(s, base);

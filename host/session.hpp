@@ -58,6 +58,15 @@ struct MasterSpec {
   double max_limiting_db = 12.0;                    // normalisation warns beyond this
 };
 
+// An extra master from the same mix ([deliverables.NAME]): the [master] settings with its own
+// loudness target, ceiling, rate, bit depth, dither and format (each key absent: the master's).
+// Written beside the main output as <output stem>-NAME.<ext>.
+struct DeliverableSpec {
+  std::string name;                      // [A-Za-z0-9_-]+
+  MasterSpec master;                     // the finishing settings: target, limiter, rate, encode
+  std::optional<OutputFormat> format;    // none: the main output's
+};
+
 struct Session {
   std::filesystem::path source;          // the session file, or the stem folder
   std::optional<double> sample_rate;     // processing rate; none: the first stem's rate
@@ -65,6 +74,7 @@ struct Session {
   std::vector<GroupSpec> groups;         // every group a stem names exists here
   std::vector<ReverbSpec> reverbs;
   MasterSpec master;
+  std::vector<DeliverableSpec> deliverables;  // in file order
   std::string canonical_text;            // normalised text of the settings, for the session hash
 };
 
