@@ -57,7 +57,14 @@ std::string read_text_file(const fs::path& p) {
 }
 
 std::atomic<int> g_signal{0};
-extern "C" void on_stop_signal(int sig) { g_signal.store(sig); }
+// The first SIGINT/SIGTERM asks the batch to stop after the songs in flight; a second one ends the
+// process at once (what it leaves are temporary files, removed when their songs next render).
+extern "C" void on_stop_signal(int sig) {
+  if (g_signal.exchange(sig) != 0) {
+    ::signal(sig, SIG_DFL);
+    ::raise(sig);
+  }
+}
 
 // SIGINT/SIGTERM stop the batch from taking new songs while it runs; restored afterwards.
 class StopSignals {
@@ -402,9 +409,15 @@ int run_batch(const fs::path& catalog, const BatchOptions& opt) {
 
   std::vector<SongResult> results(mine.size());
   std::atomic<size_t> next{0};
+  std::atomic<bool> announced{false};
   auto worker = [&] {
     for (;;) {
-      if (stop_requested()) return;
+      if (stop_requested()) {
+        if (!announced.exchange(true) && !opt.json_log) {
+          std::cerr << "\nlacquer: stopping: the songs in flight finish, no new song starts (signal again to stop now)\n";
+        }
+        return;
+      }
       const size_t i = next.fetch_add(1);
       if (i >= mine.size()) return;
       results[i] = render_song(mine[i], opt, threads_per_song, budget);

@@ -47,7 +47,12 @@ DynamicsStats compress(AudioBuffer& audio, const dsp::CompressorParams& params, 
                                      std::vector<float>(static_cast<size_t>(n)));
   parallel_for_blocks(pool, n, kBlock, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) {
-      const float linked = dsp::level_db(max_magnitude(audio, i));
+      const float peak = max_magnitude(audio, i);
+      if (peak < k.quiet_magnitude) {  // under the knee: exactly no reduction, no logarithm needed
+        for (int d = 0; d < detectors; ++d) gr[size_t(d)][size_t(i)] = 0.0f;
+        continue;
+      }
+      const float linked = dsp::level_db(peak);
       for (int d = 0; d < detectors; ++d) {
         const float level = detectors == 1
                                 ? linked
@@ -61,6 +66,7 @@ DynamicsStats compress(AudioBuffer& audio, const dsp::CompressorParams& params, 
   const int64_t blocks = (n + kBlock - 1) / kBlock;
   std::vector<double> block_max(static_cast<size_t>(blocks * detectors)), block_sum(block_max.size());
   std::vector<float> smoothed(static_cast<size_t>(n));
+  const float rest_gain = dsp::compressor_gain(0.0f, k.makeup_db);  // the gain where nothing is reduced
   for (int d = 0; d < detectors; ++d) {
     std::vector<float>& gain = gr[size_t(d)];
     run_chunked(pool, dsp::GainSmoother{gain.data(), k.alpha_attack, k.alpha_release}, smoothed.data(), n,
@@ -71,8 +77,8 @@ DynamicsStats compress(AudioBuffer& audio, const dsp::CompressorParams& params, 
         const float v = smoothed[size_t(i)];
         mx = std::max(mx, double(v));
         sum += double(v);
-        gain[size_t(i)] =
-            dsp::compressor_gain(smoothed[size_t(std::min(n - 1, i + k.lookahead_frames))], k.makeup_db);
+        const float r = smoothed[size_t(std::min(n - 1, i + k.lookahead_frames))];
+        gain[size_t(i)] = r == 0.0f ? rest_gain : dsp::compressor_gain(r, k.makeup_db);
       }
       block_max[size_t(d * blocks + b / kBlock)] = mx;
       block_sum[size_t(d * blocks + b / kBlock)] = sum;

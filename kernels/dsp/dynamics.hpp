@@ -64,6 +64,9 @@ struct CompressorCoefficients {
   float alpha_release;       // one_pole_alpha(release_ms), while it falls
   double makeup_db;          // params.makeup_db, or half the static curve's reduction at 0 dBFS
   int64_t lookahead_frames;  // the detector runs this many frames ahead of the output
+  // Below this magnitude the static curve's reduction is exactly 0 (the level is under the knee by
+  // a margin far beyond log10f's rounding), so executors may skip the logarithm: the same values.
+  float quiet_magnitude;
 };
 
 LQ_HD CompressorCoefficients prepare_compressor(const CompressorParams& p, double fs) {
@@ -77,6 +80,9 @@ LQ_HD CompressorCoefficients prepare_compressor(const CompressorParams& p, doubl
   c.makeup_db =
       p.auto_makeup ? 0.5 * double(gain_reduction_db(0.0f, c.threshold_db, c.ratio, c.knee_db)) : p.makeup_db;
   c.lookahead_frames = ms_to_frames(p.lookahead_ms, fs);
+  // 10^((T - W/2) / 20) lowered by 1e-4 (0.00087 dB): under it, 2 (x_db - T) < -W for any x_db that
+  // level_db can return (its error is a few 1e-6 dB).
+  c.quiet_magnitude = static_cast<float>(db_to_linear(double(c.threshold_db) - 0.5 * double(c.knee_db)) * (1.0 - 1e-4));
   return c;
 }
 

@@ -304,3 +304,27 @@ TEST(Compressor, RatioOneIsBitTransparentAndEmptyInputIsFine) {
   lq::AudioBuffer empty(2, 0, kFs);
   EXPECT_EQ(lq::cpu::compress(empty, {}, pool).max_gain_reduction_db, 0.0);
 }
+
+// The executors skip the logarithm below CompressorCoefficients::quiet_magnitude: the skipped
+// samples must be exactly those the static curve gives no reduction, checked on a dense sweep of
+// magnitudes around the knee for several thresholds and knee widths.
+TEST(Compressor, QuietMagnitudeShortcutOnlySkipsSamplesWithNoReduction) {
+  for (double threshold : {-60.0, -18.0, -3.0, 0.0}) {
+    for (double knee : {0.0, 1.0, 6.0, 24.0}) {
+      lq::dsp::CompressorParams p;
+      p.threshold_db = threshold;
+      p.knee_db = knee;
+      const auto k = lq::dsp::prepare_compressor(p, 48000.0);
+      ASSERT_GT(k.quiet_magnitude, 0.0f);
+      int checked = 0;
+      for (float a = k.quiet_magnitude * 0.9f; a < k.quiet_magnitude; a = std::nextafter(a, 1.0f)) {
+        ASSERT_EQ(lq::dsp::gain_reduction_db(lq::dsp::level_db(a), k.threshold_db, k.ratio, k.knee_db), 0.0f)
+            << "magnitude " << a << " threshold " << threshold << " knee " << knee;
+        if (++checked > 200'000) break;
+      }
+      // ... and the margin is small: just above the knee the curve does reduce.
+      const float above = static_cast<float>(lq::dsp::db_to_linear(threshold - 0.5 * knee + 0.01));
+      EXPECT_GT(lq::dsp::gain_reduction_db(lq::dsp::level_db(above), k.threshold_db, k.ratio, k.knee_db), 0.0f);
+    }
+  }
+}
