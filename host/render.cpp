@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <future>
 #include <map>
 
 #include <xxhash.h>
@@ -169,26 +170,7 @@ namespace {
 struct Decoded {
   AudioBuffer audio;
   AudioFileInfo info;
-  std::string error;
 };
-
-// Decodes files in parallel; errors are collected per file and the first by index is thrown,
-// so the message does not depend on scheduling.
-std::vector<Decoded> decode_all(const std::vector<fs::path>& files, cpu::ThreadPool& pool) {
-  std::vector<Decoded> out(files.size());
-  pool.parallel_for(static_cast<int64_t>(files.size()), [&](int64_t i) {
-    auto& d = out[static_cast<size_t>(i)];
-    try {
-      d.audio = read_audio(files[static_cast<size_t>(i)], &d.info);
-    } catch (const std::exception& e) {
-      d.error = e.what();
-    }
-  });
-  for (const auto& d : out) {
-    if (!d.error.empty()) throw UserError(d.error);
-  }
-  return out;
-}
 
 // Impulse responses decoded and converted to the session rate, shared across the songs of a batch:
 // keyed by the file's path, size and modification time and the rate.
@@ -395,42 +377,40 @@ RenderResult render(const Session& session, const RenderOptions& options) {
   const std::unique_ptr<Backend> backend_ptr = make_backend(options.backend, pool, &backend_note);
   Backend& backend = *backend_ptr;
 
-  // ---- decode ----
-  std::vector<fs::path> stem_files;
-  for (const auto& s : session.stems) stem_files.push_back(s.file);
-  std::vector<Decoded> stems;
+  // ---- plan: the song's length from the stems' headers ----
+  // Stems are decoded as the stem loop reaches them (the next one while the current one is
+  // processed), so at most two are held at once: memory grows with the buses, not the stem count.
+  // A header that is not one read_audio accepts is decoded here, so its problem is reported first.
+  const size_t stem_count = session.stems.size();
+  std::vector<int64_t> stem_frames(stem_count);
+  std::vector<int> stem_rates(stem_count);
   {
     StageTimer t(timing, "decode");
-    stems = decode_all(stem_files, pool);
-  }
-  const double rate = session.sample_rate.value_or(stems.front().info.sample_rate);
-  json inputs = json::array();
-  int64_t song_frames = 0;
-  {
-    StageTimer t(timing, "resample");
-    for (size_t i = 0; i < stems.size(); ++i) {
-      auto& d = stems[i];
-      json in = {{"stem", session.stems[i].name},
-                 {"file", d.info.path.string()},
-                 {"format", d.info.format},
-                 {"sample_rate", d.info.sample_rate},
-                 {"channels", d.info.channels},
-                 {"frames", d.info.frames},
-                 {"duration_s", double(d.info.frames) / d.info.sample_rate},
-                 {"peak_dbfs", std::isfinite(d.info.peak_dbfs) ? json(d.info.peak_dbfs) : json(nullptr)},
-                 {"group", session.stems[i].group}};
-      if (d.info.sample_rate != rate) {
-        d.audio = resample(d.audio, rate);
-        in["resampled_to"] = rate;
-        warnings.push_back("stem '" + session.stems[i].name + "' is at " +
-                           std::to_string(int(d.info.sample_rate)) + " Hz: converted to " +
-                           std::to_string(int(rate)) + " Hz");
+    for (size_t i = 0; i < stem_count; ++i) {
+      int channels = 0;
+      const bool ok = probe_audio_header(session.stems[i].file, &stem_frames[i], &stem_rates[i], &channels);
+      if (!ok || stem_frames[i] <= 0 || stem_rates[i] < kMinSampleRate || stem_rates[i] > kMaxSampleRate ||
+          channels < 1 || channels > kMaxInputChannels) {
+        read_audio(session.stems[i].file);  // throws the file's problem
+        throw UserError(session.stems[i].file, "not a readable audio file");
       }
-      song_frames = std::max(song_frames, d.audio.frames());
-      inputs.push_back(in);
     }
   }
-  report["inputs"] = inputs;
+  const double rate = session.sample_rate.value_or(double(stem_rates.front()));
+  int64_t song_frames = 0;
+  for (size_t i = 0; i < stem_count; ++i) {
+    const int64_t n = double(stem_rates[i]) == rate
+                          ? stem_frames[i]
+                          : static_cast<int64_t>(std::llround(double(stem_frames[i]) * rate / double(stem_rates[i])));
+    song_frames = std::max(song_frames, n);
+  }
+  auto decode_stem = [&session, rate](size_t i) {
+    Decoded d;
+    d.audio = read_audio(session.stems[i].file, &d.info);
+    if (d.info.sample_rate != rate) d.audio = resample(d.audio, rate);
+    return d;
+  };
+  json inputs = json::array();
 
   // ---- impulse responses ----
   std::map<std::string, AudioBuffer> irs;
@@ -455,10 +435,35 @@ RenderResult render(const Session& session, const RenderOptions& options) {
   json stems_report = json::array();
   {
     StageTimer t(timing, "stems");
-    for (size_t i = 0; i < stems.size(); ++i) {
+    std::future<Decoded> next = std::async(std::launch::async, decode_stem, size_t{0});
+    for (size_t i = 0; i < stem_count; ++i) {
       const StemSpec& spec = session.stems[i];
-      AudioBuffer s = to_stereo(stems[i].audio, spec.pan, spec.gain_db);
-      stems[i].audio = AudioBuffer();
+      Decoded d;
+      {
+        StageTimer td(timing, "decode");
+        d = next.get();
+      }
+      if (i + 1 < stem_count) next = std::async(std::launch::async, decode_stem, i + 1);
+      json in = {{"stem", spec.name},
+                 {"file", d.info.path.string()},
+                 {"format", d.info.format},
+                 {"sample_rate", d.info.sample_rate},
+                 {"channels", d.info.channels},
+                 {"frames", d.info.frames},
+                 {"duration_s", double(d.info.frames) / d.info.sample_rate},
+                 {"peak_dbfs", std::isfinite(d.info.peak_dbfs) ? json(d.info.peak_dbfs) : json(nullptr)},
+                 {"group", spec.group}};
+      if (d.info.sample_rate != rate) {
+        in["resampled_to"] = rate;
+        warnings.push_back("stem '" + spec.name + "' is at " + std::to_string(int(d.info.sample_rate)) +
+                           " Hz: converted to " + std::to_string(int(rate)) + " Hz");
+      }
+      inputs.push_back(in);
+      if (d.audio.frames() > song_frames) {
+        throw std::logic_error("render: stem '" + spec.name + "' decoded longer than its header said");
+      }
+      AudioBuffer s = to_stereo(d.audio, spec.pan, spec.gain_db);
+      d.audio = AudioBuffer();
       s.resize_frames(song_frames);
       json r = process_bus(s, "stem '" + spec.name + "'", spec.eq, spec.compressor, backend, warnings);
       r["name"] = spec.name;
@@ -470,6 +475,7 @@ RenderResult render(const Session& session, const RenderOptions& options) {
       stems_report.push_back(r);
     }
   }
+  report["inputs"] = inputs;
   report["stems"] = stems_report;
 
   auto run_reverb = [&](const ReverbSpec& r) -> AudioBuffer {
