@@ -62,6 +62,10 @@ if [[ ${#need[@]} -gt 0 ]]; then
 fi
 [[ -x $lacquer ]] || { echo "catalog_bench.sh: no lacquer binary at $lacquer (set LACQUER, or build: cmake -S . -B build -G Ninja && cmake --build build --target lacquer)" >&2; exit 1; }
 lacquer=$(cd "$(dirname "$lacquer")" && pwd)/$(basename "$lacquer")
+# the commit as the run starts (set LACQUER_COMMIT when the binary was built from another one)
+commit=${LACQUER_COMMIT:-$(git -C "$root" rev-parse HEAD 2>/dev/null || echo unknown)}
+dirty=$(git -C "$root" status --porcelain -- host kernels cli CMakeLists.txt 2>/dev/null | grep -q . && echo true || echo false)
+lacquer_sha256=$(sha256sum "$lacquer" | cut -d' ' -f1)
 
 # --- the catalog -----------------------------------------------------------------------------
 mkdir -p "$catalog"
@@ -100,6 +104,7 @@ logs=$work/logs; rm -rf "$logs"; mkdir -p "$logs"
 say "warming the page cache (reading the catalog once)"
 cat "$catalog"/*/*.wav > /dev/null
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }  # user nice system irq softirq steal
 load_before=$(loadavg)
 uptime_before=$(uptime)
 
@@ -107,17 +112,21 @@ run_lacquer() {  # round
   local out=$work/lacquer
   rm -rf "$out"
   echo "$(loadavg)" > "$logs/lacquer-$1.load"
+  busy_ticks > "$logs/lacquer-$1.busy"
   /usr/bin/time -v -o "$logs/lacquer-$1.time" "$lacquer" batch "$catalog" -o "$out" --force --quiet \
     > "$logs/lacquer-$1.log" 2>&1 || { cat "$logs/lacquer-$1.log" >&2; return 1; }
+  busy_ticks >> "$logs/lacquer-$1.busy"
   cp "$out/summary.json" "$logs/lacquer-$1.summary.json"
 }
 run_ffmpeg() {  # round
   local out=$work/ffmpeg
   rm -rf "$out"; mkdir -p "$out"
   echo "$(loadavg)" > "$logs/ffmpeg-$1.load"
+  busy_ticks > "$logs/ffmpeg-$1.busy"
   ( cd "$catalog" && ls -d song-* | CATALOG=$catalog FF_OUT=$out \
       /usr/bin/time -v -o "$logs/ffmpeg-$1.time" xargs -P "$ff_jobs" -n 1 "$here/ffmpeg_song.sh" ) \
     > "$logs/ffmpeg-$1.log" 2>&1 || { cat "$logs/ffmpeg-$1.log" >&2; return 1; }
+  busy_ticks >> "$logs/ffmpeg-$1.busy"
 }
 for r in $(seq 1 "$rounds"); do
   say "round $r/$rounds: lacquer batch"; run_lacquer "$r"
@@ -141,10 +150,8 @@ done
 # --- the result ------------------------------------------------------------------------------
 lacquer_version=$("$lacquer" --version | head -1)
 ffmpeg_version=$(ffmpeg -version | head -1)
-commit=$(git -C "$root" rev-parse HEAD 2>/dev/null || echo unknown)
-dirty=$(git -C "$root" status --porcelain 2>/dev/null | grep -q . && echo true || echo false)
 result=$results/catalog-$date_tag-$host.json
-export songs seconds rounds ff_jobs date_tag host lacquer_version ffmpeg_version commit dirty \
+export songs seconds rounds ff_jobs date_tag host lacquer_version ffmpeg_version commit dirty lacquer_sha256 \
   load_before load_after uptime_before uptime_after catalog catalog_bytes gen_s logs work result
 "$py" - <<'EOF'
 import json, os, re, statistics, sys, glob
@@ -170,6 +177,11 @@ def side(name):
         x = gnu_time(f'{logs}/{name}-{r}.time')
         x['round'] = r
         x['load_at_start'] = open(f'{logs}/{name}-{r}.load').read().split()
+        b0, b1 = (int(v) for v in open(f'{logs}/{name}-{r}.busy').read().split())
+        busy = (b1 - b0) / os.sysconf('SC_CLK_TCK')
+        # CPU the whole machine spent during the run, and what of it was not this run's
+        x['machine_busy_cpu_s'] = round(busy, 1)
+        x['other_processes_cpu_s'] = round(busy - x['cpu_s'], 1)
         if name == 'lacquer':
             s = json.load(open(f'{logs}/lacquer-{r}.summary.json'))
             x['summary'] = {k: s[k] for k in ('wall_s', 'songs_per_hour', 'x_realtime', 'rendered_audio_s',
@@ -216,7 +228,7 @@ res = {
     'machine': {'nproc': os.cpu_count(), 'cpu_model': cpu.group(1) if cpu else None,
                 'ram_bytes': int(mem.group(1)) * 1024 if mem else None},
     'versions': {'lacquer': E['lacquer_version'], 'ffmpeg': E['ffmpeg_version']},
-    'commit': E['commit'], 'worktree_dirty': E['dirty'] == 'true',
+    'commit': E['commit'], 'source_dirty': E['dirty'] == 'true', 'lacquer_binary_sha256': E['lacquer_sha256'],
     'catalog': {'dir': E['catalog'], 'songs': songs, 'seconds': seconds, 'bytes': int(E['catalog_bytes']),
                 'generation_s': float(E['gen_s'] or 0), 'session': 'benchmarks/bench_session.toml',
                 'seeds': [1, songs]},
@@ -252,11 +264,12 @@ open(E['result'], 'a').write('\n')
 gib = lambda k: k / 1024 / 1024
 print(f"\ncatalog: {songs} songs x {seconds:g} s, {E['rounds']} rounds each (median), {E['host']}, "
       f"{os.cpu_count()} cores, commit {E['commit'][:7]}; load before {E['load_before']}, after {E['load_after']}\n")
-print('| side | songs | seconds | wall (s) | CPU (s) | peak RSS (GiB) | songs/hour |')
-print('|---|---:|---:|---:|---:|---:|---:|')
+print('| side | songs | seconds | wall (s) | CPU (s) | peak RSS (GiB) | songs/hour | other processes\' CPU (s) |')
+print('|---|---:|---:|---:|---:|---:|---:|---:|')
 for name, s in (('lacquer batch', lq), (f"ffmpeg, xargs -P {E['ff_jobs']}", ff)):
+    oth = ' / '.join(f"{x['other_processes_cpu_s']:.0f}" for x in s['runs'])
     print(f"| {name} | {songs} | {seconds:g} | {s['median_wall_s']:.1f} | {s['median_cpu_s']:.1f} | "
-          f"{gib(s['max_rss_kib']):.2f} | {s['songs_per_hour']:.0f} |")
+          f"{gib(s['max_rss_kib']):.2f} | {s['songs_per_hour']:.0f} | {oth} |")
 print(f"\nratio (lacquer / ffmpeg songs per hour): {res['ratio_songs_per_hour']:.2f}x (target 4x)")
 print(f"lacquer x_realtime {[x['summary']['x_realtime'] for x in lq['runs']]}, peak_inflight_estimate_bytes "
       f"{[x['summary']['peak_inflight_estimate_bytes'] for x in lq['runs']]}")

@@ -17,9 +17,10 @@ Writes into OUTDIR:
 usage: make_workload.py OUTDIR [SECONDS=180] [--flac] [--seed N]
   --flac   also write each stem as 24-bit FLAC (stems_flac/NAME.flac)
   --seed N seed the noise generator with N (a non-negative integer) instead of the fixed default
-           (20240601): different noise in every stem and in the IR, same arrangement and levels
-           (a catalog of distinct songs: one seed per song). Without --seed the output is the
-           standard workload, byte for byte.
+           (20240601): different noise in every stem and in the IR, and the song moved to another
+           key (-5..+6 semitones, never 0), same arrangement and levels (a catalog of distinct songs:
+           one seed per song). Without --seed (or with --seed 20240601) the output is the standard
+           workload, byte for byte.
 Only Debian packages: python3-numpy, python3-scipy (and python3-soundfile for --flac).
 Same arguments -> same bytes (fixed seed, no time-dependent input).
 """
