@@ -1,6 +1,7 @@
 // The `lacquer` command. User errors are caught here, once, and printed as one line.
 // Exit codes: 0 success, 1 render failed (bad input, I/O), 2 usage error.
 #include <CLI/CLI.hpp>
+#include <malloc.h>
 
 #include <cstdio>
 #include <exception>
@@ -11,6 +12,13 @@
 #include "host/errors.hpp"
 
 int main(int argc, char** argv) {
+  // Large buffers (a channel of a song is tens of MB) come from the heap and are reused once freed,
+  // instead of fresh mmap'd pages for every stage: glibc maps each allocation above 32 MiB afresh and
+  // the kernel zero-fills it page by page. Measured on the standard song (2 cores): 980k page faults
+  // and 3.0 s of system time -> 164k and 0.6 s, 6.1 s -> 3.9 s wall, peak RSS 514 -> 669 MB.
+  mallopt(M_MMAP_MAX, 0);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  mallopt(M_ARENA_MAX, 1);
   CLI::App app{"Lacquer: GPU-accelerated offline stem mastering"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("lacquer ") + LQ_VERSION);
