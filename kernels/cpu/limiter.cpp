@@ -29,6 +29,7 @@
 #include "kernels/cpu/dynamics.hpp"
 #include "kernels/cpu/recurrence.hpp"
 #include "kernels/dsp/dynamics.hpp"
+#include "kernels/cpu/true_peak_range.hpp"
 #include "kernels/dsp/true_peak.hpp"
 
 namespace lq::cpu {
@@ -54,7 +55,7 @@ double peak_profile(const AudioBuffer& a, std::vector<double>& peak, ThreadPool&
   parallel_for_blocks(pool, positions, kBlock, [&](int64_t b, int64_t e) {
     std::vector<double> tp(size_t(e - b));
     for (const auto& ch : a.channels) {
-      dsp::true_peak_range(ch.data(), len, b, e, tp.data());
+      true_peak_range(ch.data(), len, b, e, tp.data());
       for (int64_t n = b; n < e; ++n) peak[size_t(n)] = std::max(peak[size_t(n)], tp[size_t(n - b)]);
     }
     double mx = 0.0;

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "kernels/dsp/k_weighting.hpp"
+#include "kernels/cpu/true_peak_range.hpp"
 #include "kernels/dsp/true_peak.hpp"
 
 namespace lq::cpu {
@@ -61,7 +62,7 @@ double true_peak_scan(const AudioBuffer& audio, ThreadPool& pool) {
     const float* x = audio.channels[static_cast<size_t>(t / blocks)].data();
     const int64_t n0 = (t % blocks) * block, n1 = std::min(positions, n0 + block);
     std::vector<double> tp(static_cast<size_t>(n1 - n0));
-    dsp::true_peak_range(x, len, n0, n1, tp.data());
+    true_peak_range(x, len, n0, n1, tp.data());
     double peak = 0.0;
     for (double v : tp) peak = std::max(peak, v);
     peaks[static_cast<size_t>(t)] = peak;

@@ -73,39 +73,7 @@ LQ_HD double true_peak_at(const float* x, int64_t len, int64_t n) {
   return s < ip ? ip : s;
 }
 
-// out[n - begin] = true_peak_at(x, len, n) for n in [begin, end), the same values bit for bit (the
-// same products summed in the same order), computed phase by phase over runs of positions so
-// that the compiler can vectorise across positions; only the edges take the checked path.
-inline void true_peak_range(const float* x, int64_t len, int64_t begin, int64_t end, double* out) {
-  constexpr int64_t kRun = 256;  // positions per run: the accumulators stay in L1
-  constexpr int64_t kHistory = kTruePeakTapsPerPhase - 1;
-  const int64_t inner0 = begin < kHistory ? (end < kHistory ? end : kHistory) : begin;
-  const int64_t inner1 = end < len ? end : (len > inner0 ? len : inner0);
-  for (int64_t n = begin; n < inner0; ++n) out[n - begin] = true_peak_at(x, len, n);
-  for (int64_t n0 = inner0; n0 < inner1; n0 += kRun) {
-    const int64_t m = inner1 - n0 < kRun ? inner1 - n0 : kRun;
-    double best[kRun];
-    for (int64_t j = 0; j < m; ++j) best[j] = 0.0;
-    for (int p = 0; p < kTruePeakPhases; ++p) {
-      double acc[kRun];
-      for (int64_t j = 0; j < m; ++j) acc[j] = 0.0;
-      for (int t = 0; t < kTruePeakTapsPerPhase; ++t) {
-        const double h = kTruePeakTaps[p][t];
-        const float* xs = x + n0 - t;
-        for (int64_t j = 0; j < m; ++j) acc[j] += h * double(xs[j]);
-      }
-      for (int64_t j = 0; j < m; ++j) {
-        const double a = acc[j] < 0.0 ? -acc[j] : acc[j];
-        best[j] = best[j] < a ? a : best[j];
-      }
-    }
-    for (int64_t j = 0; j < m; ++j) {
-      const float v = x[n0 + j];
-      const double sv = double(v < 0.0f ? -v : v);
-      out[n0 + j - begin] = sv < best[j] ? best[j] : sv;
-    }
-  }
-  for (int64_t n = inner1 > begin ? inner1 : begin; n < end; ++n) out[n - begin] = true_peak_at(x, len, n);
-}
+// The CPU's vectorised scan over a range of positions, bit-identical to true_peak_at, is
+// kernels/cpu/true_peak_range.hpp.
 
 }  // namespace lq::dsp

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "kernels/dsp/true_peak.hpp"
+#include "kernels/cpu/true_peak_range.hpp"
 #include "support/expect_close.hpp"
 
 TEST(TruePeakRange, EqualsTruePeakAtBitForBitOverEveryRange) {
@@ -18,7 +19,7 @@ TEST(TruePeakRange, EqualsTruePeakAtBitForBitOverEveryRange) {
       for (int64_t end : {begin, begin + 1, begin + 70, positions}) {
         if (end < begin || end > positions) continue;
         std::vector<double> fast(static_cast<size_t>(end - begin)), slow(fast.size());
-        lq::dsp::true_peak_range(x.data(), len, begin, end, fast.data());
+        lq::cpu::true_peak_range(x.data(), len, begin, end, fast.data());
         for (int64_t n = begin; n < end; ++n) slow[size_t(n - begin)] = lq::dsp::true_peak_at(x.data(), len, n);
         EXPECT_TRUE(lq::test::bit_equal(fast, slow)) << "len " << len << " [" << begin << ", " << end << ")";
       }
