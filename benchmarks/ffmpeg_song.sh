@@ -21,6 +21,7 @@
 # Differences from Lacquer, which make ffmpeg's work lighter if anything: no true-peak limiting
 # (alimiter is a sample-peak limiter), no dither, no report (no loudness or true-peak metering),
 # no tail trimming to -90 dBFS (a fixed 3 s instead).
+# FF_LOUDNORM=-14 replaces alimiter by loudnorm (I=-14, TP=-1) for the normalised variant.
 # The output is SECONDS + 3 s long. FF_THREADS, when set, is passed as -threads and
 # -filter_complex_threads (default: ffmpeg's own, one per core).
 set -euo pipefail
@@ -49,7 +50,13 @@ graph+="amix=inputs=$n:normalize=0:duration=longest,apad=pad_dur=3[send];"
 graph+="[send][$n:a]afir=dry=1:wet=1:gtype=none[rev];"
 for i in $(seq 0 $((n - 1))); do graph+="[d$i]"; done
 graph+="[rev]amix=inputs=$((n + 1)):normalize=0:duration=longest,"
-graph+="alimiter=limit=0.891:level=disabled:attack=5:release=80[out]"
+if [[ -n ${FF_LOUDNORM:-} ]]; then
+  # The normalised variant (bench_session_norm.toml): loudnorm to FF_LOUDNORM LUFS under a -1 dBTP
+  # ceiling (its own true-peak limiter; one pass, dynamic mode), back to 48 kHz from its 192 kHz.
+  graph+="loudnorm=I=$FF_LOUDNORM:TP=-1:LRA=20,aresample=48000[out]"
+else
+  graph+="alimiter=limit=0.891:level=disabled:attack=5:release=80[out]"
+fi
 
 threads=()
 if [[ -n ${FF_THREADS:-} ]]; then threads=(-threads "$FF_THREADS" -filter_complex_threads "$FF_THREADS"); fi
