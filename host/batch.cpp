@@ -387,12 +387,16 @@ int run_batch(const fs::path& catalog, const BatchOptions& opt) {
     std::error_code ec;
     if (!fs::is_regular_file(*opt.preset, ec)) throw UsageError(*opt.preset, "no such preset file");
   }
-  std::vector<CatalogSong> mine;
-  for (auto& s : songs) {
-    if (shard_of(s.id, opt.shard_count) == opt.shard_index) mine.push_back(std::move(s));
-  }
   std::error_code ec;
   fs::create_directories(opt.out_dir, ec);
+  // An output folder inside a folder catalog (`lacquer batch . -o out`) is not a song.
+  const fs::path out_abs = fs::weakly_canonical(fs::absolute(opt.out_dir), ec);
+  std::vector<CatalogSong> mine;
+  for (auto& s : songs) {
+    const fs::path src = fs::weakly_canonical(fs::absolute(s.is_session_file ? s.source.parent_path() : s.source), ec);
+    if (!s.is_session_file && src == out_abs) continue;
+    if (shard_of(s.id, opt.shard_count) == opt.shard_index) mine.push_back(std::move(s));
+  }
   if (!fs::is_directory(opt.out_dir, ec)) throw UsageError(opt.out_dir, "cannot create the output folder");
   if (::access(opt.out_dir.c_str(), W_OK) != 0) {
     throw UsageError(opt.out_dir, std::string("the output folder is not writable: ") + std::strerror(errno));

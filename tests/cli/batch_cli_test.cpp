@@ -330,3 +330,12 @@ TEST(BatchCli, APresetAppliesToSongsWithoutASessionFile) {
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.err.find("a preset has no stems"), std::string::npos) << bad.err;
 }
+
+TEST(BatchCli, AnOutputFolderInsideTheCatalogIsNotASong) {
+  const fs::path cat = make_catalog(2, 0.5);
+  const fs::path out = cat / "masters";
+  ASSERT_EQ(run_lacquer({"batch", cat.string(), "-o", out.string(), "--quiet"}).exit_code, 0);
+  const auto again = run_lacquer({"batch", cat.string(), "-o", out.string(), "--quiet"});
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(read_json(out / "summary.json")["songs"].size(), 2u);
+}
