@@ -22,71 +22,18 @@
 #include <string>
 #include <vector>
 
-// cuFFT has no error-name function; these are cufft.h's names, indexed by value.
-inline const char* cufft_error_name(cufftResult r) {
-  static const char* const names[] = {"CUFFT_SUCCESS",        "CUFFT_INVALID_PLAN",  "CUFFT_ALLOC_FAILED",
-                                      "CUFFT_INVALID_TYPE",   "CUFFT_INVALID_VALUE", "CUFFT_INTERNAL_ERROR",
-                                      "CUFFT_EXEC_FAILED",    "CUFFT_SETUP_FAILED",  "CUFFT_INVALID_SIZE",
-                                      "CUFFT_UNALIGNED_DATA", "cufftResult 10",      "CUFFT_INVALID_DEVICE",
-                                      "cufftResult 12",       "CUFFT_NO_WORKSPACE",  "CUFFT_NOT_IMPLEMENTED",
-                                      "cufftResult 15",       "CUFFT_NOT_SUPPORTED"};
-  const auto i = static_cast<size_t>(r);
-  return i < sizeof(names) / sizeof(names[0]) ? names[i] : "cufftResult (see cufft.h)";
-}
-
-#define LQ_CUDA_CHECK(call)                                                                              \
-  do {                                                                                                   \
-    const cudaError_t lq_err_ = (call);                                                                  \
-    if (lq_err_ != cudaSuccess)                                                                          \
-      throw std::runtime_error(std::string(#call) + " at " + __FILE__ + ":" + std::to_string(__LINE__) + \
-                               ": " + cudaGetErrorName(lq_err_));                                        \
-  } while (0)
-#define LQ_CUFFT_CHECK(call)                                                                             \
-  do {                                                                                                   \
-    const cufftResult lq_res_ = (call);                                                                  \
-    if (lq_res_ != CUFFT_SUCCESS)                                                                        \
-      throw std::runtime_error(std::string(#call) + " at " + __FILE__ + ":" + std::to_string(__LINE__) + \
-                               ": " + cufft_error_name(lq_res_) + " (" +                                 \
-                               std::to_string(static_cast<int>(lq_res_)) + ")");                         \
-  } while (0)
+#include "kernels/cuda/cuda_support.cuh"
+#include "kernels/cuda/device_query.cuh"
 
 namespace {
 
+using lq::cuda::DeviceBuffer;
+using lq::cuda::Event;
+using lq::cuda::FftPlan;
+using lq::cuda::Stream;
+
 constexpr int warmups = 3;
 constexpr int repeats = 20;
-
-// Owners of one handle each (not copyable); destructors never throw (STYLE.md 7, 9).
-struct DeviceBuffer {
-  void* p = nullptr;
-  explicit DeviceBuffer(size_t bytes) { LQ_CUDA_CHECK(cudaMalloc(&p, bytes)); }
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  ~DeviceBuffer() { cudaFree(p); }
-};
-struct Stream {
-  cudaStream_t s = nullptr;
-  Stream() { LQ_CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking)); }
-  Stream(const Stream&) = delete;
-  Stream& operator=(const Stream&) = delete;
-  ~Stream() { cudaStreamDestroy(s); }
-};
-struct Event {
-  cudaEvent_t e = nullptr;
-  Event() { LQ_CUDA_CHECK(cudaEventCreate(&e)); }
-  Event(const Event&) = delete;
-  Event& operator=(const Event&) = delete;
-  ~Event() { cudaEventDestroy(e); }
-};
-struct FftPlan {
-  cufftHandle h = 0;
-  FftPlan(int k, cufftType type, int batch, cudaStream_t s) {
-    LQ_CUFFT_CHECK(cufftPlanMany(&h, 1, &k, nullptr, 1, 0, nullptr, 1, 0, type, batch));
-    LQ_CUFFT_CHECK(cufftSetStream(h, s));
-  }
-  FftPlan(const FftPlan&) = delete;
-  FftPlan& operator=(const FftPlan&) = delete;
-  ~FftPlan() { cufftDestroy(h); }
-};
 
 // Deterministic test signal in [-0.5, 0.5): a multiplicative hash of the index.
 __global__ void fill_signal(float* x, int64_t n) {
@@ -108,33 +55,30 @@ double time_median(cudaStream_t s, F&& work) {
   LQ_CUDA_CHECK(cudaStreamSynchronize(s));
   std::vector<double> t;
   for (int i = 0; i < repeats; ++i) {
-    LQ_CUDA_CHECK(cudaEventRecord(start.e, s));
+    start.record(s);
     work();
-    LQ_CUDA_CHECK(cudaEventRecord(stop.e, s));
-    LQ_CUDA_CHECK(cudaEventSynchronize(stop.e));
-    float ms = 0.0f;
-    LQ_CUDA_CHECK(cudaEventElapsedTime(&ms, start.e, stop.e));
-    t.push_back(static_cast<double>(ms) * 1e-3);
+    stop.record(s);
+    LQ_CUDA_CHECK(cudaEventSynchronize(stop.get()));
+    t.push_back(static_cast<double>(stop.ms_since(start)) * 1e-3);
   }
   return median(t);
 }
 
 nlohmann::json measure_bandwidth(cudaStream_t s) {
   const size_t bytes = size_t{1} << 30;
-  DeviceBuffer src(bytes), dst(bytes);
-  LQ_CUDA_CHECK(cudaMemsetAsync(src.p, 0x5A, bytes, s));
-  LQ_CUDA_CHECK(cudaMemsetAsync(dst.p, 0x00, bytes, s));
-  LQ_CUDA_CHECK(cudaMemcpyAsync(dst.p, src.p, bytes, cudaMemcpyDeviceToDevice, s));
+  DeviceBuffer<unsigned char> src(bytes, s), dst(bytes, s);
+  LQ_CUDA_CHECK(cudaMemsetAsync(src.get(), 0x5A, bytes, s));
+  dst.fill_zero();
+  LQ_CUDA_CHECK(cudaMemcpyAsync(dst.get(), src.get(), bytes, cudaMemcpyDeviceToDevice, s));
   std::vector<unsigned char> probe(4096);
   for (size_t at : {size_t{0}, bytes / 2, bytes - probe.size()}) {
-    LQ_CUDA_CHECK(cudaMemcpyAsync(probe.data(), static_cast<char*>(dst.p) + at, probe.size(),
-                                  cudaMemcpyDeviceToHost, s));
+    dst.download(probe.data(), probe.size(), at);
     LQ_CUDA_CHECK(cudaStreamSynchronize(s));
     if (std::any_of(probe.begin(), probe.end(), [](unsigned char b) { return b != 0x5A; }))
       throw std::runtime_error("device-to-device copy check failed at byte " + std::to_string(at));
   }
   const double t = time_median(
-      s, [&] { LQ_CUDA_CHECK(cudaMemcpyAsync(dst.p, src.p, bytes, cudaMemcpyDeviceToDevice, s)); });
+      s, [&] { LQ_CUDA_CHECK(cudaMemcpyAsync(dst.get(), src.get(), bytes, cudaMemcpyDeviceToDevice, s)); });
   return {{"method", "cudaMemcpyAsync device-to-device, 1 GiB, bytes read + written"},
           {"bytes_moved", 2.0 * static_cast<double>(bytes)},
           {"median_s", t},
@@ -144,24 +88,25 @@ nlohmann::json measure_bandwidth(cudaStream_t s) {
 nlohmann::json measure_fft(int k, int batch, cudaStream_t s) {
   const int64_t n = int64_t{k} * batch;
   const int64_t bins = int64_t{k / 2 + 1} * batch;
-  DeviceBuffer x(sizeof(float) * n), y(sizeof(float) * n), spec(sizeof(cufftComplex) * bins);
-  FftPlan fwd(k, CUFFT_R2C, batch, s), inv(k, CUFFT_C2R, batch, s);
-  auto* xr = static_cast<float*>(x.p);
-  auto* yr = static_cast<float*>(y.p);
-  auto* sc = static_cast<cufftComplex*>(spec.p);
+  DeviceBuffer<float> x(size_t(n), s), y(size_t(n), s);
+  DeviceBuffer<cufftComplex> spec(size_t(bins), s);
+  const FftPlan fwd(k, batch, CUFFT_R2C, s), inv(k, batch, CUFFT_C2R, s);
+  float* xr = x.get();
+  float* yr = y.get();
+  cufftComplex* sc = spec.get();
   fill_signal<<<1024, 256, 0, s>>>(xr, n);
-  LQ_CUDA_CHECK(cudaGetLastError());
+  LQ_CUDA_CHECK_LAUNCH();
   auto pair = [&] {
-    LQ_CUFFT_CHECK(cufftExecR2C(fwd.h, xr, sc));
-    LQ_CUFFT_CHECK(cufftExecC2R(inv.h, sc, yr));
+    LQ_CUFFT_CHECK(cufftExecR2C(fwd.get(), xr, sc));
+    LQ_CUFFT_CHECK(cufftExecC2R(inv.get(), sc, yr));
   };
   pair();
   // Round-trip check on the first and the last transform of the batch.
   double worst = 0.0;
   std::vector<float> hx(static_cast<size_t>(k)), hy(static_cast<size_t>(k));
   for (int64_t b : {int64_t{0}, int64_t{batch - 1}}) {
-    LQ_CUDA_CHECK(cudaMemcpyAsync(hx.data(), xr + b * k, sizeof(float) * k, cudaMemcpyDeviceToHost, s));
-    LQ_CUDA_CHECK(cudaMemcpyAsync(hy.data(), yr + b * k, sizeof(float) * k, cudaMemcpyDeviceToHost, s));
+    x.download(hx.data(), size_t(k), size_t(b * k));
+    y.download(hy.data(), size_t(k), size_t(b * k));
     LQ_CUDA_CHECK(cudaStreamSynchronize(s));
     for (int i = 0; i < k; ++i)
       worst = std::max(worst, std::fabs(static_cast<double>(hy[i]) / k - static_cast<double>(hx[i])));
@@ -186,18 +131,9 @@ std::string version_text(int v) { return std::to_string(v / 1000) + "." + std::t
 }  // namespace
 
 int main() {
-  int driver = 0, runtime = 0, count = 0;
-  cudaRuntimeGetVersion(&runtime);
-  std::string why;
-  if (cudaDriverGetVersion(&driver) != cudaSuccess || driver == 0) {
-    why = "no NVIDIA driver is installed (libcuda not found)";
-  } else if (const cudaError_t err = cudaGetDeviceCount(&count); err != cudaSuccess) {
-    why = std::string(cudaGetErrorName(err)) + ": " + cudaGetErrorString(err);
-  } else if (count == 0) {
-    why = "the driver reports no CUDA device";
-  }
-  if (!why.empty()) {
-    std::printf("gpu_floor: no usable CUDA device: %s\n", why.c_str());
+  const lq::cuda::DeviceReport devices = lq::cuda::query_devices();
+  if (devices.devices.empty()) {
+    std::printf("gpu_floor: no usable CUDA device: %s\n", devices.why_none.c_str());
     return 0;
   }
   try {
@@ -211,14 +147,14 @@ int main() {
                           {"cc", std::to_string(p.major) + "." + std::to_string(p.minor)},
                           {"multiprocessors", p.multiProcessorCount},
                           {"memory_bytes", p.totalGlobalMem},
-                          {"driver_cuda_version", version_text(driver)},
-                          {"runtime_cuda_version", version_text(runtime)},
+                          {"driver_cuda_version", version_text(devices.driver_version)},
+                          {"runtime_cuda_version", version_text(devices.runtime_version)},
                           {"cufft_version", cufft_version},
                           {"repeats", repeats},
                           {"statistic", "median"}};
-    out["bandwidth"] = measure_bandwidth(s.s);
+    out["bandwidth"] = measure_bandwidth(s.get());
     out["bandwidth_gbs"] = out["bandwidth"]["bandwidth_gbs"];
-    out["fft"] = nlohmann::json::array({measure_fft(1 << 20, 64, s.s), measure_fft(1 << 15, 2048, s.s)});
+    out["fft"] = nlohmann::json::array({measure_fft(1 << 20, 64, s.get()), measure_fft(1 << 15, 2048, s.get())});
     std::printf("%s\n", out.dump(2).c_str());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "gpu_floor: %s\n", e.what());

@@ -122,27 +122,6 @@ class DeviceBuffer {
   cudaStream_t stream_ = nullptr;
 };
 
-// Page-locked host memory for copies that overlap compute.
-template <class T>
-class PinnedBuffer {
- public:
-  explicit PinnedBuffer(size_t count) : count_(count) {
-    if (count_ > 0) LQ_CUDA_CHECK(cudaMallocHost(reinterpret_cast<void**>(&p_), count_ * sizeof(T)));
-  }
-  ~PinnedBuffer() {
-    if (p_) cudaFreeHost(p_);
-  }
-  PinnedBuffer(PinnedBuffer&& o) noexcept : p_(std::exchange(o.p_, nullptr)), count_(std::exchange(o.count_, 0)) {}
-  PinnedBuffer& operator=(PinnedBuffer&&) = delete;
-  PinnedBuffer(const PinnedBuffer&) = delete;
-  T* get() const { return p_; }
-  size_t size() const { return count_; }
-
- private:
-  T* p_ = nullptr;
-  size_t count_ = 0;
-};
-
 // A cuFFT plan for `batch` contiguous real transforms of size k (R2C, C2R, D2Z or Z2D), bound to a stream.
 class FftPlan {
  public:
