@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <sstream>
+#include <fstream>
 #include <mutex>
 #include <cerrno>
 #include <cstdio>
@@ -457,6 +459,19 @@ bool probe_audio_header(const fs::path& path, int64_t* frames, int* sample_rate,
   *sample_rate = sfi.samplerate;
   *channels = sfi.channels;
   return true;
+}
+
+std::string read_text_file(const fs::path& file) {
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0) throw UserError(file, std::strerror(errno));
+  if (S_ISDIR(st.st_mode)) throw UserError(file, "is a folder, not a file");
+  errno = 0;
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw UserError(file, errno ? std::strerror(errno) : "cannot open");
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw UserError(file, "read error");
+  return text.str();
 }
 
 }  // namespace lq

@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
-#include <xxhash.h>
 
 #include <algorithm>
 #include <atomic>
@@ -47,14 +46,6 @@ int64_t default_inflight_bytes() {
 }
 
 namespace {
-
-std::string read_text_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) throw UserError(p, "cannot read");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 std::atomic<int> g_signal{0};
 // The first SIGINT/SIGTERM asks the batch to stop after the songs in flight; a second one ends the
@@ -141,15 +132,11 @@ json figures_from(const json& report) {
 std::string song_hash(const Session& session, const CatalogSong& song, const BatchOptions& opt) {
   std::string text = session_hash(session) + "\n" + opt.format + "\n" + (opt.export_groups ? "groups" : "-") + "\n";
   if (song.target_lufs) text += "target_lufs=" + std::to_string(*song.target_lufs) + "\n";
-  const XXH128_hash_t h = XXH3_128bits(text.data(), text.size());
-  char buf[33];
-  std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(h.high64),
-                static_cast<unsigned long long>(h.low64));
-  return buf;
+  return text_xxh128(text);
 }
 
-// The report of a complete render of exactly this song and these settings, or null.
-json complete_report(const fs::path& report_path, const fs::path& master, const std::string& hash) {
+// The summary figures of a complete render of exactly this song and these settings, or null.
+json complete_figures(const fs::path& report_path, const fs::path& master, const std::string& hash) {
   std::error_code ec;
   if (!fs::exists(report_path, ec) || !fs::exists(master, ec)) return nullptr;
   try {
@@ -162,8 +149,7 @@ json complete_report(const fs::path& report_path, const fs::path& master, const 
         if (!fs::exists(file, ec) || d.at("xxh3_128").get<std::string>() != file_xxh128(file)) return nullptr;
       }
     }
-    figures_from(r);  // has every figure the summary needs
-    return r;
+    return figures_from(r);
   } catch (const std::exception&) {
     return nullptr;
   }
@@ -231,10 +217,10 @@ SongResult render_song(const CatalogSong& song, const BatchOptions& opt, int thr
     const std::string hash = song_hash(session, song, opt);
     const fs::path master = dir / ("master." + opt.format), report = dir / "report.json";
     if (!opt.force) {
-      const json done = complete_report(report, master, hash);
+      json done = complete_figures(report, master, hash);
       if (!done.is_null()) {
         r.status = "skipped";
-        r.figures = figures_from(done);
+        r.figures = std::move(done);
         return r;
       }
     }

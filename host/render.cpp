@@ -77,6 +77,8 @@ std::string file_xxh128(const fs::path& p) {
   return hex128(h);
 }
 
+std::string text_xxh128(const std::string& text) { return hex128(XXH3_128bits(text.data(), text.size())); }
+
 namespace {
 
 json loudness_json(const LoudnessMeasurement& m) {
@@ -555,6 +557,7 @@ RenderResult render(const Session& session, const RenderOptions& options) {
   }
   {
     json fm = finish_master(std::move(master_bus), master_spec, enc, options.output, backend, timing, warnings, "");
+    report["output"] = {{"path", fm["path"]}, {"xxh3_128", fm["xxh3_128"]}};
     fm.erase("path");
     fm.erase("xxh3_128");
     for (const auto& [k, v] : fm.items()) m[k] = v;
@@ -584,7 +587,6 @@ RenderResult render(const Session& session, const RenderOptions& options) {
     }
     report["exported_groups"] = exported;
   }
-  report["output"] = {{"path", fs::absolute(options.output).string()}, {"xxh3_128", file_xxh128(options.output)}};
   report["warnings"] = warnings;
   report["lacquer"] = {{"version", LQ_VERSION}, {"backend", backend.name()}, {"device", backend.device()},
                        {"threads", pool.size()}};

@@ -49,7 +49,8 @@ void preflight_output(const Session& session, const std::filesystem::path& outpu
 // (hex XXH3-128): equal hashes mean a re-render would produce the same master.
 std::string session_hash(const Session& session);
 
-// XXH3-128 of a file's bytes (hex), as the report's output.xxh3_128.
+// XXH3-128 of a file's bytes (hex), as the report's output.xxh3_128; text_xxh128 of a string.
 std::string file_xxh128(const std::filesystem::path& file);
+std::string text_xxh128(const std::string& text);
 
 }  // namespace lq

@@ -246,18 +246,6 @@ fs::path resolve(const fs::path& base, const std::string& p) {
   return (path.is_absolute() ? path : base / path).lexically_normal();
 }
 
-std::string read_whole_file(const fs::path& file) {
-  struct stat st {};
-  if (::stat(file.c_str(), &st) != 0) throw UserError(file, std::strerror(errno));
-  if (S_ISDIR(st.st_mode)) throw UserError(file, "is a directory, not a session file");
-  errno = 0;
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw UserError(file, errno ? std::strerror(errno) : "cannot open");
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) throw UserError(file, "read error");
-  return text.str();
-}
 
 // ---- canonical text: every resolved setting, defaults included, numbers exact ---------------
 
@@ -381,7 +369,7 @@ namespace {
 
 // A session file, or (preset = true) a preset: the same keys without [stems].
 Session parse_session_file(const fs::path& toml_file, bool preset) {
-  const std::string text = read_whole_file(toml_file);
+  const std::string text = read_text_file(toml_file);
   const std::string label = toml_file.string();
   toml::table root;
   try {

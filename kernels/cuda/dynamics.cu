@@ -190,15 +190,12 @@ __global__ void over_factor_kernel(double* peak, long long n, double ceiling) {
   if (i < n) peak[i] = peak[i] > ceiling ? ceiling * kMargin / peak[i] : 1.0;
 }
 
-__global__ void fill_kernel(double* f, long long n, double v) {
+template <class T>
+__global__ void fill_kernel(T* f, long long n, T v) {
   const long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
   if (i < n) f[i] = v;
 }
 
-__global__ void fill_float_kernel(float* f, long long n, float v) {
-  const long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
-  if (i < n) f[i] = v;
-}
 
 // Max and in-order sum of per-block figures, on the host.
 void reduce_blocks(const DeviceBuffer<double>& bmax, const DeviceBuffer<double>& bsum, cudaStream_t s, double& mx,
@@ -272,7 +269,7 @@ cpu::LimiterStats Executor::limit_true_peak(cpu::AudioBuffer& audio, const dsp::
     return stats;
   }
   DeviceBuffer<float> total(size_t(n), s);
-  fill_float_kernel<<<grid_for(n, kThreads), kThreads, 0, s>>>(total.get(), n, 1.0f);
+  fill_kernel<float><<<grid_for(n, kThreads), kThreads, 0, s>>>(total.get(), n, 1.0f);
   LQ_CUDA_CHECK_LAUNCH();
   DeviceBuffer<double> support(size_t(n + w - 1), s), h(size_t(n), s), g(size_t(n), s);
   const unsigned apply_grid = grid_for((long long)channels * n, kThreads);
@@ -304,7 +301,7 @@ cpu::LimiterStats Executor::limit_true_peak(cpu::AudioBuffer& audio, const dsp::
       LQ_CUDA_CHECK_LAUNCH();
       window_min_kernel<<<grid_for(n, kThreads), kThreads, 0, s>>>(peak.get(), positions, kSupport, h.get(), n);
     } else {
-      fill_kernel<<<grid_for(n, kThreads), kThreads, 0, s>>>(h.get(), n, k.ceiling * kMargin / tp);
+      fill_kernel<double><<<grid_for(n, kThreads), kThreads, 0, s>>>(h.get(), n, k.ceiling * kMargin / tp);
     }
     LQ_CUDA_CHECK_LAUNCH();
     limiter_apply_kernel<<<apply_grid, kThreads, 0, s>>>(d.data.get(), channels, n, h.get(), total.get());
