@@ -11,7 +11,7 @@
 // derived from free memory), so a song of any length runs in a bounded working set: about
 // 2 x 128 MiB of frames and bins plus cuFFT's work area.
 // Filter spectra: the taps in float64, D2Z, scaled by 1/K and rounded to float once, as the CPU does;
-// cached by their taps (Executor::Impl::spectra), so identical filters are transformed once.
+// cached by their taps (Executor::Impl::spectra), so a song's identical filters are transformed once.
 // The spectral multiply is a separate kernel; fusing it into cuFFT's load/store callbacks is left
 // for a measurement on a GPU (it saves one read and one write of the bins per batch).
 #include <cuda_runtime.h>

@@ -27,8 +27,9 @@ struct Executor::Impl {
   // cuFFT plans keyed by (K, batch, type): constants of the algorithm (STYLE.md 8).
   std::map<std::pair<std::pair<int, int>, int>, FftPlan> plans;
 
-  // Filter spectra (K/2+1 bins, 1/K folded in) by their exact taps, shared across calls: a batch's
-  // identical IRs and EQs are transformed once. At most kSpectraCached, then emptied.
+  // Filter spectra (K/2+1 bins, 1/K folded in) by their exact taps, shared across this executor's
+  // calls: a song's identical EQs (one executor per render) are transformed once. At most
+  // kSpectraCached, then emptied.
   static constexpr size_t kSpectraCached = 32;
   std::map<std::vector<float>, DeviceBuffer<cufftComplex>> spectra;
 
