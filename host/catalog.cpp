@@ -94,45 +94,47 @@ std::optional<double> parse_target(const std::string& text, const std::string& w
   return v;
 }
 
-std::vector<CatalogSong> load_csv(const fs::path& file) {
+// Calls `row(line, where)` for each line of a manifest that is not blank or a '#' comment, with the
+// line's trailing CR removed and `where` as "FILE:LINE" for error messages.
+template <class Row>
+void for_each_manifest_line(const fs::path& file, Row&& row) {
   std::ifstream in(file);
   if (!in) throw UsageError(file, "cannot read the manifest");
   std::string line;
   int line_no = 0;
-  std::map<std::string, size_t> column;
-  std::vector<CatalogSong> songs;
-  const fs::path base = file.parent_path();
   while (std::getline(in, line)) {
     ++line_no;
     if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (trim(line).empty() || trim(line)[0] == '#') continue;
+    const std::string content = trim(line);
+    if (content.empty() || content[0] == '#') continue;
+    row(line, file.string() + ":" + std::to_string(line_no));
+  }
+}
+
+std::vector<CatalogSong> load_csv(const fs::path& file) {
+  std::map<std::string, size_t> column;
+  std::vector<CatalogSong> songs;
+  const fs::path base = file.parent_path();
+  for_each_manifest_line(file, [&](const std::string& line, const std::string& where) {
     const auto f = csv_fields(line);
-    const std::string where = file.string() + ":" + std::to_string(line_no);
     if (column.empty()) {
       for (size_t i = 0; i < f.size(); ++i) column[lower(f[i])] = i;
       if (!column.count("id") || !column.count("source")) {
         throw UsageError(where + ": the header must name the columns id and source (and optionally target_lufs)");
       }
-      continue;
+      return;
     }
     auto get = [&](const char* name) { return column.count(name) && column[name] < f.size() ? f[column[name]] : ""; };
     songs.push_back(song_from(base, get("id"), get("source"), parse_target(get("target_lufs"), where), where));
-  }
+  });
   if (column.empty()) throw UsageError(file, "the manifest is empty (a header line id,source[,target_lufs] is needed)");
   return songs;
 }
 
 std::vector<CatalogSong> load_jsonl(const fs::path& file) {
-  std::ifstream in(file);
-  if (!in) throw UsageError(file, "cannot read the manifest");
-  std::string line;
-  int line_no = 0;
   std::vector<CatalogSong> songs;
   const fs::path base = file.parent_path();
-  while (std::getline(in, line)) {
-    ++line_no;
-    if (trim(line).empty()) continue;
-    const std::string where = file.string() + ":" + std::to_string(line_no);
+  for_each_manifest_line(file, [&](const std::string& line, const std::string& where) {
     nlohmann::json j;
     try {
       j = nlohmann::json::parse(line);
@@ -150,7 +152,7 @@ std::vector<CatalogSong> load_jsonl(const fs::path& file) {
       target = j["target_lufs"].get<double>();
     }
     songs.push_back(song_from(base, j["id"].get<std::string>(), source, target, where));
-  }
+  });
   return songs;
 }
 

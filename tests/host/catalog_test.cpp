@@ -99,3 +99,27 @@ TEST(Catalog, BadManifestsNameTheFileAndLine) {
   EXPECT_EQ(quoted[0].id, "a, b");
   EXPECT_EQ(quoted[0].source.filename(), "x \"y\"");
 }
+
+TEST(Catalog, ManifestsSkipBlankAndCommentLinesAndCountThemInLineNumbers) {
+  const fs::path dir = lq::test::fresh_dir();
+  lq::test::write_text_file(dir / "a.csv", "# songs\r\nid,source,target_lufs\r\n\r\nb,y,-16\r\n  # later\r\na,x,\r\n");
+  lq::test::write_text_file(dir / "a.jsonl",
+                            "# songs\r\n{\"id\": \"b\", \"stems\": \"y\", \"target_lufs\": -16}\r\n\n"
+                            "{\"id\": \"a\", \"session\": \"x\"}\r\n");
+  for (const char* name : {"a.csv", "a.jsonl"}) {
+    const auto songs = lq::load_catalog(dir / name);
+    ASSERT_EQ(songs.size(), 2u) << name;
+    EXPECT_EQ(songs[0].id, "a") << name;
+    EXPECT_EQ(songs[0].source, dir / "x") << name;
+    EXPECT_FALSE(songs[0].target_lufs.has_value()) << name;
+    EXPECT_EQ(songs[1].id, "b") << name;
+    EXPECT_EQ(songs[1].target_lufs.value_or(0.0), -16.0) << name;
+  }
+  lq::test::write_text_file(dir / "c.jsonl", "# one\n\n{\"id\": \"a\", \"stems\": \"x\"}\n{\"id\": 3}\n");
+  try {
+    lq::load_catalog(dir / "c.jsonl");
+    ADD_FAILURE() << "c.jsonl was accepted";
+  } catch (const lq::UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("c.jsonl:4"), std::string::npos) << e.what();
+  }
+}
