@@ -235,24 +235,43 @@ AudioBuffer read_audio(const fs::path& path, AudioFileInfo* info) {
   for (auto& c : out.channels) c.reserve(static_cast<size_t>(std::min<int64_t>(sfi.frames, plausible)));
   std::vector<float> block(static_cast<size_t>(kBlockFrames * ch));
   int64_t frames = 0, bad = 0, first_bad = -1;
-  float peak = 0.0f;
+  // The peak and the NaN/Inf check on the magnitudes' bit patterns: for non-negative floats their
+  // order as integers is their order as numbers, and Inf and NaN are the patterns >= 0x7f800000.
+  // Integer loops without branches, which the compiler vectorises.
+  uint32_t peak_bits = 0;
   for (;;) {
     const sf_count_t n = sf_readf_float(snd.get(), block.data(), kBlockFrames);
     if (n <= 0) break;
     for (int c = 0; c < ch; ++c) {
       auto& dst = out.channels[static_cast<size_t>(c)];
+      dst.resize(static_cast<size_t>(frames + n));
+      float* d = dst.data() + frames;
+      for (sf_count_t i = 0; i < n; ++i) d[i] = block[static_cast<size_t>(i * ch + c)];
+      uint32_t block_peak = 0;
+      int64_t block_bad = 0;
       for (sf_count_t i = 0; i < n; ++i) {
-        const float x = block[static_cast<size_t>(i * ch + c)];
-        if (!std::isfinite(x)) {
-          if (bad++ == 0 || frames + i < first_bad) first_bad = frames + i;
-        } else {
-          peak = std::max(peak, std::fabs(x));
+        uint32_t u;
+        std::memcpy(&u, d + i, sizeof u);
+        u &= 0x7fffffffu;
+        const bool finite = u < 0x7f800000u;
+        block_bad += finite ? 0 : 1;
+        block_peak = std::max(block_peak, finite ? u : 0u);
+      }
+      peak_bits = std::max(peak_bits, block_peak);
+      if (block_bad > 0) {
+        for (sf_count_t i = 0; i < n; ++i) {
+          if (!std::isfinite(d[i])) {
+            if (bad == 0 || frames + i < first_bad) first_bad = frames + i;
+            break;
+          }
         }
-        dst.push_back(x);
+        bad += block_bad;
       }
     }
     frames += n;
   }
+  float peak;
+  std::memcpy(&peak, &peak_bits, sizeof peak);
   const int err = sf_error(snd.get());
   if (err != SF_ERR_NO_ERROR || frames != sfi.frames) {
     std::string why = "truncated or corrupt: declared " + std::to_string(sfi.frames) + " frames, found " +

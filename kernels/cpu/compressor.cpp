@@ -17,6 +17,7 @@
 
 #include "kernels/cpu/dynamics.hpp"
 #include "kernels/cpu/recurrence.hpp"
+#include "kernels/cpu/simd.hpp"
 #include "kernels/dsp/dynamics.hpp"
 
 namespace lq::cpu {
@@ -32,6 +33,34 @@ float max_magnitude(const AudioBuffer& a, int64_t i) {
   return m;
 }
 
+// The linked detector of one or two channels (l == r for one) over [b, e): the same values as the
+// general loop in compress(), written without branches (every value computed, then selected) so
+// that it vectorises.
+LQ_CPU_CLONES void linked_reduction(const float* l, const float* r, int64_t b, int64_t e,
+                                    const dsp::CompressorCoefficients& k, float* gr) {
+  for (int64_t i = b; i < e; ++i) {
+    const float al = std::fabs(l[i]), ar = std::fabs(r[i]);
+    const float peak = al < ar ? ar : al;
+    const float g = dsp::gain_reduction_db(dsp::level_db(peak), k.threshold_db, k.ratio, k.knee_db);
+    gr[i] = peak < k.quiet_magnitude ? 0.0f : g;
+  }
+}
+
+// gain[i] = the linear gain of smoothed[min(n - 1, i + lookahead)] for i in [b, e); rest where that
+// reduction is exactly 0.
+LQ_CPU_CLONES void reduction_to_gain(const float* smoothed, int64_t n, int64_t lookahead, int64_t b, int64_t e,
+                                     double makeup_db, float rest, float* gain) {
+  const int64_t direct = std::max(b, std::min(e, n - 1 - lookahead));
+  for (int64_t i = b; i < direct; ++i) {
+    const float r = smoothed[i + lookahead];
+    const float g = dsp::compressor_gain(r, makeup_db);
+    gain[i] = r == 0.0f ? rest : g;
+  }
+  const float r = smoothed[n - 1];
+  const float held = r == 0.0f ? rest : dsp::compressor_gain(r, makeup_db);
+  for (int64_t i = direct; i < e; ++i) gain[i] = held;
+}
+
 }  // namespace
 
 DynamicsStats compress(AudioBuffer& audio, const dsp::CompressorParams& params, ThreadPool& pool) {
@@ -45,7 +74,12 @@ DynamicsStats compress(AudioBuffer& audio, const dsp::CompressorParams& params, 
   // gr[d][i]: static-curve reduction of detector d at frame i (dB).
   std::vector<std::vector<float>> gr(static_cast<size_t>(detectors),
                                      std::vector<float>(static_cast<size_t>(n)));
+  const bool two_or_one = detectors == 1 && channels <= 2;
   parallel_for_blocks(pool, n, kBlock, [&](int64_t b, int64_t e) {
+    if (two_or_one) {
+      linked_reduction(audio.channels.front().data(), audio.channels.back().data(), b, e, k, gr[0].data());
+      return;
+    }
     for (int64_t i = b; i < e; ++i) {
       const float peak = max_magnitude(audio, i);
       if (peak < k.quiet_magnitude) {  // under the knee: exactly no reduction, no logarithm needed
@@ -77,9 +111,8 @@ DynamicsStats compress(AudioBuffer& audio, const dsp::CompressorParams& params, 
         const float v = smoothed[size_t(i)];
         mx = std::max(mx, double(v));
         sum += double(v);
-        const float r = smoothed[size_t(std::min(n - 1, i + k.lookahead_frames))];
-        gain[size_t(i)] = r == 0.0f ? rest_gain : dsp::compressor_gain(r, k.makeup_db);
       }
+      reduction_to_gain(smoothed.data(), n, k.lookahead_frames, b, e, k.makeup_db, rest_gain, gain.data());
       block_max[size_t(d * blocks + b / kBlock)] = mx;
       block_sum[size_t(d * blocks + b / kBlock)] = sum;
     });

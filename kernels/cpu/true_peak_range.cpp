@@ -1,14 +1,12 @@
 // kernels/cpu/true_peak_range.hpp: the vectorised true-peak scan.
 #include "kernels/cpu/true_peak_range.hpp"
 
+#include "kernels/cpu/simd.hpp"
 #include "kernels/dsp/true_peak.hpp"
 
 namespace lq::cpu {
 
-#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
-__attribute__((target_clones("avx512f", "avx2", "default")))
-#endif
-void true_peak_range(const float* x, int64_t len, int64_t begin, int64_t end, double* out) {
+LQ_CPU_CLONES void true_peak_range(const float* x, int64_t len, int64_t begin, int64_t end, double* out) {
   constexpr int64_t kRun = 256;  // positions per run: the accumulators stay in L1
   constexpr int64_t kHistory = dsp::kTruePeakTapsPerPhase - 1;
   const int64_t inner0 = begin < kHistory ? (end < kHistory ? end : kHistory) : begin;

@@ -29,7 +29,7 @@ inline constexpr float kLevelFloorDb = -200.0f;
 // Level of a sample magnitude in dB, floored at -200 dB (|x| < 1e-10, digital silence included).
 LQ_HD float level_db(float x) {
   const float a = x < 0.0f ? -x : x;
-  return a < 1e-10f ? kLevelFloorDb : 20.0f * ::log10f(a);
+  return a < 1e-10f ? kLevelFloorDb : static_cast<float>(6.020599913279624 * log2_poly(double(a)));
 }
 
 // Detector level of one channel under partial stereo link: own and linked (the max over channels)
@@ -43,15 +43,15 @@ LQ_HD float linked_level_db(float own_db, float linked_db, float link) {
 //   2(x - T) < -W      : y_G = x                            -> 0
 //   2|x - T| <= W      : y_G = x + (1/R - 1)(x - T + W/2)^2 / (2W)
 //   2(x - T) >  W      : y_G = T + (x - T)/R                -> (1 - 1/R)(x - T)
+// Every piece is computed and one selected (no branches), so that sample loops vectorise.
 LQ_HD float gain_reduction_db(float x_db, float threshold_db, float ratio, float knee_db) {
   const float over = x_db - threshold_db;
   const float slope = 1.0f - 1.0f / ratio;
-  if (2.0f * over < -knee_db) return 0.0f;
-  if (2.0f * over <= knee_db && knee_db > 0.0f) {
-    const float k = over + 0.5f * knee_db;
-    return slope * k * k / (2.0f * knee_db);
-  }
-  return over > 0.0f ? slope * over : 0.0f;
+  const float k = over + 0.5f * knee_db;
+  const float in_knee = slope * k * k / (2.0f * (knee_db > 0.0f ? knee_db : 1.0f));
+  const float above = over > 0.0f ? slope * over : 0.0f;
+  const bool knee = 2.0f * over <= knee_db && knee_db > 0.0f;
+  return 2.0f * over < -knee_db ? 0.0f : (knee ? in_knee : above);
 }
 
 // Everything the compressor's sample passes need, derived once in double (STYLE.md 3).
@@ -88,7 +88,7 @@ LQ_HD CompressorCoefficients prepare_compressor(const CompressorParams& p, doubl
 
 // Linear gain of a smoothed reduction gr (dB) with makeup (dB).
 LQ_HD float compressor_gain(float gr_db, double makeup_db) {
-  return static_cast<float>(db_to_linear(makeup_db - double(gr_db)));
+  return static_cast<float>(exp2_poly((makeup_db - double(gr_db)) * 0.16609640474436813));  // 10^(x/20)
 }
 
 // The branching smoother on the gain reduction gr[] (dB, >= 0), Giannoulis 2012 eq. 17:
