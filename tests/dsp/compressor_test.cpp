@@ -328,3 +328,53 @@ TEST(Compressor, QuietMagnitudeShortcutOnlySkipsSamplesWithNoReduction) {
     }
   }
 }
+
+// The compressor's own exp and log (kernels/dsp/common.hpp) against libm in long double, over the
+// ranges the sample paths use: exp2 over [-1000, 1000] (the clamp), including the half-integers
+// where the rounding of n breaks ties; log2 over every binade a float sample can have, including
+// the mantissas either side of sqrt(2) where the range reduction switches.
+TEST(CompressorMath, PolynomialExpAndLogAgreeWithLibm) {
+  std::mt19937_64 rng(11);
+  std::uniform_real_distribution<double> wide(-1000.0, 1000.0), unit(0.0, 1.0);
+  double worst_exp = 0.0, worst_log = 0.0;
+  for (int i = 0; i < 400000; ++i) {
+    double t = i % 4 == 0 ? std::round(0.99 * wide(rng)) + 0.5 : (i % 4 == 1 ? wide(rng) / 50.0 : wide(rng));
+    const long double want = std::exp2l(static_cast<long double>(t));
+    worst_exp = std::max(worst_exp, double(std::fabs(static_cast<long double>(lq::dsp::exp2_poly(t)) / want - 1.0L)));
+    const float x = static_cast<float>(std::exp2(-34.0 + 164.0 * unit(rng)));  // 1e-10 .. 2^130 (float max)
+    if (!std::isfinite(x)) continue;
+    worst_log = std::max(worst_log, double(std::fabs(static_cast<long double>(lq::dsp::log2_poly(double(x))) -
+                                                      std::log2l(static_cast<long double>(x)))));
+  }
+  for (double m : {1.4142135623730949, 1.4142135623730951, 1.4142135623730954, 1.0, 2.0 - 1e-16}) {
+    for (int e : {-33, -1, 0, 1, 60}) {
+      const double x = std::ldexp(m, e);
+      worst_log = std::max(worst_log, std::fabs(lq::dsp::log2_poly(x) - double(std::log2l(static_cast<long double>(x)))));
+    }
+  }
+  EXPECT_LT(worst_exp, 1e-11);
+  EXPECT_LT(worst_log, 1e-11);
+  EXPECT_EQ(lq::dsp::exp2_poly(0.0), 1.0);
+  EXPECT_EQ(lq::dsp::exp2_poly(-3.0), 0.125);
+  EXPECT_EQ(lq::dsp::log2_poly(1.0), 0.0);
+  EXPECT_EQ(lq::dsp::log2_poly(0.25), -2.0);
+}
+
+// The branch-free static curve against its three pieces written out (Giannoulis 2012, eq. 4).
+TEST(CompressorMath, StaticCurveMatchesItsPiecesWithAndWithoutAKnee) {
+  for (float knee : {0.0f, 6.0f}) {
+    for (float x = -60.0f; x <= 10.0f; x += 0.03125f) {
+      const float t = -18.0f, r = 4.0f, over = x - t, slope = 1.0f - 1.0f / r;
+      float want;
+      if (2.0f * over < -knee) {
+        want = 0.0f;
+      } else if (knee > 0.0f && 2.0f * over <= knee) {
+        const float k = over + 0.5f * knee;
+        want = slope * k * k / (2.0f * knee);
+      } else {
+        want = over > 0.0f ? slope * over : 0.0f;
+      }
+      ASSERT_EQ(lq::dsp::gain_reduction_db(x, t, r, knee), want) << "x " << x << " knee " << knee;
+    }
+  }
+}
