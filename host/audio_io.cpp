@@ -21,6 +21,7 @@
 #include <stdexcept>
 
 #include "host/errors.hpp"
+#include "kernels/cpu/simd.hpp"
 #include "kernels/dsp/dither.hpp"
 
 namespace lq {
@@ -384,15 +385,30 @@ class TempFile {
 
 }  // namespace
 
-void quantize_in_place(AudioBuffer& audio, const EncodeSpec& spec) {
+namespace {
+
+LQ_CPU_CLONES void quantize_range(float* x, int64_t b, int64_t e, int channel, int bits, bool dither, uint64_t seed) {
+  for (int64_t i = b; i < e; ++i) {
+    const double d = dither ? dsp::tpdf_dither_lsb(seed, channel, i) : 0.0;
+    x[i] = dsp::code_to_float(dsp::quantize_to_code(x[i], bits, d), bits);
+  }
+}
+
+}  // namespace
+
+void quantize_in_place(AudioBuffer& audio, const EncodeSpec& spec, cpu::ThreadPool* pool) {
   const int bits = output_bits(spec);
   if (bits == 0) return;
-  for (int c = 0; c < audio.channel_count(); ++c) {
-    auto& x = audio.channels[static_cast<size_t>(c)];
-    for (size_t i = 0; i < x.size(); ++i) {
-      const double d = spec.dither ? dsp::tpdf_dither_lsb(spec.dither_seed, c, static_cast<int64_t>(i)) : 0.0;
-      x[i] = dsp::code_to_float(dsp::quantize_to_code(x[i], bits, d), bits);
+  // Each sample's value depends on (seed, channel, frame) only: any blocking, the same bits.
+  auto run = [&](int64_t b, int64_t e) {
+    for (int c = 0; c < audio.channel_count(); ++c) {
+      quantize_range(audio.channels[static_cast<size_t>(c)].data(), b, e, c, bits, spec.dither, spec.dither_seed);
     }
+  };
+  if (pool != nullptr) {
+    cpu::parallel_for_blocks(*pool, audio.frames(), int64_t{1} << 16, run);
+  } else {
+    run(0, audio.frames());
   }
 }
 

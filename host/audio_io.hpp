@@ -10,6 +10,7 @@
 #include <string>
 
 #include "kernels/cpu/audio_buffer.hpp"
+#include "kernels/cpu/thread_pool.hpp"
 
 namespace lq {
 
@@ -48,7 +49,8 @@ struct EncodeSpec {
 // Applies exactly what encoding does to the samples (TPDF dither, rounding to the output grid,
 // clamping to the integer range) so that the result can be measured before it is written;
 // 32-bit float is left unchanged. write_audio_atomic of the result writes these values exactly.
-void quantize_in_place(AudioBuffer& audio, const EncodeSpec& spec);
+// With a pool, blocks of frames run in parallel (the same values).
+void quantize_in_place(AudioBuffer& audio, const EncodeSpec& spec, cpu::ThreadPool* pool = nullptr);
 
 // Writes `audio` (already quantised by quantize_in_place for integer formats) to a temporary
 // file in out's folder, checks every write and the close, fsyncs, then renames it over `out`.

@@ -249,7 +249,7 @@ LoudnessLoop normalise_and_limit(const AudioBuffer& master, bool normalise, doub
 // verified on what is delivered, encoding to `out`. Returns the report's figures for it; warnings
 // are prefixed with `what`.
 json finish_master(AudioBuffer master_bus, const MasterSpec& spec, const EncodeSpec& enc, const fs::path& out,
-                   Backend& backend, json& timing, json& warnings, const std::string& what) {
+                   Backend& backend, cpu::ThreadPool& pool, json& timing, json& warnings, const std::string& what) {
   json m;
   if (spec.sample_rate && *spec.sample_rate != master_bus.sample_rate) {
     StageTimer t(timing, "resample");
@@ -286,7 +286,7 @@ json finish_master(AudioBuffer master_bus, const MasterSpec& spec, const EncodeS
     dsp::LimiterParams lp = spec.limiter;
     for (;; ++verify_rounds) {
       delivered = loop.output;
-      quantize_in_place(delivered, enc);
+      quantize_in_place(delivered, enc, &pool);
       after = measure_loudness(delivered, backend);
       if (after.true_peak_linear <= ceiling) break;
       if (verify_rounds == 8) {
@@ -551,12 +551,12 @@ RenderResult render(const Session& session, const RenderOptions& options) {
     denc.dither_seed = enc.dither_seed ^ XXH3_64bits(d.name.data(), d.name.size());
     const fs::path file = options.output.parent_path() /
                           (options.output.stem().string() + "-" + d.name + (denc.format == OutputFormat::wav ? ".wav" : ".flac"));
-    json dm = finish_master(master_bus, d.master, denc, file, backend, timing, warnings, "deliverable '" + d.name + "': ");
+    json dm = finish_master(master_bus, d.master, denc, file, backend, pool, timing, warnings, "deliverable '" + d.name + "': ");
     dm["name"] = d.name;
     delivered_extra.push_back(dm);
   }
   {
-    json fm = finish_master(std::move(master_bus), master_spec, enc, options.output, backend, timing, warnings, "");
+    json fm = finish_master(std::move(master_bus), master_spec, enc, options.output, backend, pool, timing, warnings, "");
     report["output"] = {{"path", fm["path"]}, {"xxh3_128", fm["xxh3_128"]}};
     fm.erase("path");
     fm.erase("xxh3_128");
@@ -575,7 +575,7 @@ RenderResult render(const Session& session, const RenderOptions& options) {
       bus.resize_frames(delivered_frames);
       EncodeSpec genc = enc;
       genc.dither_seed = enc.dither_seed ^ XXH3_64bits(name.data(), name.size());
-      quantize_in_place(bus, genc);
+      quantize_in_place(bus, genc, &pool);
       std::string file_name = name;  // group names are TOML keys: keep them inside the folder
       for (char& ch : file_name) {
         if (ch == '/' || ch == '\\' || static_cast<unsigned char>(ch) < 0x20) ch = '_';

@@ -7,9 +7,9 @@
 namespace lq::cpu {
 
 // out[n - begin] = dsp::true_peak_at(x, len, n) for n in [begin, end), bit for bit: the same
-// products summed in the same order, phase by phase over runs of positions so that the compiler
-// vectorises across positions. Built for AVX-512, AVX2 and baseline x86-64 (chosen at run time;
-// no FMA contraction, so every version gives the same bits); only the edges take the checked path.
+// products summed in the same order, eight positions at a time in vector registers. Built for
+// AVX-512, AVX2 and baseline x86-64 (chosen at run time; no FMA contraction, so every version gives
+// the same bits); only the edges take the checked path.
 void true_peak_range(const float* x, int64_t len, int64_t begin, int64_t end, double* out);
 
 }  // namespace lq::cpu

@@ -269,6 +269,34 @@ TEST(Dither, NoiseIsTriangularOnPlusMinusOneLsb) {
   EXPECT_LT(hi, 1.0);
 }
 
+// Blocks of frames quantised in parallel give the bits of the sequential loop, and each sample is
+// the scalar definition (dsp::quantize_to_code of the sample and its own dither value).
+TEST(Dither, ParallelQuantisationEqualsTheSequentialDefinition) {
+  const int64_t n = 3 * (int64_t{1} << 16) + 12345;
+  AudioBuffer in(2, n, 48000.0);
+  std::mt19937 rng(5);
+  std::normal_distribution<float> g(0.0f, 0.4f);
+  for (auto& ch : in.channels) {
+    for (auto& v : ch) v = g(rng);
+  }
+  in.channels[0][7] = 3.0f;  // clamps
+  lq::cpu::ThreadPool pool(2);
+  for (int bits : {16, 24}) {
+    const EncodeSpec spec{OutputFormat::wav, bits, true, 1234};
+    AudioBuffer seq = in, par = in;
+    lq::quantize_in_place(seq, spec);
+    lq::quantize_in_place(par, spec, &pool);
+    for (size_t c = 0; c < 2; ++c) {
+      EXPECT_TRUE(lq::test::bit_equal(seq.channels[c], par.channels[c])) << bits << " bits, channel " << c;
+      for (int64_t i : {int64_t(0), int64_t(7), n / 2, n - 1}) {
+        const double d = lq::dsp::tpdf_dither_lsb(1234, int(c), i);
+        const float want = lq::dsp::code_to_float(lq::dsp::quantize_to_code(in.channels[c][size_t(i)], bits, d), bits);
+        EXPECT_EQ(par.channels[c][size_t(i)], want) << bits << " bits, channel " << c << ", frame " << i;
+      }
+    }
+  }
+}
+
 TEST(Dither, SameSeedGivesTheSameBitsAndChannelsOrSeedsGiveUncorrelatedNoise) {
   const int64_t n = 200'000;
   AudioBuffer in(2, n, 48000.0);
