@@ -9,7 +9,9 @@
 # Per side and variant: median wall, CPU (user + system) and peak RSS over ROUNDS (/usr/bin/time),
 # and the ratio. Checks, with ffmpeg's `ebur128=peak=true` as the outside meter: Lacquer's true
 # peak at or under -1 dBTP, both outputs' lengths (Lacquer keeps the reverb tail to -90 dBFS,
-# ffmpeg a fixed 3 s) and loudness. Writes results/compare-DATE-HOST.json and prints a table.
+# ffmpeg a fixed 3 s) and loudness. Then the meters alone on Lacquer's plain master, ROUNDS A/B:
+# `lacquer measure` against `ebur128=peak=true`. Writes results/compare-DATE-HOST.json and prints
+# the tables.
 # LACQUER (default build/lacquer) names the binary; the workload is benchmarks/workload/.
 set -euo pipefail
 rounds=${1:-5}
@@ -58,6 +60,15 @@ for variant in plain norm; do
     lq "$variant" "$r" "$session"
     ff "$variant" "$r"
   done
+done
+
+# The meters side by side on the same file (Lacquer's plain master): `lacquer measure` (integrated,
+# LRA, maxima, true peak) against ffmpeg's `ebur128=peak=true`, alternating, after a warm-up.
+echo "compare.sh: meters: warm-up, then $rounds rounds A/B on Lacquer's master"
+for r in $(seq 0 "$rounds"); do
+  timed lacquer_meter "$r" "$lacquer" measure "$work/lq_plain.wav" > /dev/null
+  timed ffmpeg_meter "$r" ffmpeg -nostdin -hide_banner -nostats -loglevel error -i "$work/lq_plain.wav" \
+    -af ebur128=peak=true -f null -
 done
 
 # The outside meter: ffmpeg's ebur128 with true peak (4x), integrated loudness and true peak.
@@ -114,6 +125,13 @@ for v in ('plain', 'norm'):
     if d > 0.5:
         print(f"compare.sh: {v}: the outputs' lengths differ by {d:.2f} s")
         ok = False
+a, b = med['lacquer_meter'], med['ffmpeg_meter']
+result['ratio_meter'] = b['wall_s'] / a['wall_s']
+print()
+print("| meter (loudness + true peak, one master) | wall (s) | CPU (s) | peak RSS (MiB) | ratio |")
+print("|---|---:|---:|---:|---:|")
+print(f"| `lacquer measure` | {a['wall_s']:.2f} | {a['cpu_s']:.2f} | {a['peak_rss_mib']:.0f} | {b['wall_s'] / a['wall_s']:.2f} |")
+print(f"| ffmpeg `ebur128=peak=true` | {b['wall_s']:.2f} | {b['cpu_s']:.2f} | {b['peak_rss_mib']:.0f} | 1 |")
 result['checks_passed'] = ok
 result.pop('date')
 json.dump(result, open(out, 'w'), indent=2)
