@@ -2,11 +2,8 @@
 // Exit codes: 0 success, 1 render failed (bad input, I/O), 2 usage error.
 #include <CLI/CLI.hpp>
 #include <malloc.h>
-#include <unistd.h>
 
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <exception>
 #include <filesystem>
 #include <iostream>
@@ -14,28 +11,7 @@
 #include "cli/commands.hpp"
 #include "host/errors.hpp"
 
-namespace {
-
-// The heap in transparent huge pages (2 MiB) where the kernel offers them on request
-// (/sys/kernel/mm/transparent_hugepage/enabled = madvise, Debian's default): glibc does the madvise
-// when the tunable glibc.malloc.hugetlb=1 is set, and tunables are read only at start-up, so the
-// process starts itself again once with it added to GLIBC_TUNABLES (same pid, arguments and files).
-// A GLIBC_TUNABLES that already names the tunable is left as the user set it; if the exec fails
-// the render goes on in small pages. Measured on the standard song: 155k -> 2k page faults,
-// 0.68 -> 0.26 s of system time, the same bytes.
-void use_huge_pages(char** argv) {
-  constexpr const char* kTunable = "glibc.malloc.hugetlb";
-  const char* current = std::getenv("GLIBC_TUNABLES");
-  if (current != nullptr && std::strstr(current, kTunable) != nullptr) return;
-  std::string value = std::string(current != nullptr && *current ? std::string(current) + ":" : "") + kTunable + "=1";
-  if (::setenv("GLIBC_TUNABLES", value.c_str(), 1) != 0) return;
-  ::execv("/proc/self/exe", argv);
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
-  use_huge_pages(argv);
   // Large buffers (a channel of a song is tens of MB) come from the heap and are reused once freed,
   // instead of fresh mmap'd pages for every stage: glibc maps each allocation above 32 MiB afresh and
   // the kernel zero-fills it page by page. Measured on the standard song (2 cores): 980k page faults
