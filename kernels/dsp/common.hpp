@@ -46,6 +46,14 @@ LQ_HD double bits_double(uint64_t u) {
 #endif
 }
 
+// c[0] x^(N-1) + ... + c[N-1] by Horner's rule, highest power first.
+template <int N>
+LQ_HD double horner(const double (&c)[N], double x) {
+  double p = c[0];
+  for (int i = 1; i < N; ++i) p = p * x + c[i];
+  return p;
+}
+
 // 2^t for |t| <= 1000 (clamped beyond): 2^n, n = round(t) by the 1.5 * 2^52 rounding trick,
 // times e^(f ln 2) for f = t - n in [-1/2, 1/2] by its Taylor series to degree 9 (error < 2e-11).
 LQ_HD double exp2_poly(double t) {
@@ -54,16 +62,9 @@ LQ_HD double exp2_poly(double t) {
   const double shifted = t + kRound;
   const double r = shifted - kRound;
   const double x = (t - r) * 0.6931471805599453;
-  double p = 1.0 / 362880.0;
-  p = p * x + 1.0 / 40320.0;
-  p = p * x + 1.0 / 5040.0;
-  p = p * x + 1.0 / 720.0;
-  p = p * x + 1.0 / 120.0;
-  p = p * x + 1.0 / 24.0;
-  p = p * x + 1.0 / 6.0;
-  p = p * x + 0.5;
-  p = p * x + 1.0;
-  p = p * x + 1.0;
+  constexpr double kTaylor[] = {1.0 / 362880.0, 1.0 / 40320.0, 1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0,
+                                1.0 / 24.0,      1.0 / 6.0,     0.5,          1.0,         1.0};
+  const double p = horner(kTaylor, x);
   // shifted's mantissa is 2^51 + round(t), so its low 12 bits plus 1023 are the biased exponent of
   // 2^round(t) (in [23, 2023]): integer arithmetic only, which vectorises on any x86-64.
   return p * bits_double((double_bits(shifted) + 1023u) << 52);
@@ -81,13 +82,8 @@ LQ_HD double log2_poly(double x) {
   const double e = bits_double(0x4330000000000000ull | (((u >> 52) & 0x7ffu) + up)) - (4503599627370496.0 + 1023.0);
   const double s = (m - 1.0) / (m + 1.0);
   const double s2 = s * s;
-  double p = 1.0 / 13.0;
-  p = p * s2 + 1.0 / 11.0;
-  p = p * s2 + 1.0 / 9.0;
-  p = p * s2 + 1.0 / 7.0;
-  p = p * s2 + 1.0 / 5.0;
-  p = p * s2 + 1.0 / 3.0;
-  p = p * s2 + 1.0;
+  constexpr double kAtanh[] = {1.0 / 13.0, 1.0 / 11.0, 1.0 / 9.0, 1.0 / 7.0, 1.0 / 5.0, 1.0 / 3.0, 1.0};
+  const double p = horner(kAtanh, s2);
   return e + 2.8853900817779268 * s * p;  // 2 / ln 2
 }
 
