@@ -25,23 +25,30 @@ struct LimiterStats {
   double max_gain_reduction_db = 0.0;
   double mean_gain_reduction_db = 0.0;
   int passes = 0;                      // limiter passes until the verify found no over
-  double output_true_peak_dbtp = 0.0;  // as read by dsp::true_peak_at, all channels
+  double output_true_peak_dbtp = 0.0;  // as read by the limiter's detector (limiter_detector_profile)
   // Added: diagnostics of the verify loop.
   double over_after_first_pass_db = 0.0;  // worst true peak above the ceiling after pass 1 (>= 0)
   int safety_rounds = 0;                  // rounds of remove_true_peak_overs after the passes
 };
 
 // Stereo-linked look-ahead true-peak limiter, in place, latency compensated. After it returns,
-// every channel's true peak (dsp::true_peak_at over all positions) is <= ceiling. Input whose
+// every channel's true peak (dsp::true_peak_at over all positions) is <= ceiling, and so are its
+// 4x sinc readings (limiter_detector_profile). Input whose
 // true peak is already <= ceiling is left bit-identical (no gain reduction).
 // The ceiling in linear terms is dsp::db_to_linear(ceiling_dbtp) (kernels/dsp/dynamics.hpp,
 // prepare_limiter). Latency: none seen by the caller (the look-ahead is compensated inside).
 LimiterStats limit_true_peak(AudioBuffer& audio, const dsp::LimiterParams& params, ThreadPool& pool);
 
+// The limiter's detector at every position n in [0, N + dsp::kLimiterSupport - 1): the max over
+// channels of Annex 2's reading (dsp::true_peak_at; 0 past N + 10) and of the two 4x sincs'
+// (dsp::sinc_taps, by FFT convolution: float, within about 1e-6 of the direct sum). Returns the max.
+// The same values whatever the thread count.
+double limiter_detector_profile(const AudioBuffer& audio, std::vector<double>& profile, ThreadPool& pool);
+
 // Hard safety (added): scales only the samples that feed a true-peak reading above
 // `ceiling_linear`, each by ceiling_linear (1 - 1e-6) / (largest reading it feeds), until no reading
-// is above; after a few rounds it scales the whole buffer instead. Samples outside the 12-sample
-// supports of overs keep their bits. Returns the number of rounds (0: there was no over).
+// is above (readings of limiter_detector_profile); after a few rounds it scales the whole buffer
+// instead. Samples outside the supports of overs (dsp::kLimiterSupport samples) keep their bits. Returns the number of rounds (0: there was no over).
 // limit_true_peak ends with it; the host may call it after quantisation.
 int remove_true_peak_overs(AudioBuffer& audio, double ceiling_linear, ThreadPool& pool);
 

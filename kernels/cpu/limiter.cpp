@@ -2,9 +2,12 @@
 // gpu-design.md 4.2). Math: kernels/dsp/dynamics.hpp, kernels/dsp/true_peak.hpp.
 //
 // One pass at ceiling c over N frames, look-ahead W (all channels share one gain):
-//   P[n]  = max over channels of dsp::true_peak_at(x, N, n), n in [0, N + 11): the meter;
+//   P[n]  = limiter_detector_profile, n in [0, N + 127): per position the largest of the Annex 2
+//           meter's reading and two 4x sincs' (kernels/dsp/true_peak.hpp: Annex 2 under-reads
+//           content near Nyquist, and interpolators disagree there), max over channels, so the
+//           ceiling holds on all three;
 //   r[n]  = min(1, c / P[n]);
-//   u[m]  = min r[m .. m + 11]: output sample m feeds readings m .. m + 11 (support minimum);
+//   u[m]  = min r[m .. m + 127]: output sample m feeds readings m .. m + 127 (support minimum);
 //   h[m]  = min u[m .. m + W - 1]: the look-ahead minimum;
 //   g     = instant attack, exponential release on h (dsp::LimiterRelease, run_chunked: exact);
 //   s[m]  = min(u[m], mean g[m - W + 1 .. m]) with g = 1 before the start. Each g[m - j] <= h[m - j]
@@ -12,8 +15,8 @@
 //           time; the clamp only absorbs rounding of the mean (fixed-point sum, exact);
 //   y[m]  = x[m] s[m] (frames with s = 1 keep their bits).
 // Pass k (k = 1, 2, ...) runs at c = ceiling (1 - 1e-6)^k on the previous pass's output, until the
-// meter reads no over, at most kMaxPasses times; remove_true_peak_overs then guarantees the ceiling.
-// The gain varies inside a 12-tap support whose taps have both signs, so a pass can leave readings
+// detector reads no over, at most kMaxPasses times; remove_true_peak_overs then guarantees it.
+// The gain varies inside the support, whose taps have both signs, so a pass can leave readings
 // over (gpu-design.md 4.2 item 5: up to 0.3 dB on clipped noise bursts under 10 dB of reduction,
 // tests/dsp/limiter_test.cpp). The 1e-6 margin already on pass 1 (DESIGN.md applies it from pass 2)
 // keeps the loudest reading, which lands on c, from being over by float rounding alone; without it
@@ -26,6 +29,7 @@
 #include <cmath>
 #include <vector>
 
+#include "kernels/cpu/convolver.hpp"
 #include "kernels/cpu/dynamics.hpp"
 #include "kernels/cpu/recurrence.hpp"
 #include "kernels/dsp/dynamics.hpp"
@@ -38,26 +42,56 @@ namespace {
 
 constexpr int64_t kBlock = 1 << 15;
 constexpr int64_t kReleaseChunk = 1 << 16;  // speculation chunk (gpu-design.md 3.3): speed only
-constexpr int64_t kSupport = dsp::kTruePeakTapsPerPhase;
+constexpr int64_t kSupport = dsp::kLimiterSupport;
 constexpr int kMaxPasses = 4;
 constexpr int kRegionRounds = 4;  // remove_true_peak_overs scales regions this often, then all
 constexpr double kMargin = 1.0 - 1e-6;
 
 int64_t blocks_of(int64_t n) { return (n + kBlock - 1) / kBlock; }
 
-// peak[n] = max over channels of dsp::true_peak_at(x_c, N, n), n in [0, N + 11), through the
-// vectorisable dsp::true_peak_range (the same bits). Returns the max.
-double peak_profile(const AudioBuffer& a, std::vector<double>& peak, ThreadPool& pool) {
+// Every sinc filter's phases as convolvers (their spectra computed once per process).
+const std::vector<Convolver>& sinc_convolvers() {
+  static const std::vector<Convolver> convolvers = [] {
+    float h[dsp::kSincFilterCount][dsp::kSincPhases][dsp::kSincMaxTaps];
+    dsp::sinc_taps(h);
+    std::vector<Convolver> c;
+    for (int f = 0; f < dsp::kSincFilterCount; ++f) {
+      const auto taps = static_cast<size_t>(2 * dsp::sinc_filter(f).half_width);
+      for (const auto& phase : h[f]) c.emplace_back(std::span<const float>(phase, taps));
+    }
+    return c;
+  }();
+  return convolvers;
+}
+
+}  // namespace
+
+double limiter_detector_profile(const AudioBuffer& a, std::vector<double>& peak, ThreadPool& pool) {
   const int64_t len = a.frames();
   const int64_t positions = len + kSupport - 1;
+  const int64_t annex_positions = len + dsp::kTruePeakTapsPerPhase - 1;
   peak.assign(size_t(positions), 0.0);
-  std::vector<double> block_max(size_t(blocks_of(positions)), 0.0);
-  parallel_for_blocks(pool, positions, kBlock, [&](int64_t b, int64_t e) {
+  // Annex 2, through the vectorised dsp::true_peak_range (the same bits as dsp::true_peak_at).
+  parallel_for_blocks(pool, annex_positions, kBlock, [&](int64_t b, int64_t e) {
     std::vector<double> tp(size_t(e - b));
     for (const auto& ch : a.channels) {
       true_peak_range(ch.data(), len, b, e, tp.data());
       for (int64_t n = b; n < e; ++n) peak[size_t(n)] = std::max(peak[size_t(n)], tp[size_t(n - b)]);
     }
+  });
+  // The 4x sincs: y_p[n] = sum_t h_p[t] x[n - t], the full convolution of each channel with each
+  // phase of each filter (0 past its own last position).
+  std::vector<float> y(static_cast<size_t>(positions));
+  for (const auto& ch : a.channels) {
+    for (const Convolver& phase : sinc_convolvers()) {
+      phase.process(ch.data(), len, 0, y.data(), positions, pool);
+      parallel_for_blocks(pool, positions, kBlock, [&](int64_t b, int64_t e) {
+        for (int64_t n = b; n < e; ++n) peak[size_t(n)] = std::max(peak[size_t(n)], double(std::fabs(y[size_t(n)])));
+      });
+    }
+  }
+  std::vector<double> block_max(size_t(blocks_of(positions)), 0.0);
+  parallel_for_blocks(pool, positions, kBlock, [&](int64_t b, int64_t e) {
     double mx = 0.0;
     for (int64_t n = b; n < e; ++n) mx = std::max(mx, peak[size_t(n)]);
     block_max[size_t(b / kBlock)] = mx;
@@ -65,7 +99,6 @@ double peak_profile(const AudioBuffer& a, std::vector<double>& peak, ThreadPool&
   return *std::max_element(block_max.begin(), block_max.end());
 }
 
-}  // namespace
 
 // van Herk / Gil-Werman within each block: prefix and suffix minima over segments of w, three
 // comparisons per sample whatever w; min is exact, so any blocking gives the same values.
@@ -156,7 +189,7 @@ int remove_overs(AudioBuffer& a, double ceiling, std::vector<double>& peak, doub
       f.assign(size_t(n), ceiling * kMargin / tp);
     }
     apply_gain(a, f, total, pool);
-    tp = peak_profile(a, peak, pool);
+    tp = limiter_detector_profile(a, peak, pool);
     ++rounds;
   }
   return rounds;
@@ -167,7 +200,7 @@ int remove_overs(AudioBuffer& a, double ceiling, std::vector<double>& peak, doub
 int remove_true_peak_overs(AudioBuffer& audio, double ceiling_linear, ThreadPool& pool) {
   if (audio.frames() == 0 || audio.channel_count() == 0) return 0;
   std::vector<double> peak;
-  double tp = peak_profile(audio, peak, pool);
+  double tp = limiter_detector_profile(audio, peak, pool);
   return remove_overs(audio, ceiling_linear, peak, tp, nullptr, pool);
 }
 
@@ -180,7 +213,7 @@ LimiterStats limit_true_peak(AudioBuffer& audio, const dsp::LimiterParams& param
   }
   const dsp::LimiterCoefficients k = dsp::prepare_limiter(params, audio.sample_rate);
   std::vector<double> peak;
-  double tp = peak_profile(audio, peak, pool);
+  double tp = limiter_detector_profile(audio, peak, pool);
   if (tp <= k.ceiling) {
     stats.output_true_peak_dbtp = dsp::linear_to_db(tp);
     return stats;
@@ -191,7 +224,7 @@ LimiterStats limit_true_peak(AudioBuffer& audio, const dsp::LimiterParams& param
   while (stats.passes < kMaxPasses) {
     limiter_pass(audio, peak, c, k, total, scratch, pool);
     ++stats.passes;
-    tp = peak_profile(audio, peak, pool);
+    tp = limiter_detector_profile(audio, peak, pool);
     if (stats.passes == 1 && tp > k.ceiling)
       stats.over_after_first_pass_db = dsp::linear_to_db(tp / k.ceiling);
     if (tp <= k.ceiling) break;

@@ -34,7 +34,7 @@ constexpr unsigned kThreads = 256;
 constexpr long long kCompressorBlock = 1LL << 16;  // kernels/cpu/compressor.cpp kBlock
 constexpr long long kLimiterBlock = 1LL << 15;     // kernels/cpu/limiter.cpp kBlock
 constexpr long long kChunk = 1LL << 13;            // speculation chunk on the GPU: speed only
-constexpr long long kSupport = dsp::kTruePeakTapsPerPhase;
+constexpr long long kSupport = dsp::kLimiterSupport;
 constexpr int kMaxPasses = 4;       // as kernels/cpu/limiter.cpp
 constexpr int kRegionRounds = 4;    // as kernels/cpu/limiter.cpp
 constexpr double kMargin = 1.0 - 1e-6;
@@ -263,7 +263,7 @@ cpu::LimiterStats Executor::limit_true_peak(cpu::AudioBuffer& audio, const dsp::
   const long long positions = n + kSupport - 1, w = k.lookahead_frames;
   DeviceAudio d = m.upload(audio);
   DeviceBuffer<double> peak(size_t(positions), s);
-  double tp = m.true_peak(d, peak.get());
+  double tp = m.limiter_peak(d, peak.get());
   if (tp <= k.ceiling) {
     stats.output_true_peak_dbtp = dsp::linear_to_db(tp);
     return stats;
@@ -289,7 +289,7 @@ cpu::LimiterStats Executor::limit_true_peak(cpu::AudioBuffer& audio, const dsp::
     limiter_apply_kernel<<<apply_grid, kThreads, 0, s>>>(d.data.get(), channels, n, h.get(), total.get());
     LQ_CUDA_CHECK_LAUNCH();
     ++stats.passes;
-    tp = m.true_peak(d, peak.get());
+    tp = m.limiter_peak(d, peak.get());
     if (stats.passes == 1 && tp > k.ceiling) stats.over_after_first_pass_db = dsp::linear_to_db(tp / k.ceiling);
     if (tp <= k.ceiling) break;
     c *= kMargin;
@@ -306,7 +306,7 @@ cpu::LimiterStats Executor::limit_true_peak(cpu::AudioBuffer& audio, const dsp::
     LQ_CUDA_CHECK_LAUNCH();
     limiter_apply_kernel<<<apply_grid, kThreads, 0, s>>>(d.data.get(), channels, n, h.get(), total.get());
     LQ_CUDA_CHECK_LAUNCH();
-    tp = m.true_peak(d, peak.get());
+    tp = m.limiter_peak(d, peak.get());
     ++stats.safety_rounds;
   }
 

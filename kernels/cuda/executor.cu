@@ -136,6 +136,46 @@ void Executor::Impl::download(const DeviceAudio& d, cpu::AudioBuffer& a) {
   LQ_CUDA_CHECK(cudaStreamSynchronize(s()));
 }
 
+// The limiter's 4x sinc phases (dsp::sinc_taps), uploaded by the Executor's constructor.
+__constant__ float kSincTapsDevice[dsp::kSincFilterCount][dsp::kSincPhases][dsp::kSincMaxTaps];
+
+// profile[n] = max_c max(true_peak_at (n < frames + 11), |sum_t h_fp[t] x[n - t]| over filters f and
+// phases p), for n < positions = frames + 127: the limiter's detector (kernels/cpu/limiter.cpp
+// limiter_detector_profile, which sums the sincs by FFT: the two agree to about 1e-6).
+__global__ void limiter_peak_kernel(const float* x, int channels, long long frames, double* profile) {
+  const long long n = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+  const long long positions = frames + dsp::kLimiterSupport - 1;
+  if (n >= positions) return;
+  double m = 0.0;
+  for (int c = 0; c < channels; ++c) {
+    const float* xc = x + c * frames;
+    if (n < frames + dsp::kTruePeakTapsPerPhase - 1) {
+      const double v = dsp::true_peak_at(xc, frames, n);
+      m = v > m ? v : m;
+    }
+    for (int f = 0; f < dsp::kSincFilterCount; ++f) {
+      const int taps = 2 * dsp::sinc_filter(f).half_width;
+      for (int p = 0; p < dsp::kSincPhases; ++p) {
+        double acc = 0.0;
+        for (int t = 0; t < taps; ++t) {
+          const long long i = n - t;
+          if (i >= 0 && i < frames) acc += double(kSincTapsDevice[f][p][t]) * double(xc[i]);
+        }
+        const double v = acc < 0.0 ? -acc : acc;
+        m = v > m ? v : m;
+      }
+    }
+  }
+  profile[n] = m;
+}
+
+double Executor::Impl::limiter_peak(const DeviceAudio& a, double* profile) {
+  const long long positions = a.frames + dsp::kLimiterSupport - 1;
+  limiter_peak_kernel<<<grid_for(positions, kThreads), kThreads, 0, s()>>>(a.data.get(), a.channels, a.frames, profile);
+  LQ_CUDA_CHECK_LAUNCH();
+  return device_max(profile, positions, s());
+}
+
 double Executor::Impl::true_peak(const DeviceAudio& a, double* profile) {
   const long long positions = a.frames + dsp::kTruePeakTapsPerPhase - 1;
   DeviceBuffer<double> own(profile ? 0 : static_cast<size_t>(positions), s());
@@ -161,6 +201,9 @@ Executor::Executor(int device_index) : impl_() {
   LQ_CUDA_CHECK(cudaDeviceGetDefaultMemPool(&pool, device_index));
   uint64_t keep = UINT64_MAX;
   LQ_CUDA_CHECK(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep));
+  float taps[dsp::kSincFilterCount][dsp::kSincPhases][dsp::kSincMaxTaps];
+  dsp::sinc_taps(taps);
+  LQ_CUDA_CHECK(cudaMemcpyToSymbol(kSincTapsDevice, taps, sizeof taps));
 }
 
 Executor::~Executor() {

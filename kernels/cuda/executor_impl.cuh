@@ -44,6 +44,9 @@ struct Executor::Impl {
   // Max over channels and positions n in [0, frames + 11) of dsp::true_peak_at; if `profile` is not
   // null it receives the per-position maximum over channels (frames + 11 doubles).
   double true_peak(const DeviceAudio& a, double* profile);
+  // The limiter's detector: max over channels and positions n in [0, frames + 127) of Annex 2 and
+  // the 4x sincs (kernels/dsp/true_peak.hpp); `profile` (frames + 127 doubles) receives each position's.
+  double limiter_peak(const DeviceAudio& a, double* profile);
 };
 
 // Exact maximum of a device array of doubles (per-block maxima, then the blocks' on the host).

@@ -76,4 +76,68 @@ LQ_HD double true_peak_at(const float* x, int64_t len, int64_t n) {
 // The CPU's vectorised scan over a range of positions, bit-identical to true_peak_at, is
 // kernels/cpu/true_peak_range.hpp.
 
+// ---- the limiter's other readings: two 4x sincs --------------------------------------------------
+// Annex 2's 48-tap filter droops towards Nyquist (-1.3 dB at 0.45 fs, -6 dB at fs/2), so on content
+// up there it under-reads the peaks of the reconstructed signal: on the standard workload (hats with
+// -29 dB of the energy above 21.6 kHz) a master held at -1.000 dBTP by Annex 2 read -0.7 dBTP on
+// ffmpeg's ebur128 (libswresample's 4x) and -0.79 on a 4x windowed sinc of 64 samples a side. And
+// interpolators disagree there: held at -1.000 on that long sinc, the master read -0.87 on a short
+// one like libswresample's (16 samples a side, cutoff 0.97), whose transition band rings.
+// The limiter therefore holds its ceiling on the largest of three readings per position: Annex 2
+// (the compliance meter, which the report gives), a long Kaiser-windowed sinc (64 input samples a
+// side, beta 9, cutoff fs/2: within 0.02 dB of ideal band-limited interpolation to 0.48 fs) and a
+// short one (16 a side, beta 9, cutoff 0.97 fs/2: the default filter of libswresample, which
+// ffmpeg's true-peak meter uses). Each is 4x: phases p = 1, 2, 3 interpolate at x[n - H + p / 4]
+// from x[n - 2H + 1 .. n] for half-width H (phase 0 is the sample itself, which Annex 2's reading
+// already includes); each phase is scaled to unit DC gain.
+struct SincFilter {
+  int half_width;  // H: input samples each side; 2 H taps per phase
+  double beta;     // Kaiser window
+  double cutoff;   // as a fraction of fs/2
+};
+inline constexpr int kSincPhases = 3;
+inline constexpr int kSincFilterCount = 2;
+LQ_HD constexpr SincFilter sinc_filter(int f) { return f == 0 ? SincFilter{64, 9.0, 1.0} : SincFilter{16, 9.0, 0.97}; }
+inline constexpr int kSincMaxTaps = 128;  // 2 H of the longest
+// Sample m feeds the limiter's readings m .. m + kLimiterSupport - 1 (every filter's among them).
+inline constexpr int kLimiterSupport = kSincMaxTaps;
+
+// I0, the modified Bessel function of the first kind, order 0, by its power series (x <= 20).
+LQ_HD double bessel_i0(double x) {
+  const double q = 0.25 * x * x;
+  double term = 1.0, sum = 1.0;
+  for (int k = 1; k < 60; ++k) {
+    term *= q / (double(k) * double(k));
+    sum += term;
+  }
+  return sum;
+}
+
+// Tap t (0 .. 2H - 1) of phase p (1 .. 3) of filter f before the unit-DC scaling:
+// c sinc(c u) w(u / H), u = H - t - p / 4, c the cutoff, w the Kaiser window.
+LQ_HD double sinc_tap_unscaled(const SincFilter& f, int p, int t) {
+  constexpr double kPi = 3.14159265358979323846;
+  const double u = double(f.half_width - t) - 0.25 * double(p);
+  const double r = u / double(f.half_width);
+  const double w = bessel_i0(f.beta * ::sqrt(r * r < 1.0 ? 1.0 - r * r : 0.0)) / bessel_i0(f.beta);
+  const double x = kPi * f.cutoff * u;
+  return f.cutoff * ::sin(x) / x * w;
+}
+
+// The taps both backends use: h[f][p][t] for t < 2 H of filter f (0 beyond), each phase of
+// sinc_tap_unscaled divided by its sum (summed in tap order, in double), rounded to float.
+LQ_HD void sinc_taps(float (&h)[kSincFilterCount][kSincPhases][kSincMaxTaps]) {
+  for (int f = 0; f < kSincFilterCount; ++f) {
+    const SincFilter filter = sinc_filter(f);
+    const int taps = 2 * filter.half_width;
+    for (int p = 0; p < kSincPhases; ++p) {
+      double sum = 0.0;
+      for (int t = 0; t < taps; ++t) sum += sinc_tap_unscaled(filter, p + 1, t);
+      for (int t = 0; t < kSincMaxTaps; ++t) {
+        h[f][p][t] = t < taps ? static_cast<float>(sinc_tap_unscaled(filter, p + 1, t) / sum) : 0.0f;
+      }
+    }
+  }
+}
+
 }  // namespace lq::dsp

@@ -28,6 +28,23 @@ double true_peak(const lq::AudioBuffer& a) {
   return peak;
 }
 
+// The limiter's detector (Annex 2 and the 4x sincs) at every position, as the limiter computes it
+// (tests/dsp/true_peak_test.cpp checks it against the float64 direct sum).
+double detector_peak(const lq::AudioBuffer& a) {
+  lq::cpu::ThreadPool pool(1);
+  std::vector<double> profile;
+  return lq::cpu::limiter_detector_profile(a, profile, pool);
+}
+
+// The same from the float64 reference (direct sums), for short signals.
+double reference_detector_peak(const lq::AudioBuffer& a) {
+  double peak = 0.0;
+  for (int64_t i = 0; i < a.frames() + lq::dsp::kLimiterSupport - 1; ++i) {
+    peak = std::max(peak, lq::test::limiter_detector_reading(a.channels, i));
+  }
+  return peak;
+}
+
 // The limiter's definition of the ceiling in linear terms (kernels/cpu/dynamics.hpp).
 double linear(double dbtp) { return lq::dsp::db_to_linear(dbtp); }
 
@@ -113,13 +130,13 @@ TEST(Limiter, NeverLetsTheTruePeakAboveTheCeilingOnAHundredRandomSignals) {
   const double ceilings[] = {-1.0, -0.1, -3.0};
   lq::cpu::ThreadPool pool(2);
   int passes_histogram[8] = {};
-  double worst_over_after_first_db = 0.0;
+  double worst_over_after_first_db = 0.0, worst_annex_below_detector_db = 0.0;
   for (int k = 0; k < 100; ++k) {
     const auto kind = static_cast<Kind>(k % kKinds);
     const double fs = rates[k % 3], ceiling = ceilings[(k / 3) % 3];
     const double over = 12.0 * u(rng), seconds = 0.5 + 1.0 * u(rng);
     auto a = random_signal(kind, fs, seconds, ceiling, over, rng);
-    const double before = true_peak(a);
+    const auto before_signal = a;
     lq::dsp::LimiterParams p;
     p.ceiling_dbtp = ceiling;
     const auto stats = lq::cpu::limit_true_peak(a, p, pool);
@@ -127,11 +144,15 @@ TEST(Limiter, NeverLetsTheTruePeakAboveTheCeilingOnAHundredRandomSignals) {
     const std::string what = "signal " + std::to_string(k) + ": " + kKindNames[kind] + " at " +
                              std::to_string(int(fs)) + " Hz, " + std::to_string(over) + " dB over " +
                              std::to_string(ceiling) + " dBTP";
+    const double detected = detector_peak(a);
     EXPECT_LE(after, linear(ceiling)) << what;
+    EXPECT_LE(after, detected) << what;
+    EXPECT_LE(detected, linear(ceiling)) << what;  // the 4x sincs' readings too
     // The loudest reading lands on the ceiling: the limiter does not take more than it must there.
-    EXPECT_GE(20.0 * std::log10(after), ceiling - 0.01) << what;
-    EXPECT_EQ(stats.output_true_peak_dbtp, lq::dsp::linear_to_db(after)) << what;
-    EXPECT_NEAR(stats.max_gain_reduction_db, 20.0 * std::log10(before / after), 0.5) << what;
+    EXPECT_GE(20.0 * std::log10(detected), ceiling - 0.01) << what;
+    EXPECT_EQ(stats.output_true_peak_dbtp, lq::dsp::linear_to_db(detected)) << what;
+    EXPECT_NEAR(stats.max_gain_reduction_db, 20.0 * std::log10(detector_peak(before_signal) / detected), 0.5) << what;
+    worst_annex_below_detector_db = std::max(worst_annex_below_detector_db, 20.0 * std::log10(detected / after));
     EXPECT_EQ(stats.safety_rounds, 0) << what;
     ++passes_histogram[std::min(stats.passes, 7)];
     worst_over_after_first_db = std::max(worst_over_after_first_db, stats.over_after_first_pass_db);
@@ -141,8 +162,8 @@ TEST(Limiter, NeverLetsTheTruePeakAboveTheCeilingOnAHundredRandomSignals) {
     histogram += std::to_string(p) + ":" + std::to_string(passes_histogram[p]) + " ";
   RecordProperty("passes_histogram", histogram);
   RecordProperty("worst_over_after_first_pass_db", std::to_string(worst_over_after_first_db));
-  std::printf("passes (count:signals) %s; worst over after pass 1 %.3g dB\n", histogram.c_str(),
-              worst_over_after_first_db);
+  std::printf("passes (count:signals) %s; worst over after pass 1 %.3g dB; Annex 2 up to %.3g dB under the sincs\n",
+              histogram.c_str(), worst_over_after_first_db, worst_annex_below_detector_db);
   EXPECT_EQ(passes_histogram[0], 0) << "every signal was over the ceiling";
 }
 
@@ -177,12 +198,13 @@ TEST(Limiter, ReducesTheGainBeforeThePeakArrives) {
   lq::cpu::ThreadPool pool(1);
   auto a = in;
   lq::cpu::limit_true_peak(a, p, pool);
-  // Nothing before the look-ahead plus the meter's 12-sample support reaches back.
-  for (int64_t i = 0; i < spike - w - 11; ++i) ASSERT_EQ(a.channels[0][size_t(i)], 0.1f) << "frame " << i;
+  // Nothing before the look-ahead plus the detector's support (kLimiterSupport samples) reaches back.
+  const int64_t reach = w + lq::dsp::kLimiterSupport - 1;
+  for (int64_t i = 0; i < spike - reach; ++i) ASSERT_EQ(a.channels[0][size_t(i)], 0.1f) << "frame " << i;
   // The ramp down starts in the look-ahead, never goes back up before the peak, and is complete
   // at the peak's own sample.
   EXPECT_LT(gain(in, a, spike - w / 2), 1.0);
-  for (int64_t i = spike - w - 11; i < spike; ++i) {
+  for (int64_t i = spike - reach; i < spike; ++i) {
     ASSERT_LE(gain(in, a, i + 1), gain(in, a, i) * (1.0 + 1e-7)) << "frame " << i;  // 1e-7: out/in rounding
   }
   EXPECT_LE(std::fabs(a.channels[0][size_t(spike)]), linear(-1.0));
@@ -192,7 +214,7 @@ TEST(Limiter, ReducesTheGainBeforeThePeakArrives) {
 TEST(Limiter, FirstPassMatchesTheFloat64Reference) {
   std::mt19937 rng(11);
   lq::cpu::ThreadPool pool(2);
-  for (Kind kind : {kPink, kSweep, kDcSteps}) {
+  for (Kind kind : {kPink, kSweep, kWhite, kSquare}) {  // DC steps and clipped drums need 2 passes
     const auto in = random_signal(kind, 48000.0, 0.5, -1.0, 3.0, rng);
     lq::dsp::LimiterParams p;
     p.lookahead_ms = 10.0;
@@ -293,15 +315,17 @@ TEST(Limiter, OverRemovalTouchesOnlyTheSamplesThatFeedAnOver) {
   const double ceiling = linear(-1.0);
   EXPECT_GE(lq::cpu::remove_true_peak_overs(a, ceiling, pool), 1);
   EXPECT_LE(true_peak(a), ceiling);
-  // A sample can only change if one of the readings it feeds (itself and the 11 after it) was over.
-  std::vector<double> over(size_t(in.frames() + 11), 0.0);
-  for (const auto& ch : in.channels) {
-    for (int64_t n = 0; n < in.frames() + 11; ++n) {
-      if (lq::dsp::true_peak_at(ch.data(), in.frames(), n) > ceiling) over[size_t(n)] = 1.0;
-    }
+  EXPECT_LE(detector_peak(a), ceiling);
+  EXPECT_LE(reference_detector_peak(a), ceiling * (1.0 + 2e-6));  // the direct sums agree to ~1e-6
+  // A sample can only change if one of the detector's readings it feeds (itself and the
+  // kLimiterSupport - 1 after it) was over.
+  const int64_t support = lq::dsp::kLimiterSupport;
+  std::vector<double> over(size_t(in.frames() + support - 1), 0.0);
+  for (int64_t n = 0; n < in.frames() + support - 1; ++n) {
+    if (lq::test::limiter_detector_reading(in.channels, n) > ceiling * (1.0 - 2e-6)) over[size_t(n)] = 1.0;
   }
   for (int64_t m = 0; m < in.frames(); ++m) {
-    const bool feeds = std::any_of(over.begin() + m, over.begin() + m + 12, [](double v) { return v > 0.0; });
+    const bool feeds = std::any_of(over.begin() + m, over.begin() + m + support, [](double v) { return v > 0.0; });
     if (feeds) continue;
     ASSERT_EQ(a.channels[0][size_t(m)], in.channels[0][size_t(m)]) << "frame " << m;
     ASSERT_EQ(a.channels[1][size_t(m)], in.channels[1][size_t(m)]) << "frame " << m;

@@ -49,20 +49,47 @@ std::vector<std::vector<double>> compressor_gains(const std::vector<std::vector<
   return gains;
 }
 
+double limiter_detector_reading(const std::vector<std::vector<float>>& x, int64_t pos) {
+  static const auto taps = [] {  // taps[f][p]: the phases of filter f, 2 H taps each
+    float t[dsp::kSincFilterCount][dsp::kSincPhases][dsp::kSincMaxTaps];
+    dsp::sinc_taps(t);
+    std::vector<std::vector<std::vector<float>>> h(dsp::kSincFilterCount);
+    for (int f = 0; f < dsp::kSincFilterCount; ++f) {
+      for (int p = 0; p < dsp::kSincPhases; ++p) h[size_t(f)].emplace_back(t[f][p], t[f][p] + 2 * dsp::sinc_filter(f).half_width);
+    }
+    return h;
+  }();
+  double peak = 0.0;
+  for (const auto& ch : x) {
+    const auto n = static_cast<int64_t>(ch.size());
+    if (pos < n + dsp::kTruePeakTapsPerPhase - 1) peak = std::max(peak, dsp::true_peak_at(ch.data(), n, pos));
+    for (const auto& filter : taps) {
+      for (const auto& h : filter) {
+        double acc = 0.0;
+        for (size_t t = 0; t < h.size(); ++t) {
+          const int64_t i = pos - int64_t(t);
+          if (i >= 0 && i < n) acc += double(h[t]) * double(ch[size_t(i)]);
+        }
+        peak = std::max(peak, std::fabs(acc));
+      }
+    }
+  }
+  return peak;
+}
+
 std::vector<double> limiter_first_pass_gain(const std::vector<std::vector<float>>& x, double fs,
                                             const dsp::LimiterParams& p) {
   const auto n = static_cast<int64_t>(x[0].size());
   const double ceiling = std::pow(10.0, p.ceiling_dbtp / 20.0);
   const int64_t w = std::max<int64_t>(1, std::llround(p.lookahead_ms * 1e-3 * fs));
   const double alpha = std::exp(-1.0 / (p.release_ms * 1e-3 * fs));
-  // Required gain at every meter position, 1 past the meter's last position.
+  // Required gain at every detector position, 1 past its last; sample m feeds m .. m + S - 1.
+  const int64_t support = dsp::kLimiterSupport;
   auto required = [&](int64_t pos) {
-    if (pos >= n + 11) return 1.0;
-    double peak = 0.0;
-    for (const auto& ch : x) peak = std::max(peak, dsp::true_peak_at(ch.data(), n, pos));
-    return std::min(1.0, ceiling / peak);
+    if (pos >= n + support - 1) return 1.0;
+    return std::min(1.0, ceiling / limiter_detector_reading(x, pos));
   };
-  std::vector<double> r(static_cast<size_t>(n + w + 11));
+  std::vector<double> r(static_cast<size_t>(n + w + support - 1));
   for (int64_t i = 0; i < int64_t(r.size()); ++i) r[size_t(i)] = required(i);
   auto window_min = [&](int64_t from, int64_t len) {
     double m = 1.0;
@@ -72,7 +99,7 @@ std::vector<double> limiter_first_pass_gain(const std::vector<std::vector<float>
   std::vector<double> g(static_cast<size_t>(n));
   double prev = 1.0;
   for (int64_t m = 0; m < n; ++m) {
-    const double h = window_min(m, w + 11);
+    const double h = window_min(m, w + support - 1);
     prev = std::min(h, prev + (1.0 - alpha) * (h - prev));
     g[size_t(m)] = prev;
   }
@@ -80,7 +107,7 @@ std::vector<double> limiter_first_pass_gain(const std::vector<std::vector<float>
   for (int64_t m = 0; m < n; ++m) {
     double sum = 0.0;
     for (int64_t j = m - w + 1; j <= m; ++j) sum += j < 0 ? 1.0 : g[size_t(j)];
-    s[size_t(m)] = std::min(sum / double(w), window_min(m, 12));
+    s[size_t(m)] = std::min(sum / double(w), window_min(m, support));
   }
   return s;
 }

@@ -5,11 +5,14 @@
 //    alpha = exp(-1 / (tau fs)); stereo link as a blend of own and max-of-channels levels in dB;
 //    look-ahead as reading the gain W frames later; makeup (or auto makeup: half the reduction at
 //    0 dBFS).
-//  - limiter, one pass (gpu-design.md 4.2): required gain from the BS.1770-4 Annex 2 meter
-//    (dsp::true_peak_at, the one meter), brute-force window minimum over the support and look-ahead,
-//    instant attack / exponential release, brute-force box average clamped to the support minimum.
+//  - limiter, one pass (gpu-design.md 4.2): required gain from the limiter's detector (the
+//    BS.1770-4 Annex 2 meter dsp::true_peak_at, and the 4x sincs of dsp::sinc_taps summed directly
+//    in double here, where the CPU limiter uses FFTs), brute-force window minimum over the support and
+//    look-ahead, instant attack / exponential release, brute-force box average clamped to the
+//    support minimum.
 #pragma once
 
+#include <cstdint>
 #include <vector>
 
 #include "kernels/dsp/dynamics_params.hpp"
@@ -22,6 +25,11 @@ double static_gain_reduction_db(double x_db, double threshold_db, double ratio, 
 // Linear gain applied to every channel and frame: gains[c][i], output = x[c][i] * gains[c][i].
 std::vector<std::vector<double>> compressor_gains(const std::vector<std::vector<float>>& x, double fs,
                                                   const dsp::CompressorParams& p);
+
+// The limiter's detector at position pos in [0, n + dsp::kLimiterSupport - 1), max over channels:
+// Annex 2 (0 past n + 10) and |sum_t h_p[t] x[pos - t]| for every sinc filter's three phases, in
+// double.
+double limiter_detector_reading(const std::vector<std::vector<float>>& x, int64_t pos);
 
 // Linear gain of the limiter's first pass per frame (one gain for all channels).
 std::vector<double> limiter_first_pass_gain(const std::vector<std::vector<float>>& x, double fs,
