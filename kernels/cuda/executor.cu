@@ -65,18 +65,24 @@ __global__ void max_kernel(const double* v, long long n, double* block_max) {
   if (threadIdx.x == 0) block_max[blockIdx.x] = best[0];
 }
 
-// profile[n] = max_c true_peak_at(x_c, frames, n) for n < positions = frames + 11.
-__global__ void true_peak_kernel(const float* x, int channels, long long frames, double* profile) {
+// profile[n] = max over channels c of read(x_c, frames, n), for n < positions: one thread per position.
+template <class Reading>
+__global__ void profile_kernel(const float* x, int channels, long long frames, long long positions, Reading read,
+                               double* profile) {
   const long long n = blockIdx.x * (long long)blockDim.x + threadIdx.x;
-  const long long positions = frames + dsp::kTruePeakTapsPerPhase - 1;
   if (n >= positions) return;
   double m = 0.0;
   for (int c = 0; c < channels; ++c) {
-    const double v = dsp::true_peak_at(x + c * frames, frames, n);
+    const double v = read(x + c * frames, frames, n);
     m = v > m ? v : m;
   }
   profile[n] = m;
 }
+
+// The meter's reading: dsp::true_peak_at, positions [0, frames + 11).
+struct AnnexTwoReading {
+  __device__ double operator()(const float* x, long long frames, long long n) const { return dsp::true_peak_at(x, frames, n); }
+};
 
 __global__ void abs_max_kernel(const float* x, long long n, double* block_max) {
   __shared__ double best[kThreads];
@@ -139,39 +145,32 @@ void Executor::Impl::download(const DeviceAudio& d, cpu::AudioBuffer& a) {
 // The limiter's 4x sinc phases (dsp::sinc_taps), uploaded by the Executor's constructor.
 __constant__ float kSincTapsDevice[dsp::kSincFilterCount][dsp::kSincPhases][dsp::kSincMaxTaps];
 
-// profile[n] = max_c max(true_peak_at (n < frames + 11), |sum_t h_fp[t] x[n - t]| over filters f and
-// phases p), for n < positions = frames + 127: the limiter's detector (kernels/cpu/limiter.cpp
-// limiter_detector_profile, which sums the sincs by FFT: the two agree to about 1e-6).
-__global__ void limiter_peak_kernel(const float* x, int channels, long long frames, double* profile) {
-  const long long n = blockIdx.x * (long long)blockDim.x + threadIdx.x;
-  const long long positions = frames + dsp::kLimiterSupport - 1;
-  if (n >= positions) return;
-  double m = 0.0;
-  for (int c = 0; c < channels; ++c) {
-    const float* xc = x + c * frames;
-    if (n < frames + dsp::kTruePeakTapsPerPhase - 1) {
-      const double v = dsp::true_peak_at(xc, frames, n);
-      m = v > m ? v : m;
-    }
+// The limiter's reading: max(true_peak_at (n < frames + 11), |sum_t h_fp[t] x[n - t]| over filters f
+// and phases p), positions [0, frames + 127) (kernels/cpu/limiter.cpp limiter_detector_profile, which
+// sums the sincs by FFT: the two agree to about 1e-6).
+struct LimiterReading {
+  __device__ double operator()(const float* x, long long frames, long long n) const {
+    double m = n < frames + dsp::kTruePeakTapsPerPhase - 1 ? dsp::true_peak_at(x, frames, n) : 0.0;
     for (int f = 0; f < dsp::kSincFilterCount; ++f) {
       const int taps = 2 * dsp::sinc_filter(f).half_width;
       for (int p = 0; p < dsp::kSincPhases; ++p) {
         double acc = 0.0;
         for (int t = 0; t < taps; ++t) {
           const long long i = n - t;
-          if (i >= 0 && i < frames) acc += double(kSincTapsDevice[f][p][t]) * double(xc[i]);
+          if (i >= 0 && i < frames) acc += double(kSincTapsDevice[f][p][t]) * double(x[i]);
         }
         const double v = acc < 0.0 ? -acc : acc;
         m = v > m ? v : m;
       }
     }
+    return m;
   }
-  profile[n] = m;
-}
+};
 
 double Executor::Impl::limiter_peak(const DeviceAudio& a, double* profile) {
   const long long positions = a.frames + dsp::kLimiterSupport - 1;
-  limiter_peak_kernel<<<grid_for(positions, kThreads), kThreads, 0, s()>>>(a.data.get(), a.channels, a.frames, profile);
+  profile_kernel<<<grid_for(positions, kThreads), kThreads, 0, s()>>>(a.data.get(), a.channels, a.frames, positions,
+                                                                       LimiterReading{}, profile);
   LQ_CUDA_CHECK_LAUNCH();
   return device_max(profile, positions, s());
 }
@@ -180,7 +179,8 @@ double Executor::Impl::true_peak(const DeviceAudio& a, double* profile) {
   const long long positions = a.frames + dsp::kTruePeakTapsPerPhase - 1;
   DeviceBuffer<double> own(profile ? 0 : static_cast<size_t>(positions), s());
   double* out = profile ? profile : own.get();
-  true_peak_kernel<<<grid_for(positions, kThreads), kThreads, 0, s()>>>(a.data.get(), a.channels, a.frames, out);
+  profile_kernel<<<grid_for(positions, kThreads), kThreads, 0, s()>>>(a.data.get(), a.channels, a.frames, positions,
+                                                                       AnnexTwoReading{}, out);
   LQ_CUDA_CHECK_LAUNCH();
   return device_max(out, positions, s());
 }
