@@ -296,6 +296,7 @@ json finish_master(AudioBuffer master_bus, const MasterSpec& spec, const EncodeS
       lp.ceiling_dbtp -= dsp::linear_to_db(after.true_peak_linear / ceiling) + 1e-4;
       const auto again = backend.limit_true_peak(loop.output, lp);
       loop.limiter.max_gain_reduction_db = std::max(loop.limiter.max_gain_reduction_db, again.max_gain_reduction_db);
+      loop.limiter.output_true_peak_dbtp = again.output_true_peak_dbtp;
     }
   }
   m["after"] = loudness_json(after);
@@ -306,7 +307,10 @@ json finish_master(AudioBuffer master_bus, const MasterSpec& spec, const EncodeS
   m["limiter"] = {{"max_gain_reduction_db", loop.limiter.max_gain_reduction_db},
                   {"mean_gain_reduction_db", loop.limiter.mean_gain_reduction_db},
                   {"passes", loop.limiter.passes},
-                  {"requantise_rounds", verify_rounds}};
+                  {"requantise_rounds", verify_rounds},
+                  // The largest of the limiter's three 4x readings (Annex 2 and two sincs) before
+                  // quantisation; after.true_peak_dbtp is Annex 2's on what is delivered.
+                  {"detector_peak_dbtp", loop.limiter.output_true_peak_dbtp}};
   if (spec.target_lufs && after.integrated_defined) {
     const double miss = after.integrated_lufs - *spec.target_lufs;
     if (std::fabs(miss) > 0.1) {

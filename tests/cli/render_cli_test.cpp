@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "host/loudness.hpp"
+#include "kernels/cpu/dynamics.hpp"
 #include "kernels/cpu/thread_pool.hpp"
 #include "support/expect_close.hpp"
 #include "support/libebur128_meter.hpp"
@@ -135,6 +136,13 @@ TEST(RenderCli, RendersAFullSessionToTheTargetUnderTheCeiling) {
   const auto report = read_json(dir / "master.json");
   EXPECT_NEAR(report["master"]["after"]["integrated_lufs"].get<double>(), -14.0, 0.1);
   EXPECT_LE(report["master"]["after"]["true_peak_dbtp"].get<double>(), -1.0);
+  // The limiter's own reading (Annex 2 and the two 4x sincs) on the decoded file, as the limiter
+  // computes it: at the ceiling within what 24-bit dither can move (1e-5 dB), never below Annex 2's.
+  std::vector<double> profile;
+  const double detected_db = 20.0 * std::log10(lq::cpu::limiter_detector_profile(to_buffer(out), profile, pool));
+  EXPECT_LE(detected_db, -1.0 + 1e-5);
+  EXPECT_GE(detected_db, tp_db);
+  EXPECT_NEAR(report["master"]["limiter"]["detector_peak_dbtp"].get<double>(), detected_db, 1e-4);
   EXPECT_EQ(report["groups"].size(), 3u);
   EXPECT_GT(report["master"]["tail_s"].get<double>(), 0.1) << "the reverb tail was not kept";
   EXPECT_EQ(out.channels[0].size(), report["master"]["frames"].get<size_t>());
