@@ -210,7 +210,7 @@ struct LoudnessLoop {
   json steps = json::array();
 };
 
-LoudnessLoop normalise_and_limit(const AudioBuffer& master, bool normalise, double target,
+LoudnessLoop normalise_and_limit(AudioBuffer master, bool normalise, double target,
                                  double measured_lufs, const dsp::LimiterParams& limiter,
                                  Backend& backend) {
   auto run = [&](double gain_db) {
@@ -221,7 +221,12 @@ LoudnessLoop normalise_and_limit(const AudioBuffer& master, bool normalise, doub
     r.gain_db = gain_db;
     return r;
   };
-  if (!normalise) return run(0.0);
+  if (!normalise) {  // one run at 0 dB: the mix itself is limited, no copy kept for further steps
+    LoudnessLoop r;
+    r.output = std::move(master);
+    r.limiter = backend.limit_true_peak(r.output, limiter);
+    return r;
+  }
   double g = target - measured_lufs;
   LoudnessLoop best = run(g);
   double l = integrated_loudness(best.output, backend);
@@ -270,8 +275,8 @@ json finish_master(AudioBuffer master_bus, const MasterSpec& spec, const EncodeS
   LoudnessLoop loop;
   {
     StageTimer t(timing, "loudness_and_limiter");
-    loop = normalise_and_limit(master_bus, normalise, spec.target_lufs.value_or(0.0), before.integrated_lufs,
-                               spec.limiter, backend);
+    loop = normalise_and_limit(std::move(master_bus), normalise, spec.target_lufs.value_or(0.0),
+                               before.integrated_lufs, spec.limiter, backend);
   }
   master_bus = AudioBuffer();
 
