@@ -156,6 +156,33 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"ReportFolderMissing", "/no_such_lacquer_folder", [](const fs::path&) {}, {"--report", "/no_such_lacquer_folder/r.json"}}),
     [](const ::testing::TestParamInfo<Case>& p) { return std::string(p.param.name); });
 
+// A stem whose samples are bad is found only when it is decoded, inside the stem loop, where on
+// two threads the stems run in parallel: the error is that stem's, alone, and nothing is left.
+TEST(BadInput, ABadStemAmongSixRenderedInParallelIsTheOneNamed) {
+  const fs::path dir = lq::test::fresh_dir();
+  std::string toml;
+  for (int i = 0; i < 6; ++i) {
+    auto sig = tone(2, kRate);
+    if (i == 3) sig[0][kRate / 2] = std::numeric_limits<float>::quiet_NaN();
+    const std::string name = "s" + std::to_string(i);
+    write_audio_file(dir / (name + ".wav"), sig, kRate);
+    toml.append("[stems.").append(name).append("]\nfile = \"").append(name).append(".wav\"\n");
+    toml.append("group = \"music\"\neq = [ { type = \"bell\", freq_hz = 1000.0, gain_db = 2.0, q = 1.0 } ]\n");
+    toml.append("compressor = { threshold_db = -30.0, ratio = 4.0 }\n");
+  }
+  write_text_file(dir / "session.toml", toml);
+  const auto before = snapshot(dir);
+  for (const char* threads : {"2", "1"}) {
+    const auto r = lq::test::run_lacquer({"render", (dir / "session.toml").string(), "-o", (dir / "master.wav").string(),
+                                          "--threads", threads});
+    EXPECT_EQ(r.exit_code, 1) << threads << " threads: " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_NE(r.err.find("s3.wav"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("NaN"), std::string::npos) << r.err;
+    EXPECT_EQ(snapshot(dir), before) << threads << " threads: files were added, removed or changed";
+  }
+}
+
 TEST(BadInput, MissingSessionFileIsNamed) {
   const fs::path dir = lq::test::fresh_dir();
   const auto r = lq::test::run_lacquer({"render", (dir / "nope.toml").string(), "-o", (dir / "m.wav").string()});
