@@ -164,7 +164,7 @@ TEST(BadInput, ABadStemAmongSixRenderedInParallelIsTheOneNamed) {
   for (int i = 0; i < 6; ++i) {
     auto sig = tone(2, kRate);
     if (i == 3) sig[0][kRate / 2] = std::numeric_limits<float>::quiet_NaN();
-    const std::string name = "s" + std::to_string(i);
+    const std::string name = std::string(1, 's').append(std::to_string(i));
     write_audio_file(dir / (name + ".wav"), sig, kRate);
     toml.append("[stems.").append(name).append("]\nfile = \"").append(name).append(".wav\"\n");
     toml.append("group = \"music\"\neq = [ { type = \"bell\", freq_hz = 1000.0, gain_db = 2.0, q = 1.0 } ]\n");
