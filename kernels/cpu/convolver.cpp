@@ -15,11 +15,13 @@
 #include <fftw3.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <map>
 #include <new>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace lq::cpu {
 
@@ -99,6 +101,53 @@ FftwPtr<T> fftw_array(int64_t n) {
   return FftwPtr<T>(p);
 }
 
+// DFT_K(h) / K of the taps zero-padded to K, computed in double and rounded to float once.
+FftwPtr<fftwf_complex> filter_spectrum(std::span<const float> taps, int64_t k) {
+  const fftw_plan dplan = double_r2c_plan(k);
+  auto spectrum = fftw_array<fftwf_complex>(k / 2 + 1);
+  double* hd = fftw_alloc_real(static_cast<size_t>(k));
+  fftw_complex* hs = fftw_alloc_complex(static_cast<size_t>(k / 2 + 1));
+  if (!hd || !hs) {
+    fftw_free(hd);
+    fftw_free(hs);
+    throw std::bad_alloc();
+  }
+  const auto l = static_cast<int64_t>(taps.size());
+  for (int64_t i = 0; i < k; ++i) hd[i] = i < l ? static_cast<double>(taps[static_cast<size_t>(i)]) : 0.0;
+  fftw_execute_dft_r2c(dplan, hd, hs);
+  const double scale = 1.0 / static_cast<double>(k);
+  for (int64_t i = 0; i <= k / 2; ++i) {
+    spectrum.get()[i][0] = static_cast<float>(hs[i][0] * scale);
+    spectrum.get()[i][1] = static_cast<float>(hs[i][1] * scale);
+  }
+  fftw_free(hd);
+  fftw_free(hs);
+  return spectrum;
+}
+
+// Loads frame[i] = x[start + i] for i in [0, k), 0 outside [0, n_in). Returns false (frame
+// untouched) when those samples are all zero.
+bool load_frame(const float* x, int64_t n_in, int64_t start, int64_t k, float* frame) {
+  const int64_t lo = std::clamp<int64_t>(start, 0, n_in);
+  const int64_t hi = std::clamp<int64_t>(start + k, 0, n_in);
+  bool silent = true;
+  for (int64_t i = lo; i < hi && silent; ++i) silent = x[i] == 0.0f;
+  if (silent) return false;
+  std::fill(frame, frame + (lo - start), 0.0f);
+  std::memcpy(frame + (lo - start), x + lo, sizeof(float) * static_cast<size_t>(hi - lo));
+  std::fill(frame + (hi - start), frame + k, 0.0f);
+  return true;
+}
+
+// bins = x * h (complex, K/2 + 1 bins).
+void multiply_spectra(const fftwf_complex* x, const fftwf_complex* h, int64_t k, fftwf_complex* bins) {
+  for (int64_t i = 0; i <= k / 2; ++i) {
+    const float xr = x[i][0], xi = x[i][1];
+    bins[i][0] = xr * h[i][0] - xi * h[i][1];
+    bins[i][1] = xr * h[i][1] + xi * h[i][0];
+  }
+}
+
 // Work per parallel job, in frame samples: enough that scheduling and scratch allocation are
 // negligible, small enough that the blocks of a song spread over the threads.
 constexpr int64_t job_samples = int64_t{1} << 18;
@@ -143,24 +192,7 @@ Convolver::Convolver(std::span<const float> taps) : impl_(std::make_unique<Impl>
   }
   m.k = convolver_fft_size(m.l);
   m.plans = &float_plans(m.k);
-  const fftw_plan dplan = double_r2c_plan(m.k);
-  m.spectrum = fftw_array<fftwf_complex>(m.k / 2 + 1);
-  double* hd = fftw_alloc_real(static_cast<size_t>(m.k));
-  fftw_complex* hs = fftw_alloc_complex(static_cast<size_t>(m.k / 2 + 1));
-  if (!hd || !hs) {
-    fftw_free(hd);
-    fftw_free(hs);
-    throw std::bad_alloc();
-  }
-  for (int64_t i = 0; i < m.k; ++i) hd[i] = i < m.l ? static_cast<double>(taps[static_cast<size_t>(i)]) : 0.0;
-  fftw_execute_dft_r2c(dplan, hd, hs);
-  const double scale = 1.0 / static_cast<double>(m.k);
-  for (int64_t i = 0; i <= m.k / 2; ++i) {
-    m.spectrum.get()[i][0] = static_cast<float>(hs[i][0] * scale);
-    m.spectrum.get()[i][1] = static_cast<float>(hs[i][1] * scale);
-  }
-  fftw_free(hd);
-  fftw_free(hs);
+  m.spectrum = filter_spectrum(taps, m.k);
 }
 
 Convolver::~Convolver() = default;
@@ -175,25 +207,12 @@ void Convolver::Impl::run_block(const float* x, int64_t n_in, int64_t offset, fl
   const dsp::OverlapSave os{k, l, k - l + 1};
   const int64_t y0 = block * os.hop;
   const int64_t count = std::min(os.hop, n_out - y0);
-  const int64_t start = os.frame_start(offset, block);  // input index of frame[0]
-  const int64_t lo = std::clamp<int64_t>(start, 0, n_in);
-  const int64_t hi = std::clamp<int64_t>(start + k, 0, n_in);
-  bool silent = true;
-  for (int64_t i = lo; i < hi && silent; ++i) silent = x[i] == 0.0f;
-  if (silent) {
+  if (!load_frame(x, n_in, os.frame_start(offset, block), k, frame)) {
     std::fill(y + y0, y + y0 + count, 0.0f);
     return;
   }
-  std::fill(frame, frame + (lo - start), 0.0f);
-  std::memcpy(frame + (lo - start), x + lo, sizeof(float) * static_cast<size_t>(hi - lo));
-  std::fill(frame + (hi - start), frame + k, 0.0f);
   fftwf_execute_dft_r2c(plans->r2c, frame, bins);
-  const fftwf_complex* h = spectrum.get();
-  for (int64_t i = 0; i <= k / 2; ++i) {
-    const float xr = bins[i][0], xi = bins[i][1];
-    bins[i][0] = xr * h[i][0] - xi * h[i][1];
-    bins[i][1] = xr * h[i][1] + xi * h[i][0];
-  }
+  multiply_spectra(bins, spectrum.get(), k, bins);
   fftwf_execute_dft_c2r(plans->c2r, bins, frame);
   std::memcpy(y + y0, frame + (l - 1), sizeof(float) * static_cast<size_t>(count));
 }
@@ -223,6 +242,58 @@ void Convolver::process(const float* x, int64_t n_in, int64_t offset, float* y, 
     auto bins = fftw_array<fftwf_complex>(m.k / 2 + 1);
     const int64_t end = std::min(blocks, (j + 1) * per_job);
     for (int64_t b = j * per_job; b < end; ++b) m.run_block(x, n_in, offset, y, n_out, b, frame.get(), bins.get());
+  });
+}
+
+struct ConvolverBank::Impl {
+  int64_t l = 1;  // the longest filter; shorter ones are zero-padded to it
+  int64_t k = 0;
+  std::vector<FftwPtr<fftwf_complex>> spectra;
+  const FloatPlans* plans = nullptr;
+};
+
+ConvolverBank::ConvolverBank(std::span<const std::span<const float>> filters, int64_t max_length)
+    : impl_(std::make_unique<Impl>()) {
+  Impl& m = *impl_;
+  m.l = std::max<int64_t>(2, max_length);
+  m.k = convolver_fft_size(m.l);
+  m.plans = &float_plans(m.k);
+  for (const auto& taps : filters) {
+    if (taps.empty() || static_cast<int64_t>(taps.size()) > m.l) {
+      throw std::invalid_argument("ConvolverBank: a filter is empty or longer than max_length");
+    }
+    m.spectra.push_back(filter_spectrum(taps, m.k));
+  }
+}
+
+ConvolverBank::~ConvolverBank() = default;
+ConvolverBank::ConvolverBank(ConvolverBank&&) noexcept = default;
+ConvolverBank& ConvolverBank::operator=(ConvolverBank&&) noexcept = default;
+
+void ConvolverBank::max_abs(const float* x, int64_t n_in, double* out, int64_t n_out, ThreadPool& pool) const {
+  if (n_out <= 0) return;
+  n_in = std::max<int64_t>(n_in, 0);
+  const Impl& m = *impl_;
+  const dsp::OverlapSave os{m.k, m.l, m.k - m.l + 1};
+  const int64_t blocks = (n_out + os.hop - 1) / os.hop;
+  const int64_t per_job = std::max<int64_t>(1, job_samples / m.k);
+  const int64_t jobs = (blocks + per_job - 1) / per_job;
+  pool.parallel_for(jobs, [&](int64_t j) {
+    auto frame = fftw_array<float>(m.k);
+    auto input = fftw_array<fftwf_complex>(m.k / 2 + 1);
+    auto bins = fftw_array<fftwf_complex>(m.k / 2 + 1);
+    const int64_t end = std::min(blocks, (j + 1) * per_job);
+    for (int64_t b = j * per_job; b < end; ++b) {
+      if (!load_frame(x, n_in, os.frame_start(0, b), m.k, frame.get())) continue;  // |y| = 0 <= out
+      fftwf_execute_dft_r2c(m.plans->r2c, frame.get(), input.get());
+      const int64_t y0 = b * os.hop, count = std::min(os.hop, n_out - y0);
+      for (const auto& h : m.spectra) {
+        multiply_spectra(input.get(), h.get(), m.k, bins.get());
+        fftwf_execute_dft_c2r(m.plans->c2r, bins.get(), frame.get());
+        const float* y = frame.get() + (m.l - 1);
+        for (int64_t i = 0; i < count; ++i) out[y0 + i] = std::max(out[y0 + i], double(std::fabs(y[i])));
+      }
+    }
   });
 }
 

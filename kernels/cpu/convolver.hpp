@@ -46,4 +46,25 @@ class Convolver {
   std::unique_ptr<Impl> impl_;
 };
 
+// Several FIR filters of at most `max_length` taps applied to one input for their largest output
+// magnitude: per overlap-save block one forward transform of the input and one inverse per filter
+// (a Convolver per filter would transform the input once per filter). For the limiter's detector.
+// K = convolver_fft_size(max_length); shorter filters are zero-padded to max_length.
+class ConvolverBank {
+ public:
+  ConvolverBank(std::span<const std::span<const float>> filters, int64_t max_length);
+  ~ConvolverBank();
+  ConvolverBank(ConvolverBank&&) noexcept;
+  ConvolverBank& operator=(ConvolverBank&&) noexcept;
+
+  // out[k] = max(out[k], max over filters f of |y_f[k]|) for k in [0, n_out), where
+  // y_f[k] = sum_j h_f[j] x[k - j], x taken as 0 outside [0, n_in). Blocks run in parallel on
+  // `pool`, each writing only its own outputs: the same values whatever the thread count.
+  void max_abs(const float* x, int64_t n_in, double* out, int64_t n_out, ThreadPool& pool) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 }  // namespace lq::cpu

@@ -49,19 +49,19 @@ constexpr double kMargin = 1.0 - 1e-6;
 
 int64_t blocks_of(int64_t n) { return (n + kBlock - 1) / kBlock; }
 
-// Every sinc filter's phases as convolvers (their spectra computed once per process).
-const std::vector<Convolver>& sinc_convolvers() {
-  static const std::vector<Convolver> convolvers = [] {
-    float h[dsp::kSincFilterCount][dsp::kSincPhases][dsp::kSincMaxTaps];
+// Every sinc filter's phases in one bank (their spectra computed once per process).
+const ConvolverBank& sinc_bank() {
+  static const ConvolverBank bank = [] {
+    static float h[dsp::kSincFilterCount][dsp::kSincPhases][dsp::kSincMaxTaps];
     dsp::sinc_taps(h);
-    std::vector<Convolver> c;
+    std::vector<std::span<const float>> filters;
     for (int f = 0; f < dsp::kSincFilterCount; ++f) {
       const auto taps = static_cast<size_t>(2 * dsp::sinc_filter(f).half_width);
-      for (const auto& phase : h[f]) c.emplace_back(std::span<const float>(phase, taps));
+      for (const auto& phase : h[f]) filters.emplace_back(phase, taps);
     }
-    return c;
+    return ConvolverBank(filters, dsp::kSincMaxTaps);
   }();
-  return convolvers;
+  return bank;
 }
 
 }  // namespace
@@ -79,17 +79,9 @@ double limiter_detector_profile(const AudioBuffer& a, std::vector<double>& peak,
       for (int64_t n = b; n < e; ++n) peak[size_t(n)] = std::max(peak[size_t(n)], tp[size_t(n - b)]);
     }
   });
-  // The 4x sincs: y_p[n] = sum_t h_p[t] x[n - t], the full convolution of each channel with each
-  // phase of each filter (0 past its own last position).
-  std::vector<float> y(static_cast<size_t>(positions));
-  for (const auto& ch : a.channels) {
-    for (const Convolver& phase : sinc_convolvers()) {
-      phase.process(ch.data(), len, 0, y.data(), positions, pool);
-      parallel_for_blocks(pool, positions, kBlock, [&](int64_t b, int64_t e) {
-        for (int64_t n = b; n < e; ++n) peak[size_t(n)] = std::max(peak[size_t(n)], double(std::fabs(y[size_t(n)])));
-      });
-    }
-  }
+  // The 4x sincs: |y_p[n]|, y_p[n] = sum_t h_p[t] x[n - t], for every phase of every filter (0 past
+  // its own last position), one forward FFT per block for all of them.
+  for (const auto& ch : a.channels) sinc_bank().max_abs(ch.data(), len, peak.data(), positions, pool);
   std::vector<double> block_max(size_t(blocks_of(positions)), 0.0);
   parallel_for_blocks(pool, positions, kBlock, [&](int64_t b, int64_t e) {
     double mx = 0.0;

@@ -196,3 +196,44 @@ TEST(Convolver, FftSizeIsAPowerOfTwoOfAtLeastFourFilterLengths) {
 TEST(Convolver, RejectsAnEmptyFilter) {
   EXPECT_THROW(Convolver(std::vector<float>{}), std::invalid_argument);
 }
+
+// The bank's largest magnitude over its filters against float64 direct convolution, for filters of
+// different lengths (zero-padded to the longest), outputs past the full convolution's end, a silent
+// stretch longer than a block, and values already in `out` that are larger; the same bits on 1 and
+// 2 threads.
+TEST(ConvolverBank, MaxAbsEqualsTheLargestDirectConvolutionMagnitude) {
+  std::mt19937 rng(8);
+  std::normal_distribution<float> g(0.0f, 0.5f);
+  const std::vector<int64_t> lengths = {128, 32, 77};
+  std::vector<std::vector<float>> filters;
+  for (int64_t l : lengths) {
+    std::vector<float> h(static_cast<size_t>(l));
+    for (auto& v : h) v = g(rng) / float(l);
+    filters.push_back(h);
+  }
+  std::vector<std::span<const float>> spans(filters.begin(), filters.end());
+  const lq::cpu::ConvolverBank bank(spans, 128);
+  const int64_t n_in = 30000, n_out = n_in + 200;
+  std::vector<float> x(static_cast<size_t>(n_in));
+  for (int64_t i = 0; i < n_in; ++i) x[size_t(i)] = (i >= 10000 && i < 19000) ? 0.0f : g(rng);
+  std::vector<double> want(static_cast<size_t>(n_out), 0.0);
+  for (const auto& h : filters) {
+    const auto y = lq::test::direct_convolution(x, h, 0, n_out);
+    for (int64_t i = 0; i < n_out; ++i) want[size_t(i)] = std::max(want[size_t(i)], std::fabs(y[size_t(i)]));
+  }
+  std::vector<double> out1(static_cast<size_t>(n_out), 0.0);
+  out1[5] = 100.0;  // kept: larger than any output
+  std::vector<double> out2 = out1;
+  lq::cpu::ThreadPool one(1), two(2);
+  bank.max_abs(x.data(), n_in, out1.data(), n_out, one);
+  bank.max_abs(x.data(), n_in, out2.data(), n_out, two);
+  EXPECT_TRUE(lq::test::bit_equal(out1, out2));
+  EXPECT_EQ(out1[5], 100.0);
+  want[5] = 100.0;
+  double worst = 0.0, peak = 0.0;
+  for (int64_t i = 0; i < n_out; ++i) {
+    worst = std::max(worst, std::fabs(out1[size_t(i)] - want[size_t(i)]));
+    if (i != 5) peak = std::max(peak, want[size_t(i)]);
+  }
+  EXPECT_LT(worst, 1e-6 * peak);  // the silent stretch and the tail included (rounding noise only)
+}
