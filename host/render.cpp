@@ -36,10 +36,11 @@ using Clock = std::chrono::steady_clock;
 class StageTimer {
  public:
   StageTimer(json& timing, const char* name) : timing_(timing), name_(name), start_(Clock::now()) {}
-  ~StageTimer() {
-    const double s = std::chrono::duration<double>(Clock::now() - start_).count();
-    json& slot = timing_[name_];
-    slot = (slot.is_number() ? slot.get<double>() : 0.0) + s;
+  ~StageTimer() { add_seconds(timing_, name_, std::chrono::duration<double>(Clock::now() - start_).count()); }
+  // timing[name] += seconds (created at 0).
+  static void add_seconds(json& timing, const std::string& name, double seconds) {
+    json& slot = timing[name];
+    slot = (slot.is_number() ? slot.get<double>() : 0.0) + seconds;
   }
   StageTimer(const StageTimer&) = delete;
   StageTimer& operator=(const StageTimer&) = delete;
@@ -215,20 +216,17 @@ struct LoudnessLoop {
 LoudnessLoop normalise_and_limit(AudioBuffer master, bool normalise, double target,
                                  double measured_lufs, const dsp::LimiterParams& limiter,
                                  Backend& backend) {
-  auto run = [&](double gain_db) {
+  auto limit = [&](AudioBuffer mix, double gain_db) {
     LoudnessLoop r;
-    r.output = master;
+    r.output = std::move(mix);
     apply_gain(r.output, gain_db);
     r.limiter = backend.limit_true_peak(r.output, limiter);
     r.gain_db = gain_db;
     return r;
   };
-  if (!normalise) {  // one run at 0 dB: the mix itself is limited, no copy kept for further steps
-    LoudnessLoop r;
-    r.output = std::move(master);
-    r.limiter = backend.limit_true_peak(r.output, limiter);
-    return r;
-  }
+  // Without normalisation one run at 0 dB limits the mix itself; the loop's steps each limit a copy.
+  if (!normalise) return limit(std::move(master), 0.0);
+  auto run = [&](double gain_db) { return limit(master, gain_db); };
   double g = target - measured_lufs;
   LoudnessLoop best = run(g);
   double l = integrated_loudness(best.output, backend);
@@ -542,10 +540,7 @@ RenderResult render(const Session& session, const RenderOptions& options) {
     inputs.push_back(std::move(d.input));
     stems_report.push_back(std::move(d.report));
     for (auto& w : d.warnings) warnings.push_back(std::move(w));
-    for (const auto& [k, v] : d.timing.items()) {
-      json& slot = timing[k];
-      slot = (slot.is_number() ? slot.get<double>() : 0.0) + v.get<double>();
-    }
+    for (const auto& [k, v] : d.timing.items()) StageTimer::add_seconds(timing, k, v.get<double>());
   }
   report["inputs"] = inputs;
   report["stems"] = stems_report;

@@ -74,9 +74,9 @@ DynamicsStats compress(AudioBuffer& audio, const dsp::CompressorParams& params, 
   // gr[d][i]: static-curve reduction of detector d at frame i (dB).
   std::vector<std::vector<float>> gr(static_cast<size_t>(detectors),
                                      std::vector<float>(static_cast<size_t>(n)));
-  const bool two_or_one = detectors == 1 && channels <= 2;
+  const bool linked_stereo_or_mono = detectors == 1 && channels <= 2;
   parallel_for_blocks(pool, n, kBlock, [&](int64_t b, int64_t e) {
-    if (two_or_one) {
+    if (linked_stereo_or_mono) {
       linked_reduction(audio.channels.front().data(), audio.channels.back().data(), b, e, k, gr[0].data());
       return;
     }

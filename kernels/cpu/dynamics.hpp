@@ -33,8 +33,8 @@ struct LimiterStats {
 
 // Stereo-linked look-ahead true-peak limiter, in place, latency compensated. After it returns,
 // every channel's true peak (dsp::true_peak_at over all positions) is <= ceiling, and so are its
-// 4x sinc readings (limiter_detector_profile). Input whose
-// true peak is already <= ceiling is left bit-identical (no gain reduction).
+// 4x sinc readings (limiter_detector_profile). Input whose detector reading is already <= ceiling
+// is left bit-identical (no gain reduction).
 // The ceiling in linear terms is dsp::db_to_linear(ceiling_dbtp) (kernels/dsp/dynamics.hpp,
 // prepare_limiter). Latency: none seen by the caller (the look-ahead is compensated inside).
 LimiterStats limit_true_peak(AudioBuffer& audio, const dsp::LimiterParams& params, ThreadPool& pool);
@@ -48,7 +48,8 @@ double limiter_detector_profile(const AudioBuffer& audio, std::vector<double>& p
 // Hard safety (added): scales only the samples that feed a true-peak reading above
 // `ceiling_linear`, each by ceiling_linear (1 - 1e-6) / (largest reading it feeds), until no reading
 // is above (readings of limiter_detector_profile); after a few rounds it scales the whole buffer
-// instead. Samples outside the supports of overs (dsp::kLimiterSupport samples) keep their bits. Returns the number of rounds (0: there was no over).
+// instead. Samples outside the supports of overs (dsp::kLimiterSupport samples) keep their bits.
+// Returns the number of rounds (0: there was no over).
 // limit_true_peak ends with it; the host may call it after quantisation.
 int remove_true_peak_overs(AudioBuffer& audio, double ceiling_linear, ThreadPool& pool);
 

@@ -91,7 +91,6 @@ double limiter_detector_profile(const AudioBuffer& a, std::vector<double>& peak,
   return *std::max_element(block_max.begin(), block_max.end());
 }
 
-
 // van Herk / Gil-Werman within each block: prefix and suffix minima over segments of w, three
 // comparisons per sample whatever w; min is exact, so any blocking gives the same values.
 void sliding_min(const std::vector<double>& in, int64_t in_n, int64_t w, std::vector<double>& out,

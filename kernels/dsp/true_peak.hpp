@@ -86,8 +86,9 @@ LQ_HD double true_peak_at(const float* x, int64_t len, int64_t n) {
 // The limiter therefore holds its ceiling on the largest of three readings per position: Annex 2
 // (the compliance meter, which the report gives), a long Kaiser-windowed sinc (64 input samples a
 // side, beta 9, cutoff fs/2: within 0.02 dB of ideal band-limited interpolation to 0.48 fs) and a
-// short one (16 a side, beta 9, cutoff 0.97 fs/2: the default filter of libswresample, which
-// ffmpeg's true-peak meter uses). Each is 4x: phases p = 1, 2, 3 interpolate at x[n - H + p / 4]
+// short one (16 a side, beta 9, cutoff 0.97 fs/2: close to libswresample's default filter, which
+// ffmpeg's true-peak meter uses; not a copy of it). benchmarks/interpolator_peaks.py measures a
+// master on these and other interpolators. Each is 4x: phases p = 1, 2, 3 interpolate at x[n - H + p / 4]
 // from x[n - 2H + 1 .. n] for half-width H (phase 0 is the sample itself, which Annex 2's reading
 // already includes); each phase is scaled to unit DC gain.
 struct SincFilter {
