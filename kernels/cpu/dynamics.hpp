@@ -55,6 +55,7 @@ int remove_true_peak_overs(AudioBuffer& audio, double ceiling_linear, ThreadPool
 
 // The limiter's sliding minimum: out[i] = min in[i .. i + w - 1] for i in [0, out_n), in[j] = 1 for
 // j >= in_n (for gains <= 1). Exact, whatever the blocking.
+void sliding_min(const double* in, int64_t in_n, int64_t w, double* out, int64_t out_n, ThreadPool& pool);
 void sliding_min(const std::vector<double>& in, int64_t in_n, int64_t w, std::vector<double>& out, int64_t out_n,
                  ThreadPool& pool);
 

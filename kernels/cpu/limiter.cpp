@@ -93,13 +93,11 @@ double limiter_detector_profile(const AudioBuffer& a, std::vector<double>& peak,
 
 // van Herk / Gil-Werman within each block: prefix and suffix minima over segments of w, three
 // comparisons per sample whatever w; min is exact, so any blocking gives the same values.
-void sliding_min(const std::vector<double>& in, int64_t in_n, int64_t w, std::vector<double>& out,
-                 int64_t out_n, ThreadPool& pool) {
-  out.resize(size_t(out_n));
+void sliding_min(const double* in, int64_t in_n, int64_t w, double* out, int64_t out_n, ThreadPool& pool) {
   parallel_for_blocks(pool, out_n, kBlock, [&](int64_t b, int64_t e) {
     const int64_t span = (e - b) + w - 1;
     std::vector<double> pre(static_cast<size_t>(span)), suf(static_cast<size_t>(span));
-    auto at = [&](int64_t j) { return b + j < in_n ? in[size_t(b + j)] : 1.0; };
+    auto at = [&](int64_t j) { return b + j < in_n ? in[b + j] : 1.0; };
     for (int64_t s0 = 0; s0 < span; s0 += w) {
       const int64_t s1 = std::min(span, s0 + w);
       pre[size_t(s0)] = at(s0);
@@ -108,57 +106,101 @@ void sliding_min(const std::vector<double>& in, int64_t in_n, int64_t w, std::ve
       for (int64_t j = s1 - 2; j >= s0; --j) suf[size_t(j)] = std::min(suf[size_t(j + 1)], at(j));
     }
     for (int64_t i = 0; i < e - b; ++i) {
-      out[size_t(b + i)] = i % w == 0 ? suf[size_t(i)] : std::min(suf[size_t(i)], pre[size_t(i + w - 1)]);
+      out[b + i] = i % w == 0 ? suf[size_t(i)] : std::min(suf[size_t(i)], pre[size_t(i + w - 1)]);
     }
   });
+}
+
+void sliding_min(const std::vector<double>& in, int64_t in_n, int64_t w, std::vector<double>& out,
+                 int64_t out_n, ThreadPool& pool) {
+  out.resize(size_t(out_n));
+  sliding_min(in.data(), in_n, w, out.data(), out_n, pool);
 }
 
 namespace {
 
-// Multiplies frames by f (where f < 1) and folds f into the running total gain (if any).
-void apply_gain(AudioBuffer& a, const std::vector<double>& f, std::vector<float>* total, ThreadPool& pool) {
-  parallel_for_blocks(pool, a.frames(), kBlock, [&](int64_t b, int64_t e) {
+// Multiplies frames [b0, b0 + len) by f[m - b0] (where f < 1) and folds f into the running total
+// gain (if any).
+void apply_gain(AudioBuffer& a, const double* f, int64_t b0, int64_t len, std::vector<float>* total,
+                ThreadPool& pool) {
+  parallel_for_blocks(pool, len, kBlock, [&](int64_t b, int64_t e) {
     for (auto& ch : a.channels) {
+      float* x = ch.data() + b0;
       for (int64_t m = b; m < e; ++m) {
-        if (f[size_t(m)] < 1.0) ch[size_t(m)] = static_cast<float>(double(ch[size_t(m)]) * f[size_t(m)]);
+        if (f[m] < 1.0) x[m] = static_cast<float>(double(x[m]) * f[m]);
       }
     }
     if (total == nullptr) return;
+    float* t = total->data() + b0;
     for (int64_t m = b; m < e; ++m) {
-      if (f[size_t(m)] < 1.0)
-        (*total)[size_t(m)] = static_cast<float>(double((*total)[size_t(m)]) * f[size_t(m)]);
+      if (f[m] < 1.0) t[m] = static_cast<float>(double(t[m]) * f[m]);
     }
   });
 }
+
+void apply_gain(AudioBuffer& a, const std::vector<double>& f, std::vector<float>* total, ThreadPool& pool) {
+  apply_gain(a, f.data(), 0, a.frames(), total, pool);
+}
+
+// The release recurrence from a known state at its start (the previous span's last gain).
+struct ReleaseFrom {
+  using Value = double;
+  static constexpr int order = 1;
+  dsp::LimiterRelease release;
+  double initial;
+  double step(const double* prev, int64_t i) const { return release.step(prev, i); }
+  void guess(double* prev, int64_t start) const {
+    if (start == 0) {
+      prev[0] = initial;
+    } else {
+      release.guess(prev, start);
+    }
+  }
+};
+
+// Frames per span of a pass: the pass runs span after span, so its scratch is a few spans long,
+// not the song's length. The steps are exact or order-fixed, so the span changes no bit.
+constexpr int64_t kSpan = 1 << 18;
 
 struct Scratch {
   std::vector<double> support, h, g;
 };
 
-// One limiter pass at ceiling c. `peak` holds the meter's profile of `a` and is consumed.
+// One limiter pass at ceiling c. `peak` holds the meter's profile of `a` and is consumed. Spans of
+// kSpan output frames in order: the minima read the whole profile (computed before any gain), the
+// release carries its last gain into the next span, the box average the last W - 1 gains.
 void limiter_pass(AudioBuffer& a, std::vector<double>& peak, double c, const dsp::LimiterCoefficients& k,
                   std::vector<float>& total, Scratch& s, ThreadPool& pool) {
   const int64_t n = a.frames(), positions = n + kSupport - 1, w = k.lookahead_frames;
   parallel_for_blocks(pool, positions, kBlock, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) peak[size_t(i)] = dsp::required_gain(peak[size_t(i)], c);
   });
-  sliding_min(peak, positions, kSupport, s.support, n + w - 1, pool);
-  sliding_min(s.support, n + w - 1, w, s.h, n, pool);
-  s.g.resize(size_t(n));
-  run_chunked(pool, dsp::LimiterRelease{s.h.data(), k.alpha_release}, s.g.data(), n, kReleaseChunk);
-  // The smoothed gain replaces h (no longer needed).
+  const int64_t span = std::min(n, kSpan);
+  s.support.resize(size_t(span + w - 1));
+  s.h.resize(size_t(span));
+  s.g.assign(size_t(span + w - 1), 1.0);  // g[w - 1 + j]: frame b0 + j; before the start: 1
   const double scale = dsp::box_scale(w);
-  const int64_t unity = dsp::gain_to_fixed(1.0, scale);
-  auto q = [&](int64_t m) { return m < 0 ? unity : dsp::gain_to_fixed(s.g[size_t(m)], scale); };
-  parallel_for_blocks(pool, n, kBlock, [&](int64_t b, int64_t e) {
-    int64_t sum = 0;
-    for (int64_t j = b - w + 1; j <= b; ++j) sum += q(j);
-    for (int64_t m = b; m < e; ++m) {
-      if (m > b) sum += q(m) - q(m - w);
-      s.h[size_t(m)] = std::min(dsp::fixed_mean_to_gain(sum, w, scale), s.support[size_t(m)]);
-    }
-  });
-  apply_gain(a, s.h, &total, pool);
+  double last = 1.0;  // the release's state: the gain of the frame before the span
+  for (int64_t b0 = 0; b0 < n; b0 += span) {
+    const int64_t len = std::min(span, n - b0);
+    if (b0 > 0) std::copy(s.g.end() - (w - 1), s.g.end(), s.g.begin());  // the previous span's last W - 1
+    sliding_min(peak.data() + b0, positions - b0, kSupport, s.support.data(), len + w - 1, pool);
+    sliding_min(s.support.data(), len + w - 1, w, s.h.data(), len, pool);
+    double* g = s.g.data() + (w - 1);
+    run_chunked(pool, ReleaseFrom{{s.h.data(), k.alpha_release}, last}, g, len, kReleaseChunk);
+    last = g[len - 1];
+    // The smoothed gain replaces h (no longer needed).
+    auto q = [&](int64_t m) { return dsp::gain_to_fixed(g[m], scale); };
+    parallel_for_blocks(pool, len, kBlock, [&](int64_t b, int64_t e) {
+      int64_t sum = 0;
+      for (int64_t j = b - w + 1; j <= b; ++j) sum += q(j);
+      for (int64_t m = b; m < e; ++m) {
+        if (m > b) sum += q(m) - q(m - w);
+        s.h[size_t(m)] = std::min(dsp::fixed_mean_to_gain(sum, w, scale), s.support[size_t(m)]);
+      }
+    });
+    apply_gain(a, s.h.data(), b0, len, &total, pool);
+  }
 }
 
 // remove_true_peak_overs on a known profile; updates peak and tp to the result.

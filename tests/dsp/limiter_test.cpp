@@ -235,6 +235,39 @@ TEST(Limiter, FirstPassMatchesTheFloat64Reference) {
   }
 }
 
+// A pass runs in spans of 2^18 frames (kernels/cpu/limiter.cpp), the release and the box average
+// carrying their state from one to the next; 12 s of pink noise crosses two span boundaries, with
+// limiting at both: a burst 3 dB over straddles the first (the box average across it) and ends
+// 400 frames before the second (the release under way across it).
+TEST(Limiter, FirstPassMatchesTheFloat64ReferenceAcrossSpans) {
+  std::mt19937 rng(5);
+  lq::cpu::ThreadPool pool(2);
+  auto in = random_signal(kPink, 48000.0, 12.0, -1.0, 1.0, rng);
+  for (const int64_t start : {(int64_t(1) << 18) - 300, (int64_t(2) << 18) - 1000}) {
+    for (int64_t i = start; i < start + 600; ++i) {
+      in.channels[0][size_t(i)] = (i % 2 ? 1.0f : -1.0f) * float(linear(-1.0 + 3.0));
+    }
+  }
+  lq::dsp::LimiterParams p;
+  p.lookahead_ms = 10.0;
+  p.release_ms = 40.0;
+  auto a = in;
+  const auto stats = lq::cpu::limit_true_peak(a, p, pool);
+  ASSERT_EQ(stats.passes, 1) << "this comparison needs a signal done in one pass";
+  lq::dsp::LimiterParams at = p;
+  at.ceiling_dbtp += 20.0 * std::log10(1.0 - 1e-6);
+  const auto s = lq::test::limiter_first_pass_gain(in.channels, 48000.0, at);
+  for (const int64_t boundary : {int64_t(1) << 18, int64_t(2) << 18}) {
+    EXPECT_LT(s[size_t(boundary)], 0.95) << "no limiting at the span boundary " << boundary;
+  }
+  for (size_t c = 0; c < 2; ++c) {
+    std::vector<double> expected(s.size());
+    for (size_t i = 0; i < s.size(); ++i) expected[i] = s[i] * in.channels[c][i];
+    EXPECT_TRUE(lq::test::all_close(a.channels[c], expected, {1e-12, 2e-6, "limiter vs float64 reference"}))
+        << "channel " << c;
+  }
+}
+
 TEST(Limiter, ReleaseRecoversToUnityWithinTenPercentOfItsTimeConstant) {
   const double fs = 48000.0;
   // A 50 ms hit at +4 dBFS, then a quiet tone for 3.4 s: 1 - gain falls from 0.44 below the
