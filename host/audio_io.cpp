@@ -183,7 +183,19 @@ std::string format_problem(int format, const ContainerFacts& facts) {
 
 }  // namespace
 
-AudioBuffer read_audio(const fs::path& path, AudioFileInfo* info) {
+struct AudioReader::Impl {
+  fs::path path;
+  std::unique_ptr<Fd> fd;
+  SndFile snd;
+  AudioFileInfo info;
+  int64_t declared = 0, frames = 0, bad = 0, first_bad = -1;
+  uint32_t peak_bits = 0;
+  std::vector<float> block;
+};
+
+AudioReader::AudioReader(const fs::path& path) : impl_(std::make_unique<Impl>()) {
+  Impl& r = *impl_;
+  r.path = path;
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
     const int e = errno;
@@ -195,18 +207,19 @@ AudioBuffer read_audio(const fs::path& path, AudioFileInfo* info) {
   }
   if (S_ISDIR(st.st_mode)) throw UserError(path, "is a directory, not an audio file");
   if (!S_ISREG(st.st_mode)) throw UserError(path, "not a regular file");
-  const Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) throw UserError(path, errno_text(errno));
-  if (::fstat(fd.get(), &st) != 0) throw UserError(path, errno_text(errno));
+  r.fd = std::make_unique<Fd>(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  const int fd = r.fd->get();
+  if (fd < 0) throw UserError(path, errno_text(errno));
+  if (::fstat(fd, &st) != 0) throw UserError(path, errno_text(errno));
   const auto file_size = static_cast<uint64_t>(st.st_size);
   if (file_size == 0) throw UserError(path, "empty file (0 bytes), not an audio file");
 
   SF_INFO sfi{};
-  SndFile snd = open_sndfile(fd.get(), SFM_READ, &sfi, [&](const std::string& why) {
+  r.snd = open_sndfile(fd, SFM_READ, &sfi, [&](const std::string& why) {
     throw UserError(path, "not a readable audio file (libsndfile: " + why + ")");
   });
 
-  const ContainerFacts facts = inspect_container(fd.get(), file_size);
+  const ContainerFacts facts = inspect_container(fd, file_size);
   const std::string format = describe_format(sfi.format, facts);
   if (format.empty()) throw UserError(path, format_problem(sfi.format, facts));
   if (sfi.channels < 1 || sfi.channels > kMaxInputChannels) {
@@ -227,27 +240,36 @@ AudioBuffer read_audio(const fs::path& path, AudioFileInfo* info) {
                               std::to_string(facts.data_present) + " present)");
   }
   if (sfi.frames <= 0) throw UserError(path, "no audio (0 frames)");
+  r.declared = sfi.frames;
+  r.info.path = path;
+  r.info.format = format;
+  r.info.sample_rate = sfi.samplerate;
+  r.info.channels = ch;
+  r.info.frames = sfi.frames;
+  // A corrupt FLAC header may claim far more than exists: callers reserve what the file size allows.
+  r.info.plausible_frames = std::min<int64_t>(sfi.frames, (int64_t{1} << 22) + static_cast<int64_t>(file_size));
+  r.block.resize(static_cast<size_t>(kBlockFrames * ch));
+}
 
-  AudioBuffer out;
-  out.sample_rate = sfi.samplerate;
-  out.channels.resize(static_cast<size_t>(ch));
-  // A corrupt FLAC header may claim far more than exists: reserve what the file size allows, grow beyond.
-  const int64_t plausible = (int64_t{1} << 22) + static_cast<int64_t>(file_size);
-  for (auto& c : out.channels) c.reserve(static_cast<size_t>(std::min<int64_t>(sfi.frames, plausible)));
-  std::vector<float> block(static_cast<size_t>(kBlockFrames * ch));
-  int64_t frames = 0, bad = 0, first_bad = -1;
+AudioReader::~AudioReader() = default;
+
+const AudioFileInfo& AudioReader::info() const { return impl_->info; }
+
+int64_t AudioReader::read(AudioBuffer& out, int64_t at, int64_t max_frames) {
+  Impl& r = *impl_;
+  const int ch = r.info.channels;
+  int64_t done = 0;
   // The peak and the NaN/Inf check on the magnitudes' bit patterns: for non-negative floats their
   // order as integers is their order as numbers, and Inf and NaN are the patterns >= 0x7f800000.
   // Integer loops without branches, which the compiler vectorises.
-  uint32_t peak_bits = 0;
-  for (;;) {
-    const sf_count_t n = sf_readf_float(snd.get(), block.data(), kBlockFrames);
+  while (done < max_frames) {
+    const sf_count_t n = sf_readf_float(r.snd.get(), r.block.data(), std::min(kBlockFrames, max_frames - done));
     if (n <= 0) break;
     for (int c = 0; c < ch; ++c) {
       auto& dst = out.channels[static_cast<size_t>(c)];
-      dst.resize(static_cast<size_t>(frames + n));
-      float* d = dst.data() + frames;
-      for (sf_count_t i = 0; i < n; ++i) d[i] = block[static_cast<size_t>(i * ch + c)];
+      if (static_cast<int64_t>(dst.size()) < at + done + n) dst.resize(static_cast<size_t>(at + done + n));
+      float* d = dst.data() + at + done;
+      for (sf_count_t i = 0; i < n; ++i) d[i] = r.block[static_cast<size_t>(i * ch + c)];
       uint32_t block_peak = 0;
       int64_t block_bad = 0;
       for (sf_count_t i = 0; i < n; ++i) {
@@ -258,40 +280,54 @@ AudioBuffer read_audio(const fs::path& path, AudioFileInfo* info) {
         block_bad += finite ? 0 : 1;
         block_peak = std::max(block_peak, finite ? u : 0u);
       }
-      peak_bits = std::max(peak_bits, block_peak);
+      r.peak_bits = std::max(r.peak_bits, block_peak);
       if (block_bad > 0) {
         for (sf_count_t i = 0; i < n; ++i) {
           if (!std::isfinite(d[i])) {
-            if (bad == 0 || frames + i < first_bad) first_bad = frames + i;
+            if (r.bad == 0 || r.frames + i < r.first_bad) r.first_bad = r.frames + i;
             break;
           }
         }
-        bad += block_bad;
+        r.bad += block_bad;
       }
     }
-    frames += n;
+    r.frames += n;
+    done += n;
+  }
+  return done;
+}
+
+void AudioReader::finish() {
+  Impl& r = *impl_;
+  const int err = sf_error(r.snd.get());
+  if (err != SF_ERR_NO_ERROR || r.frames != r.declared) {
+    std::string why = "truncated or corrupt: declared " + std::to_string(r.declared) + " frames, found " +
+                      std::to_string(r.frames);
+    if (err != SF_ERR_NO_ERROR) why += std::string(" (libsndfile: ") + sf_strerror(r.snd.get()) + ")";
+    throw UserError(r.path, why);
+  }
+  if (r.bad > 0) {
+    throw UserError(r.path, std::to_string(r.bad) + (r.bad == 1 ? " NaN/Inf sample" : " NaN/Inf samples") +
+                                " (first at frame " + std::to_string(r.first_bad) + ")");
   }
   float peak;
-  std::memcpy(&peak, &peak_bits, sizeof peak);
-  const int err = sf_error(snd.get());
-  if (err != SF_ERR_NO_ERROR || frames != sfi.frames) {
-    std::string why = "truncated or corrupt: declared " + std::to_string(sfi.frames) + " frames, found " +
-                      std::to_string(frames);
-    if (err != SF_ERR_NO_ERROR) why += std::string(" (libsndfile: ") + sf_strerror(snd.get()) + ")";
-    throw UserError(path, why);
+  std::memcpy(&peak, &r.peak_bits, sizeof peak);
+  r.info.peak_dbfs = peak > 0.0f ? 20.0 * std::log10(static_cast<double>(peak)) : -HUGE_VAL;
+}
+
+AudioBuffer read_audio(const fs::path& path, AudioFileInfo* info) {
+  AudioReader reader(path);
+  AudioBuffer out;
+  out.sample_rate = reader.info().sample_rate;
+  out.channels.resize(static_cast<size_t>(reader.info().channels));
+  for (auto& c : out.channels) c.reserve(static_cast<size_t>(reader.info().plausible_frames));
+  for (int64_t frames = 0;;) {
+    const int64_t n = reader.read(out, frames, kBlockFrames);
+    if (n == 0) break;
+    frames += n;
   }
-  if (bad > 0) {
-    throw UserError(path, std::to_string(bad) + (bad == 1 ? " NaN/Inf sample" : " NaN/Inf samples") +
-                              " (first at frame " + std::to_string(first_bad) + ")");
-  }
-  if (info) {
-    info->path = path;
-    info->format = format;
-    info->sample_rate = sfi.samplerate;
-    info->channels = ch;
-    info->frames = frames;
-    info->peak_dbfs = peak > 0.0f ? 20.0 * std::log10(static_cast<double>(peak)) : -HUGE_VAL;
-  }
+  reader.finish();
+  if (info) *info = reader.info();
   return out;
 }
 

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 
 #include "kernels/cpu/audio_buffer.hpp"
@@ -25,6 +26,30 @@ struct AudioFileInfo {
   int channels = 0;
   int64_t frames = 0;
   double peak_dbfs = -HUGE_VAL;  // sample peak over all channels
+  int64_t plausible_frames = 0;  // frames, capped by what the file's size could hold (for reserving)
+};
+
+// A file read in consecutive spans (the render streams its stems). The constructor makes every
+// check of the header read_audio makes; read() decodes the next frames; finish() makes the checks
+// at the end (every declared frame read, no libsndfile error, no NaN/Inf) and sets info().peak_dbfs.
+// Until finish() returns, what was read is not known to be valid. read_audio is a reader read to
+// its end. Every problem is a UserError "<path>: <problem>".
+class AudioReader {
+ public:
+  explicit AudioReader(const std::filesystem::path& path);
+  ~AudioReader();
+  AudioReader(const AudioReader&) = delete;
+  AudioReader& operator=(const AudioReader&) = delete;
+
+  const AudioFileInfo& info() const;  // frames: as declared; peak_dbfs once finish() returned
+  // Decodes up to max_frames frames into out.channels[c][at, at + n) (out has the file's channel
+  // count; shorter channels grow); returns n, 0 at the end of the file.
+  int64_t read(AudioBuffer& out, int64_t at, int64_t max_frames);
+  void finish();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 // Reads a whole file as planar float32 at its own rate. Rejects: missing/unreadable paths
