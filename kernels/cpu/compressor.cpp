@@ -12,6 +12,7 @@
 // Look-ahead W: output frame i gets the gain the smoother computed at frame i + W (the last
 // frame's gain is held for the final W frames), so the output stays aligned with the input.
 #include <algorithm>
+#include <memory>
 #include <cmath>
 #include <vector>
 
@@ -63,17 +64,44 @@ LQ_CPU_CLONES void reduction_to_gain(const float* smoothed, int64_t n, int64_t l
 
 }  // namespace
 
-DynamicsStats compress(AudioBuffer& audio, const dsp::CompressorParams& params, ThreadPool& pool) {
-  const int64_t n = audio.frames();
-  const int channels = audio.channel_count();
-  DynamicsStats stats;
-  if (n == 0 || channels == 0) return stats;
-  const dsp::CompressorCoefficients k = dsp::prepare_compressor(params, audio.sample_rate);
-  const int detectors = (k.stereo_link >= 1.0f || channels == 1) ? 1 : channels;
+struct CompressorStream::Impl {
+  dsp::CompressorCoefficients k;
+  int channels = 0, detectors = 0;
+  int64_t frames_done = 0;
+  std::vector<std::vector<float>> gr;  // [detector][frame of the span]: reduction, then gain
+  std::vector<float> smoothed;
+  std::vector<float> state;             // [detector]: smoothed reduction of the last frame done
+  std::vector<std::vector<double>> block_sums;  // [detector]: sums of the finished kBlock blocks
+  std::vector<double> open_sum;         // [detector]: running sum of the block under way
+  double max_reduction = 0.0;
+};
+
+CompressorStream::CompressorStream(const dsp::CompressorParams& params, double sample_rate, int channels)
+    : impl_(std::make_unique<Impl>()) {
+  Impl& s = *impl_;
+  s.k = dsp::prepare_compressor(params, sample_rate);
+  s.channels = channels;
+  s.detectors = (s.k.stereo_link >= 1.0f || channels == 1) ? 1 : channels;
+  s.gr.resize(size_t(s.detectors));
+  s.state.assign(size_t(s.detectors), 0.0f);
+  s.block_sums.resize(size_t(s.detectors));
+  s.open_sum.assign(size_t(s.detectors), 0.0);
+}
+
+CompressorStream::~CompressorStream() = default;
+
+int64_t CompressorStream::lookahead_frames() const { return impl_->k.lookahead_frames; }
+
+void CompressorStream::process(AudioBuffer& audio, int64_t frames, ThreadPool& pool) {
+  Impl& s = *impl_;
+  const dsp::CompressorCoefficients& k = s.k;
+  const int64_t n = audio.frames();  // the span's frames and the look-ahead after them
+  const int channels = s.channels, detectors = s.detectors;
+  if (frames <= 0 || channels == 0) return;
 
   // gr[d][i]: static-curve reduction of detector d at frame i (dB).
-  std::vector<std::vector<float>> gr(static_cast<size_t>(detectors),
-                                     std::vector<float>(static_cast<size_t>(n)));
+  for (auto& g : s.gr) g.resize(size_t(n));
+  auto& gr = s.gr;
   const bool linked_stereo_or_mono = detectors == 1 && channels <= 2;
   parallel_for_blocks(pool, n, kBlock, [&](int64_t b, int64_t e) {
     if (linked_stereo_or_mono) {
@@ -97,42 +125,67 @@ DynamicsStats compress(AudioBuffer& audio, const dsp::CompressorParams& params, 
     }
   });
 
-  const int64_t blocks = (n + kBlock - 1) / kBlock;
-  std::vector<double> block_max(static_cast<size_t>(blocks * detectors)), block_sum(block_max.size());
-  std::vector<float> smoothed(static_cast<size_t>(n));
+  // The statistics over the span's frames in blocks of kBlock counted from the signal's first
+  // frame, each block's sum in frame order (a block split between spans continues its sum), then
+  // the blocks in order: the same figures for any spans and any thread count.
+  const int64_t g0 = s.frames_done, g1 = g0 + frames;
+  const int64_t first_block = g0 / kBlock, blocks = (g1 - 1) / kBlock - first_block + 1;
+  std::vector<double> span_max(static_cast<size_t>(blocks)), span_sum(static_cast<size_t>(blocks));
+  s.smoothed.resize(size_t(n));
   const float rest_gain = dsp::compressor_gain(0.0f, k.makeup_db);  // the gain where nothing is reduced
   for (int d = 0; d < detectors; ++d) {
     std::vector<float>& gain = gr[size_t(d)];
-    run_chunked(pool, dsp::GainSmoother{gain.data(), k.alpha_attack, k.alpha_release}, smoothed.data(), n,
-                kSmootherChunk);
-    parallel_for_blocks(pool, n, kBlock, [&](int64_t b, int64_t e) {
-      double mx = 0.0, sum = 0.0;
+    const float* sm = s.smoothed.data();
+    run_chunked(pool, FromState<dsp::GainSmoother>{{gain.data(), k.alpha_attack, k.alpha_release}, {s.state[size_t(d)]}},
+                s.smoothed.data(), n, kSmootherChunk);
+    pool.parallel_for(blocks, [&](int64_t j) {
+      const int64_t b = std::max(g0, (first_block + j) * kBlock) - g0;
+      const int64_t e = std::min(g1, (first_block + j + 1) * kBlock) - g0;
+      double mx = 0.0, sum = j == 0 ? s.open_sum[size_t(d)] : 0.0;
       for (int64_t i = b; i < e; ++i) {
-        const float v = smoothed[size_t(i)];
+        const float v = sm[i];
         mx = std::max(mx, double(v));
         sum += double(v);
       }
-      reduction_to_gain(smoothed.data(), n, k.lookahead_frames, b, e, k.makeup_db, rest_gain, gain.data());
-      block_max[size_t(d * blocks + b / kBlock)] = mx;
-      block_sum[size_t(d * blocks + b / kBlock)] = sum;
+      reduction_to_gain(sm, n, k.lookahead_frames, b, e, k.makeup_db, rest_gain, gain.data());
+      span_max[size_t(j)] = mx;
+      span_sum[size_t(j)] = sum;
     });
+    s.state[size_t(d)] = sm[frames - 1];
+    for (int64_t j = 0; j < blocks; ++j) s.max_reduction = std::max(s.max_reduction, span_max[size_t(j)]);
+    const bool open = g1 % kBlock != 0;
+    for (int64_t j = 0; j < blocks - (open ? 1 : 0); ++j) s.block_sums[size_t(d)].push_back(span_sum[size_t(j)]);
+    s.open_sum[size_t(d)] = open ? span_sum[size_t(blocks - 1)] : 0.0;
   }
 
-  parallel_for_blocks(pool, n, kBlock, [&](int64_t b, int64_t e) {
+  parallel_for_blocks(pool, frames, kBlock, [&](int64_t b, int64_t e) {
     for (int c = 0; c < channels; ++c) {
       const float* g = gr[size_t(detectors == 1 ? 0 : c)].data();
       float* x = audio.channels[size_t(c)].data();
       for (int64_t i = b; i < e; ++i) x[i] *= g[i];
     }
   });
+  s.frames_done = g1;
+}
 
+DynamicsStats CompressorStream::stats() const {
+  const Impl& s = *impl_;
+  DynamicsStats stats;
+  if (s.frames_done == 0) return stats;
   double sum = 0.0;
-  for (size_t j = 0; j < block_sum.size(); ++j) {
-    stats.max_gain_reduction_db = std::max(stats.max_gain_reduction_db, block_max[j]);
-    sum += block_sum[j];
+  for (int d = 0; d < s.detectors; ++d) {
+    for (const double b : s.block_sums[size_t(d)]) sum += b;
+    if (s.frames_done % kBlock != 0) sum += s.open_sum[size_t(d)];
   }
-  stats.mean_gain_reduction_db = sum / (double(n) * double(detectors));
+  stats.max_gain_reduction_db = s.max_reduction;
+  stats.mean_gain_reduction_db = sum / (double(s.frames_done) * double(s.detectors));
   return stats;
+}
+
+DynamicsStats compress(AudioBuffer& audio, const dsp::CompressorParams& params, ThreadPool& pool) {
+  CompressorStream stream(params, audio.sample_rate, audio.channel_count());
+  stream.process(audio, audio.frames(), pool);
+  return stream.stats();
 }
 
 }  // namespace lq::cpu

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "kernels/cpu/audio_buffer.hpp"
@@ -20,6 +21,27 @@ struct DynamicsStats {
 // Applies the compressor in place. Zero latency as seen by the caller: any look-ahead is
 // compensated inside (output frame n corresponds to input frame n).
 DynamicsStats compress(AudioBuffer& audio, const dsp::CompressorParams& params, ThreadPool& pool);
+
+// The compressor over consecutive spans of one signal (the render streams its stems), carrying
+// its smoother's state and its statistics from span to span; compress() is one span. process():
+// `audio` holds the span's `frames` frames and after them the signal's next
+// min(lookahead_frames(), frames left) frames, which are read, not changed. Given the signal's own
+// frames as look-ahead, spans of any lengths give the same bits and figures as one span.
+class CompressorStream {
+ public:
+  CompressorStream(const dsp::CompressorParams& params, double sample_rate, int channels);
+  ~CompressorStream();
+  CompressorStream(const CompressorStream&) = delete;
+  CompressorStream& operator=(const CompressorStream&) = delete;
+
+  int64_t lookahead_frames() const;
+  void process(AudioBuffer& audio, int64_t frames, ThreadPool& pool);
+  DynamicsStats stats() const;  // over every frame processed so far
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 struct LimiterStats {
   double max_gain_reduction_db = 0.0;

@@ -142,22 +142,6 @@ void apply_gain(AudioBuffer& a, const std::vector<double>& f, std::vector<float>
   apply_gain(a, f.data(), 0, a.frames(), total, pool);
 }
 
-// The release recurrence from a known state at its start (the previous span's last gain).
-struct ReleaseFrom {
-  using Value = double;
-  static constexpr int order = 1;
-  dsp::LimiterRelease release;
-  double initial;
-  double step(const double* prev, int64_t i) const { return release.step(prev, i); }
-  void guess(double* prev, int64_t start) const {
-    if (start == 0) {
-      prev[0] = initial;
-    } else {
-      release.guess(prev, start);
-    }
-  }
-};
-
 // Frames per span of a pass: the pass runs span after span, so its scratch is a few spans long,
 // not the song's length. The steps are exact or order-fixed, so the span changes no bit.
 constexpr int64_t kSpan = 1 << 18;
@@ -187,7 +171,7 @@ void limiter_pass(AudioBuffer& a, std::vector<double>& peak, double c, const dsp
     sliding_min(peak.data() + b0, positions - b0, kSupport, s.support.data(), len + w - 1, pool);
     sliding_min(s.support.data(), len + w - 1, w, s.h.data(), len, pool);
     double* g = s.g.data() + (w - 1);
-    run_chunked(pool, ReleaseFrom{{s.h.data(), k.alpha_release}, last}, g, len, kReleaseChunk);
+    run_chunked(pool, FromState<dsp::LimiterRelease>{{s.h.data(), k.alpha_release}, {last}}, g, len, kReleaseChunk);
     last = g[len - 1];
     // The smoothed gain replaces h (no longer needed).
     auto q = [&](int64_t m) { return dsp::gain_to_fixed(g[m], scale); };

@@ -19,6 +19,25 @@ void run_sequential(const R& rec, typename R::Value* y, int64_t n) {
   dsp::speculate_chunk(rec, y, 0, n);
 }
 
+// A recurrence continued from a known state: R over a span of a longer signal, `initial` holding
+// the outputs just before the span (initial[j] = y[-1-j]), so that spans run in order give the
+// sequential loop's values over the whole signal.
+template <class R>
+struct FromState {
+  using Value = typename R::Value;
+  static constexpr int order = R::order;
+  R rec;
+  Value initial[R::order];
+  Value step(const Value* prev, int64_t i) const { return rec.step(prev, i); }
+  void guess(Value* prev, int64_t start) const {
+    if (start == 0) {
+      for (int j = 0; j < order; ++j) prev[j] = initial[j];
+    } else {
+      rec.guess(prev, start);
+    }
+  }
+};
+
 // Returns the number of samples re-run in the fix-up pass (a measure of wasted work).
 template <class R>
 int64_t run_chunked(ThreadPool& pool, const R& rec, typename R::Value* y, int64_t n,

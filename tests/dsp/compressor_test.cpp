@@ -378,3 +378,50 @@ TEST(CompressorMath, StaticCurveMatchesItsPiecesWithAndWithoutAKnee) {
     }
   }
 }
+
+// The render streams its stems: the compressor over consecutive spans (lengths crossing the
+// statistics' 2^16-frame blocks, the smoother's chunks and a span shorter than the look-ahead),
+// each given the signal's next frames as look-ahead, equals one pass over the whole signal, bits
+// and figures.
+TEST(CompressorStream, SpansOfAnyLengthGiveTheWholeSignalsBitsAndFigures) {
+  const auto in = noise_bursts(6.0, 9);  // 288000 frames
+  lq::cpu::ThreadPool pool(2);
+  const std::vector<int64_t> spans = {70001, 65536, 50, 131072, 21341};  // sum 288000
+  for (double link : {1.0, 0.5}) {
+    for (double lookahead_ms : {0.0, 3.0}) {
+      lq::dsp::CompressorParams p;
+      p.stereo_link = link;
+      p.lookahead_ms = lookahead_ms;
+      auto whole = in;
+      const auto expected = lq::cpu::compress(whole, p, pool);
+      lq::cpu::CompressorStream stream(p, kFs, 2);
+      const int64_t w = stream.lookahead_frames();
+      lq::AudioBuffer out(2, 0, kFs);
+      int64_t at = 0;
+      for (const int64_t len : spans) {
+        const int64_t ahead = std::min(w, in.frames() - at - len);
+        lq::AudioBuffer span(2, len + ahead, kFs);
+        for (int c = 0; c < 2; ++c) {
+          std::copy_n(in.channels[size_t(c)].begin() + at, len + ahead, span.channels[size_t(c)].begin());
+        }
+        stream.process(span, len, pool);
+        for (int c = 0; c < 2; ++c) {
+          auto& dst = out.channels[size_t(c)];
+          dst.insert(dst.end(), span.channels[size_t(c)].begin(), span.channels[size_t(c)].begin() + len);
+          // the look-ahead frames are read, not changed
+          EXPECT_TRUE(std::equal(span.channels[size_t(c)].begin() + len, span.channels[size_t(c)].end(),
+                                 in.channels[size_t(c)].begin() + at + len));
+        }
+        at += len;
+      }
+      ASSERT_EQ(at, in.frames());
+      const std::string what = "link " + std::to_string(link) + ", look-ahead " + std::to_string(lookahead_ms) + " ms";
+      EXPECT_TRUE(lq::test::bit_equal(out.channels[0], whole.channels[0])) << what;
+      EXPECT_TRUE(lq::test::bit_equal(out.channels[1], whole.channels[1])) << what;
+      const auto got = stream.stats();
+      EXPECT_EQ(got.max_gain_reduction_db, expected.max_gain_reduction_db) << what;
+      EXPECT_EQ(got.mean_gain_reduction_db, expected.mean_gain_reduction_db) << what;
+      EXPECT_GT(expected.max_gain_reduction_db, 3.0) << what;
+    }
+  }
+}
