@@ -526,6 +526,16 @@ bool probe_audio_header(const fs::path& path, int64_t* frames, int* sample_rate,
   bool ok = true;
   const SndFile snd = open_sndfile(fd.get(), SFM_READ, &sfi, [&](const std::string&) { ok = false; });
   if (!ok || !snd) return false;
+  // A compressed file's header may claim more frames than the file holds: its last declared frame
+  // must be reachable (a seek and a one-frame read; uncompressed data is checked against the file's
+  // size when it is opened for reading).
+  const int type = sfi.format & SF_FORMAT_TYPEMASK;
+  if ((type == SF_FORMAT_FLAC || type == SF_FORMAT_OGG) && sfi.frames > 0) {
+    std::vector<float> last(static_cast<size_t>(std::max(sfi.channels, 1)));
+    if (sf_seek(snd.get(), sfi.frames - 1, SEEK_SET) != sfi.frames - 1 || sf_readf_float(snd.get(), last.data(), 1) != 1) {
+      return false;
+    }
+  }
   *frames = sfi.frames;
   *sample_rate = sfi.samplerate;
   *channels = sfi.channels;

@@ -89,7 +89,8 @@ void write_text_atomic(const std::filesystem::path& out, const std::string& text
 // A whole text file (a session, a report, a summary); UserError naming the file when it cannot be read.
 std::string read_text_file(const std::filesystem::path& file);
 
-// The header's frames, rate and channels, without decoding; false when libsndfile cannot open it.
+// The header's frames, rate and channels, without decoding; false when libsndfile cannot open it,
+// or for FLAC and Ogg when the last declared frame cannot be read (seek and read one frame).
 bool probe_audio_header(const std::filesystem::path& path, int64_t* frames, int* sample_rate, int* channels);
 
 }  // namespace lq

@@ -25,6 +25,16 @@ namespace lq {
 using cpu::DynamicsStats;
 using cpu::LimiterStats;
 
+// A compressor carried across the spans of one signal (Backend::compressor_stream).
+class CompressorStream {
+ public:
+  virtual ~CompressorStream() = default;
+  virtual int64_t lookahead_frames() const = 0;
+  // audio: the span's `frames` frames, then the signal's next min(lookahead_frames(), frames left).
+  virtual void process(AudioBuffer& audio, int64_t frames) = 0;
+  virtual DynamicsStats stats() const = 0;  // over every frame processed so far
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -42,6 +52,14 @@ class Backend {
 
   // kernels/cpu/dynamics.hpp: the compressor and the true-peak limiter, in place.
   virtual DynamicsStats compress(AudioBuffer& audio, const dsp::CompressorParams& params) = 0;
+  // The compressor over consecutive spans of one signal, as cpu::CompressorStream (the same bits
+  // as compress() over the whole), or null where the backend has none: the render then gathers
+  // the whole stem and calls compress().
+  virtual std::unique_ptr<CompressorStream> compressor_stream(const dsp::CompressorParams& params, double sample_rate,
+                                                              int channels) {
+    (void)params, (void)sample_rate, (void)channels;
+    return nullptr;
+  }
   virtual LimiterStats limit_true_peak(AudioBuffer& audio, const dsp::LimiterParams& params) = 0;
 
   // kernels/cpu/loudness.hpp: energies[j][k] of channel channels[j] K-weighted from zero state over
@@ -62,6 +80,8 @@ class CpuBackend final : public Backend {
   void convolve(std::span<const float* const> x, int64_t n_in, int64_t offset,
                 std::span<const std::span<const float>> taps, std::span<float* const> y, int64_t n_out) override;
   DynamicsStats compress(AudioBuffer& audio, const dsp::CompressorParams& params) override;
+  std::unique_ptr<CompressorStream> compressor_stream(const dsp::CompressorParams& params, double sample_rate,
+                                                      int channels) override;
   LimiterStats limit_true_peak(AudioBuffer& audio, const dsp::LimiterParams& params) override;
   std::vector<std::vector<double>> k_weighted_segment_energies(const AudioBuffer& audio,
                                                                std::span<const int> channels,

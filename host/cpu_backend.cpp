@@ -43,6 +43,28 @@ DynamicsStats CpuBackend::compress(AudioBuffer& audio, const dsp::CompressorPara
   return cpu::compress(audio, params, pool_);
 }
 
+namespace {
+
+class CpuCompressorStream final : public CompressorStream {
+ public:
+  CpuCompressorStream(const dsp::CompressorParams& params, double sample_rate, int channels, cpu::ThreadPool& pool)
+      : stream_(params, sample_rate, channels), pool_(pool) {}
+  int64_t lookahead_frames() const override { return stream_.lookahead_frames(); }
+  void process(AudioBuffer& audio, int64_t frames) override { stream_.process(audio, frames, pool_); }
+  DynamicsStats stats() const override { return stream_.stats(); }
+
+ private:
+  cpu::CompressorStream stream_;
+  cpu::ThreadPool& pool_;
+};
+
+}  // namespace
+
+std::unique_ptr<CompressorStream> CpuBackend::compressor_stream(const dsp::CompressorParams& params, double sample_rate,
+                                                                int channels) {
+  return std::make_unique<CpuCompressorStream>(params, sample_rate, channels, pool_);
+}
+
 LimiterStats CpuBackend::limit_true_peak(AudioBuffer& audio, const dsp::LimiterParams& params) {
   return cpu::limit_true_peak(audio, params, pool_);
 }

@@ -13,7 +13,7 @@
 
 namespace lq {
 
-AudioBuffer to_stereo(const AudioBuffer& in, double pan, double gain_db) {
+void to_stereo_into(const AudioBuffer& in, int64_t frames, double pan, double gain_db, AudioBuffer& out, int64_t at) {
   const double g = dsp::db_to_linear(gain_db);
   double gl, gr;
   if (in.channel_count() == 1) {
@@ -24,33 +24,40 @@ AudioBuffer to_stereo(const AudioBuffer& in, double pan, double gain_db) {
     gl = g * std::min(1.0, 1.0 - pan);
     gr = g * std::min(1.0, 1.0 + pan);
   }
-  AudioBuffer out(2, in.frames(), in.sample_rate);
-  const auto& l_in = in.channels[0];
-  const auto& r_in = in.channels[in.channel_count() == 1 ? 0 : 1];
+  const float* l_in = in.channels[0].data();
+  const float* r_in = in.channels[in.channel_count() == 1 ? 0 : 1].data();
+  float* l_out = out.channels[0].data() + at;
+  float* r_out = out.channels[1].data() + at;
   const float fl = static_cast<float>(gl), fr = static_cast<float>(gr);
-  for (size_t i = 0; i < l_in.size(); ++i) {
-    out.channels[0][i] = fl * l_in[i];
-    out.channels[1][i] = fr * r_in[i];
+  for (int64_t i = 0; i < frames; ++i) {
+    l_out[i] = fl * l_in[i];
+    r_out[i] = fr * r_in[i];
   }
+}
+
+AudioBuffer to_stereo(const AudioBuffer& in, double pan, double gain_db) {
+  AudioBuffer out(2, in.frames(), in.sample_rate);
+  to_stereo_into(in, in.frames(), pan, gain_db, out, 0);
   return out;
 }
 
-void add_into(AudioBuffer& dst, const AudioBuffer& src, float gain) {
+void add_into(AudioBuffer& dst, int64_t at, const AudioBuffer& src, int64_t frames, float gain) {
   if (dst.channels.empty()) {
     dst = AudioBuffer(src.channel_count(), 0, src.sample_rate);
   }
-  if (dst.frames() < src.frames()) dst.resize_frames(src.frames());
+  if (dst.frames() < at + frames) dst.resize_frames(at + frames);
   for (int c = 0; c < src.channel_count(); ++c) {
-    float* d = dst.channels[static_cast<size_t>(c)].data();
+    float* d = dst.channels[static_cast<size_t>(c)].data() + at;
     const float* s = src.channels[static_cast<size_t>(c)].data();
-    const int64_t n = src.frames();
     if (gain == 1.0f) {
-      for (int64_t i = 0; i < n; ++i) d[i] += s[i];
+      for (int64_t i = 0; i < frames; ++i) d[i] += s[i];
     } else {
-      for (int64_t i = 0; i < n; ++i) d[i] += gain * s[i];
+      for (int64_t i = 0; i < frames; ++i) d[i] += gain * s[i];
     }
   }
 }
+
+void add_into(AudioBuffer& dst, const AudioBuffer& src, float gain) { add_into(dst, 0, src, src.frames(), gain); }
 
 void apply_gain(AudioBuffer& a, double gain_db) {
   if (gain_db == 0.0) return;
@@ -73,11 +80,8 @@ void apply_width(AudioBuffer& a, double width) {
   }
 }
 
-namespace {
-
-// Designs by their bands and rate (exact bits), shared across stems and songs: a design can take
-// 0.1-0.5 s, and a catalog's sessions repeat the same EQs.
-std::shared_ptr<const EqDesign> cached_design(const std::vector<EqBand>& bands, double rate) {
+std::shared_ptr<const EqDesign> eq_design_for(const std::vector<EqBand>& bands, double rate) {
+  if (eq_is_neutral(bands)) return nullptr;
   static SharedCache<std::string, EqDesign> cache(256);
   std::string key;
   char buf[160];
@@ -91,11 +95,16 @@ std::shared_ptr<const EqDesign> cached_design(const std::vector<EqBand>& bands, 
   return cache.get(key, [&] { return design_linear_phase_eq(bands, rate); });
 }
 
-}  // namespace
+nlohmann::json eq_report(const EqDesign& d) {
+  return {{"taps", d.taps.size()},
+          {"latency_frames", (static_cast<int64_t>(d.taps.size()) - 1) / 2},
+          {"lowest_freq_hz", d.lowest_freq_hz},
+          {"max_error_db", d.max_error_db}};
+}
 
 nlohmann::json apply_eq(AudioBuffer& a, const std::vector<EqBand>& bands, Backend& backend) {
-  if (eq_is_neutral(bands)) return nullptr;
-  const std::shared_ptr<const EqDesign> design = cached_design(bands, a.sample_rate);
+  const std::shared_ptr<const EqDesign> design = eq_design_for(bands, a.sample_rate);
+  if (!design) return nullptr;
   const EqDesign& d = *design;
   const int64_t n = a.frames();
   const int64_t delay = (static_cast<int64_t>(d.taps.size()) - 1) / 2;
@@ -109,10 +118,7 @@ nlohmann::json apply_eq(AudioBuffer& a, const std::vector<EqBand>& bands, Backen
   const std::vector<std::span<const float>> taps(x.size(), std::span<const float>(d.taps));
   backend.convolve(x, n, delay, taps, y, n);
   a.channels.swap(out.channels);
-  return {{"taps", d.taps.size()},
-          {"latency_frames", delay},
-          {"lowest_freq_hz", d.lowest_freq_hz},
-          {"max_error_db", d.max_error_db}};
+  return eq_report(d);
 }
 
 AudioBuffer reverb_return(const AudioBuffer& bus, const AudioBuffer& ir, int64_t predelay_frames,

@@ -3,6 +3,7 @@
 // All stage-major over whole buffers; the convolutions run on the backend.
 #pragma once
 
+#include <memory>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -18,15 +19,25 @@ namespace lq {
 // stereo -> balance (pan < 0 lowers the right channel by (1 + pan), pan > 0 the left by
 // (1 - pan)); then gain. pan in [-1, 1].
 AudioBuffer to_stereo(const AudioBuffer& in, double pan, double gain_db);
+// The same into out's frames [at, at + frames) from in's first `frames` (out is stereo and long enough).
+void to_stereo_into(const AudioBuffer& in, int64_t frames, double pan, double gain_db, AudioBuffer& out, int64_t at);
 
 // dst += gain * src, sample by sample; dst grows (zero-padded) to src's length if shorter.
 void add_into(AudioBuffer& dst, const AudioBuffer& src, float gain = 1.0f);
+// dst[at + i] += gain * src[i] for i < frames; dst grows (zero-padded) to at + frames if shorter.
+void add_into(AudioBuffer& dst, int64_t at, const AudioBuffer& src, int64_t frames, float gain = 1.0f);
 
 void apply_gain(AudioBuffer& a, double gain_db);
 
 // Mid/side width on a stereo buffer: M = (L+R)/2, S = width * (L-R)/2, L = M+S, R = M-S.
 // width 1 leaves the buffer bit-identical.
 void apply_width(AudioBuffer& a, double width);
+
+// The linear-phase design of the bands at `rate` (cached across stems and songs: a design can take
+// 0.1-0.5 s, and a catalog's sessions repeat the same EQs); null when the bands are neutral.
+std::shared_ptr<const EqDesign> eq_design_for(const std::vector<EqBand>& bands, double rate);
+// The report's entry for a design: taps, latency_frames, lowest_freq_hz, max_error_db.
+nlohmann::json eq_report(const EqDesign& design);
 
 // Linear-phase EQ in place (latency compensated: output frame n = input frame n). Neutral
 // bands change nothing and cost nothing. Returns the design's report entry (or null).

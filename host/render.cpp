@@ -20,6 +20,7 @@
 #include "host/loudness.hpp"
 #include "host/mixing.hpp"
 #include "host/shared_cache.hpp"
+#include "host/stem_stream.hpp"
 #include "kernels/cpu/dynamics.hpp"
 #include "kernels/dsp/common.hpp"
 
@@ -94,11 +95,6 @@ json loudness_json(const LoudnessMeasurement& m) {
           {"true_peak_dbtp", num(m.true_peak_dbtp)}};
 }
 
-json dynamics_json(const cpu::DynamicsStats& s) {
-  return {{"max_gain_reduction_db", s.max_gain_reduction_db},
-          {"mean_gain_reduction_db", s.mean_gain_reduction_db}};
-}
-
 OutputFormat format_for(const fs::path& out) {
   const std::string e = lower_extension(out);
   if (e == ".wav") return OutputFormat::wav;
@@ -112,19 +108,12 @@ bool same_file(const fs::path& a, const fs::path& b) {
   return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
-// Processes one bus in place: EQ, compressor; returns the report entry. An EQ whose realised
-// response misses its target by more than 0.1 dB (a very steep or narrow low band at the
-// 65535-tap cap) is rendered as designed, with a warning.
+// Processes one bus in place: EQ, compressor; returns the report entry (warn_if_eq_off).
 json process_bus(AudioBuffer& bus, const std::string& what, const std::vector<EqBand>& eq,
                  const std::optional<dsp::CompressorParams>& comp, Backend& backend, json& warnings) {
   json r;
   r["eq"] = apply_eq(bus, eq, backend);
-  if (r["eq"].is_object() && r["eq"]["max_error_db"].get<double>() > 0.1) {
-    char buf[160];
-    std::snprintf(buf, sizeof buf, "%s: the EQ's realised response is %.2f dB off its target (%zu taps)",
-                  what.c_str(), r["eq"]["max_error_db"].get<double>(), r["eq"]["taps"].get<size_t>());
-    warnings.push_back(buf);
-  }
+  warn_if_eq_off(r["eq"], what, warnings);
   if (comp) r["compressor"] = dynamics_json(backend.compress(bus, *comp));
   return r;
 }
@@ -172,10 +161,8 @@ std::string session_hash(const Session& session) {
 
 namespace {
 
-struct Decoded {
-  AudioBuffer audio;
-  AudioFileInfo info;
-};
+// Thrown inside a stem job whose predecessor failed: the job stops without an error of its own.
+struct RenderAbandoned {};
 
 // Impulse responses decoded and converted to the session rate, shared across the songs of a batch:
 // keyed by the file's path, size and modification time and the rate.
@@ -389,9 +376,9 @@ RenderResult render(const Session& session, const RenderOptions& options) {
   Backend& backend = *backend_ptr;
 
   // ---- plan: the song's length from the stems' headers ----
-  // Stems are decoded as the stem loop reaches them (the next one while the current one is
-  // processed), so at most two are held at once: memory grows with the buses, not the stem count.
-  // A header that is not one read_audio accepts is decoded here, so its problem is reported first.
+  // A header that is not one read_audio accepts is decoded here, so its problem is reported first;
+  // so is a compressed file whose last declared frame cannot be reached (a FLAC header may claim
+  // more than the file holds), so that the buses are never sized from a false length.
   const size_t stem_count = session.stems.size();
   std::vector<int64_t> stem_frames(stem_count);
   std::vector<int> stem_rates(stem_count);
@@ -402,7 +389,13 @@ RenderResult render(const Session& session, const RenderOptions& options) {
       const bool ok = probe_audio_header(session.stems[i].file, &stem_frames[i], &stem_rates[i], &channels);
       if (!ok || stem_frames[i] <= 0 || stem_rates[i] < kMinSampleRate || stem_rates[i] > kMaxSampleRate ||
           channels < 1 || channels > kMaxInputChannels) {
-        read_audio(session.stems[i].file);  // throws the file's problem
+        AudioFileInfo info;
+        read_audio(session.stems[i].file, &info);  // throws the file's problem
+        if (!ok) {  // a codec that cannot seek to its end, but decodes whole: its declared length holds
+          stem_frames[i] = info.frames;
+          stem_rates[i] = int(info.sample_rate);
+          continue;
+        }
         throw UserError(session.stems[i].file, "not a readable audio file");
       }
     }
@@ -415,12 +408,6 @@ RenderResult render(const Session& session, const RenderOptions& options) {
                           : static_cast<int64_t>(std::llround(double(stem_frames[i]) * rate / double(stem_rates[i])));
     song_frames = std::max(song_frames, n);
   }
-  auto decode_stem = [&session, rate](size_t i) {
-    Decoded d;
-    d.audio = read_audio(session.stems[i].file, &d.info);
-    if (d.info.sample_rate != rate) d.audio = resample(d.audio, rate);
-    return d;
-  };
   json inputs = json::array();
 
   // ---- impulse responses ----
@@ -442,58 +429,37 @@ RenderResult render(const Session& session, const RenderOptions& options) {
   }
 
   // ---- stems -> groups, sends -> reverb buses ----
-  // A stem's processing (decode, EQ, compressor) does not depend on any other stem; its sums into
-  // the group and send buses are made in stem order (float sums: the order fixes the bits). On the
-  // CPU with more than one thread the stems themselves run in parallel, one per thread, each on one
-  // thread (calls on the pool from inside a job run serially), and each waits for the stems before
-  // it to be summed: two stems in flight on two threads, the same bytes as one thread. Otherwise
-  // one stem at a time with the pool's threads inside it, the next one decoded meanwhile.
+  // Each stem streams through its chain in spans (host/stem_stream.hpp), each span summed into its
+  // group and send buses as it is done: no stem is held whole. A stem's processing does not
+  // depend on any other stem; the sums are made in stem order at every frame (float sums: the
+  // order fixes the bits). On the CPU with more than one thread the stems run in parallel, one
+  // per thread, each on one thread (calls on the pool from inside a job run serially), and a
+  // stem's span waits until the stem before it has summed those frames: the same bytes as one
+  // thread. Otherwise one stem at a time, with the pool's threads inside it.
   std::map<std::string, AudioBuffer> group_bus;
   json stems_report = json::array();
-  struct StemDone {
-    json input, report, warnings = json::array(), timing = json::object();
+  std::vector<StemReport> done(stem_count);
+  auto bus = [&](std::map<std::string, AudioBuffer>& buses, const std::string& name) -> AudioBuffer& {
+    AudioBuffer& b = buses[name];
+    if (b.channels.empty()) b = AudioBuffer(2, song_frames, rate);
+    return b;
   };
-  std::vector<StemDone> done(stem_count);
-  auto process_stem = [&](size_t i, Decoded d, StemDone& out) -> AudioBuffer {
-    const StemSpec& spec = session.stems[i];
-    out.input = {{"stem", spec.name},
-                 {"file", d.info.path.string()},
-                 {"format", d.info.format},
-                 {"sample_rate", d.info.sample_rate},
-                 {"channels", d.info.channels},
-                 {"frames", d.info.frames},
-                 {"duration_s", double(d.info.frames) / d.info.sample_rate},
-                 {"peak_dbfs", std::isfinite(d.info.peak_dbfs) ? json(d.info.peak_dbfs) : json(nullptr)},
-                 {"group", spec.group}};
-    if (d.info.sample_rate != rate) {
-      out.input["resampled_to"] = rate;
-      out.warnings.push_back("stem '" + spec.name + "' is at " + std::to_string(int(d.info.sample_rate)) +
-                             " Hz: converted to " + std::to_string(int(rate)) + " Hz");
-    }
-    if (d.audio.frames() > song_frames) {
-      throw std::logic_error("render: stem '" + spec.name + "' decoded longer than its header said");
-    }
-    AudioBuffer st = to_stereo(d.audio, spec.pan, spec.gain_db);
-    d.audio = AudioBuffer();
-    st.resize_frames(song_frames);
-    out.report = process_bus(st, "stem '" + spec.name + "'", spec.eq, spec.compressor, backend, out.warnings);
-    out.report["name"] = spec.name;
-    out.report["group"] = spec.group;
-    return st;
-  };
-  auto sum_stem = [&](size_t i, const AudioBuffer& st) {
+  auto sum_span = [&](size_t i, int64_t at, const AudioBuffer& span, int64_t frames) {
     const StemSpec& spec = session.stems[i];
     for (const auto& send : spec.sends) {
-      add_into(reverb_bus[send.reverb], st, static_cast<float>(dsp::db_to_linear(send.level_db)));
+      add_into(bus(reverb_bus, send.reverb), at, span, frames, static_cast<float>(dsp::db_to_linear(send.level_db)));
     }
-    add_into(group_bus[spec.group], st);
+    add_into(bus(group_bus, spec.group), at, span, frames);
+  };
+  auto run_stem = [&](size_t i, const StemSink& sink) {
+    done[i] = stream_stem(session.stems[i], double(stem_rates[i]), rate, song_frames, backend, sink);
   };
   {
     StageTimer t(timing, "stems");
     if (backend.name() == "cpu" && pool.size() > 1 && stem_count > 1) {
       std::mutex order;
       std::condition_variable turn;
-      size_t next_sum = 0;
+      std::vector<int64_t> summed(stem_count, 0);  // frames of each stem summed so far
       bool failed = false;
       pool.parallel_for(int64_t(stem_count), [&](int64_t job) {
         const auto i = size_t(job);
@@ -502,18 +468,16 @@ RenderResult render(const Session& session, const RenderOptions& options) {
           if (failed) return;
         }
         try {
-          Decoded d;
-          {
-            StageTimer td(done[i].timing, "decode");
-            d = decode_stem(i);
-          }
-          const AudioBuffer st = process_stem(i, std::move(d), done[i]);
-          std::unique_lock lock(order);
-          turn.wait(lock, [&] { return failed || next_sum == i; });
-          if (failed) return;  // an earlier stem failed: its exception is the one reported
-          sum_stem(i, st);
-          ++next_sum;
-          turn.notify_all();
+          run_stem(i, [&](int64_t at, const AudioBuffer& span, int64_t frames) {
+            std::unique_lock lock(order);
+            turn.wait(lock, [&] { return failed || i == 0 || summed[i - 1] >= at + frames; });
+            if (failed) throw RenderAbandoned{};
+            sum_span(i, at, span, frames);
+            summed[i] = at + frames;
+            turn.notify_all();
+          });
+        } catch (const RenderAbandoned&) {
+          return;  // an earlier stem failed: its exception is the one reported
         } catch (...) {
           {
             std::lock_guard lock(order);
@@ -524,15 +488,8 @@ RenderResult render(const Session& session, const RenderOptions& options) {
         }
       });
     } else {
-      std::future<Decoded> next = std::async(std::launch::async, decode_stem, size_t{0});
       for (size_t i = 0; i < stem_count; ++i) {
-        Decoded d;
-        {
-          StageTimer td(done[i].timing, "decode");
-          d = next.get();
-        }
-        if (i + 1 < stem_count) next = std::async(std::launch::async, decode_stem, i + 1);
-        sum_stem(i, process_stem(i, std::move(d), done[i]));
+        run_stem(i, [&](int64_t at, const AudioBuffer& span, int64_t frames) { sum_span(i, at, span, frames); });
       }
     }
   }
