@@ -10,8 +10,13 @@
 #include "host/shared_cache.hpp"
 #include "kernels/cpu/convolver.hpp"
 #include "kernels/dsp/common.hpp"
+#include "kernels/dsp/overlap_save.hpp"
 
 namespace lq {
+
+namespace {
+constexpr int64_t kReturnSpan = 1 << 20;  // output frames per convolution call of a reverb return
+}  // namespace
 
 void to_stereo_into(const AudioBuffer& in, int64_t frames, double pan, double gain_db, AudioBuffer& out, int64_t at) {
   const double g = dsp::db_to_linear(gain_db);
@@ -121,12 +126,13 @@ nlohmann::json apply_eq(AudioBuffer& a, const std::vector<EqBand>& bands, Backen
   return eq_report(d);
 }
 
-AudioBuffer reverb_return(const AudioBuffer& bus, const AudioBuffer& ir, int64_t predelay_frames,
-                          double wet_db, Backend& backend) {
+void add_reverb_return(AudioBuffer& dst, const AudioBuffer& bus, const AudioBuffer& ir, int64_t predelay_frames,
+                       double wet_db, Backend& backend) {
   const int64_t n = bus.frames();
   const int64_t l = ir.frames();
-  const int64_t out_n = n + predelay_frames + l - 1;
-  AudioBuffer out(bus.channel_count(), out_n, bus.sample_rate);
+  const int64_t out_n = n + l - 1;
+  if (dst.channels.empty()) dst = AudioBuffer(bus.channel_count(), 0, bus.sample_rate);
+  if (dst.frames() < predelay_frames + out_n) dst.resize_frames(predelay_frames + out_n);
   const float wet = static_cast<float>(dsp::db_to_linear(wet_db));
   // The wet level is folded into the IR (one filter per IR channel; a mono IR serves both).
   std::vector<std::vector<float>> scaled(static_cast<size_t>(ir.channel_count()));
@@ -134,16 +140,27 @@ AudioBuffer reverb_return(const AudioBuffer& bus, const AudioBuffer& ir, int64_t
     scaled[k].resize(ir.channels[k].size());
     for (size_t i = 0; i < ir.channels[k].size(); ++i) scaled[k][i] = wet * ir.channels[k][i];
   }
-  std::vector<const float*> x;
-  std::vector<float*> y;
   std::vector<std::span<const float>> taps;
   for (int c = 0; c < bus.channel_count(); ++c) {
-    x.push_back(bus.channels[static_cast<size_t>(c)].data());
-    y.push_back(out.channels[static_cast<size_t>(c)].data() + predelay_frames);
     taps.emplace_back(scaled[static_cast<size_t>(std::min(c, ir.channel_count() - 1))]);
   }
-  backend.convolve(x, n, 0, taps, y, n + l - 1);
-  return out;
+  // Spans of whole overlap-save frames (the same frames as one call over the whole bus: the same
+  // bits), each convolved from the bus frames it reads and added in place.
+  const int64_t hop = dsp::overlap_save_for(l).hop;
+  const int64_t span = std::max<int64_t>(1, kReturnSpan / hop) * hop;
+  AudioBuffer y(bus.channel_count(), std::min(span, out_n), bus.sample_rate);
+  std::vector<const float*> x(size_t(bus.channel_count()));
+  std::vector<float*> yp(size_t(bus.channel_count()));
+  for (int64_t t0 = 0; t0 < out_n; t0 += span) {
+    const int64_t len = std::min(span, out_n - t0);
+    const int64_t lo = std::max<int64_t>(0, t0 - (l - 1)), hi = std::min(n, t0 + len);
+    for (int c = 0; c < bus.channel_count(); ++c) {
+      x[size_t(c)] = bus.channels[size_t(c)].data() + lo;
+      yp[size_t(c)] = y.channels[size_t(c)].data();
+    }
+    backend.convolve(x, hi - lo, t0 - lo, taps, yp, len);
+    add_into(dst, predelay_frames + t0, y, len);
+  }
 }
 
 int64_t trim_tail(AudioBuffer& a, int64_t song_frames, int64_t cap_frames) {

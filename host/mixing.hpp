@@ -43,10 +43,11 @@ nlohmann::json eq_report(const EqDesign& design);
 // bands change nothing and cost nothing. Returns the design's report entry (or null).
 nlohmann::json apply_eq(AudioBuffer& a, const std::vector<EqBand>& bands, Backend& backend);
 
-// The reverb return: out = wet * (bus convolved with ir), delayed by predelay_frames; a mono IR
-// is applied to both channels, a stereo IR channel by channel. Length: bus + predelay + L - 1.
-AudioBuffer reverb_return(const AudioBuffer& bus, const AudioBuffer& ir, int64_t predelay_frames,
-                          double wet_db, Backend& backend);
+// Adds the reverb return into dst: dst[predelay + k] += wet * (bus convolved with ir)[k] for k in
+// [0, bus + L - 1) (dst grows, zero-padded); a mono IR is applied to both channels, a stereo IR
+// channel by channel. Convolved in spans of about 2^20 frames: no return buffer of the song's length.
+void add_reverb_return(AudioBuffer& dst, const AudioBuffer& bus, const AudioBuffer& ir, int64_t predelay_frames,
+                       double wet_db, Backend& backend);
 
 // Keeps the reverb tail after `song_frames` until it falls below -90 dBFS, at most cap_frames
 // more, and fades the kept tail's last min(50 ms, kept tail) frames with a raised cosine (a

@@ -502,16 +502,16 @@ RenderResult render(const Session& session, const RenderOptions& options) {
   report["inputs"] = inputs;
   report["stems"] = stems_report;
 
-  auto run_reverb = [&](const ReverbSpec& r) -> AudioBuffer {
+  auto run_reverb = [&](const ReverbSpec& r, AudioBuffer& into) {
     StageTimer t(timing, "reverbs");
     const int64_t predelay = std::llround(r.predelay_ms * 1e-3 * rate);
-    return reverb_return(reverb_bus.at(r.name), irs.at(r.name), predelay, r.wet_db, backend);
+    add_reverb_return(into, reverb_bus.at(r.name), irs.at(r.name), predelay, r.wet_db, backend);
   };
   // Reverbs that return into a group are fed by stems only (load_session refuses group sends
   // to them), so they run before the groups.
   for (const auto& r : session.reverbs) {
     if (r.return_to.empty() || !reverb_bus.count(r.name)) continue;
-    add_into(group_bus[r.return_to], run_reverb(r));
+    run_reverb(r, group_bus[r.return_to]);
   }
 
   // ---- groups -> master ----
@@ -549,7 +549,7 @@ RenderResult render(const Session& session, const RenderOptions& options) {
   report["groups"] = groups_report;
   for (const auto& r : session.reverbs) {
     if (!r.return_to.empty() || !reverb_bus.count(r.name)) continue;
-    add_into(master_bus, run_reverb(r));
+    run_reverb(r, master_bus);
   }
   report["reverbs"] = reverbs_report;
   reverb_bus.clear();
