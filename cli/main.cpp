@@ -12,11 +12,13 @@
 #include "host/errors.hpp"
 
 int main(int argc, char** argv) {
-  // Large buffers (a channel of a song is tens of MB) come from the heap and are reused once freed,
-  // instead of fresh mmap'd pages for every stage: glibc maps each allocation above 32 MiB afresh and
-  // the kernel zero-fills it page by page. Measured on the standard song (2 cores): 980k page faults
-  // and 3.0 s of system time -> 164k and 0.6 s, 6.1 s -> 3.9 s wall, peak RSS 514 -> 669 MB.
-  mallopt(M_MMAP_MAX, 0);
+  // Buffers up to 16 MiB (the stems' spans, transform frames, scratch) come from one heap and are
+  // reused once freed, instead of fresh mmap'd pages that the kernel zero-fills page by page;
+  // longer ones (the buses, the master: a channel of a 3-minute song is 33 MiB) are mapped and
+  // returned when freed, so that peak memory is what is live, not the heap's fragmented high-water
+  // mark. Measured (2 cores, 2026-12-02, standard session): 180 s 2.04-2.12 s wall and 294-363 MB
+  // with every buffer on the heap, 2.17-2.25 s and 263-268 MB this way; 600 s 1071 -> 734 MB.
+  mallopt(M_MMAP_THRESHOLD, 16 << 20);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
   mallopt(M_ARENA_MAX, 1);
   CLI::App app{"Lacquer: GPU-accelerated offline stem mastering"};

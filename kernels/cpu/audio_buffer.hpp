@@ -11,9 +11,12 @@ struct AudioBuffer {
   std::vector<std::vector<float>> channels;  // channels[c][frame]
 
   AudioBuffer() = default;
-  AudioBuffer(int channel_count, int64_t frames, double rate)
-      : sample_rate(rate),
-        channels(static_cast<size_t>(channel_count), std::vector<float>(static_cast<size_t>(frames))) {}
+  // Each channel zeroed in place (not copied from a zeroed prototype: that would be one more
+  // channel-long buffer and a copy of it per channel).
+  AudioBuffer(int channel_count, int64_t frames, double rate) : sample_rate(rate) {
+    channels.reserve(static_cast<size_t>(channel_count));
+    for (int c = 0; c < channel_count; ++c) channels.emplace_back(static_cast<size_t>(frames));
+  }
 
   int channel_count() const { return static_cast<int>(channels.size()); }
   int64_t frames() const { return channels.empty() ? 0 : static_cast<int64_t>(channels[0].size()); }
