@@ -155,9 +155,13 @@ json complete_figures(const fs::path& report_path, const fs::path& master, const
   }
 }
 
-// Working-set estimate of a song (BatchOptions' header): from the stems' headers.
+// Working-set estimate of a song (BatchOptions' header): from the stems' headers. Stems stream
+// in spans, so what grows with the song is its stereo float buffers: a bus per group and per
+// reverb that is sent to, the master, and the limiter's profile and gain (about two more); a stem
+// at another rate is converted whole (its own channels, in and out); 64 MiB for spans, transforms
+// and filters.
 int64_t estimate_bytes(const Session& s) {
-  int64_t frames_max = 0, decoded = 0;
+  int64_t frames_max = 0, converted = 0;
   for (const auto& st : s.stems) {
     int64_t n = 0;
     int fs_hz = 0, channels = 0;
@@ -165,9 +169,10 @@ int64_t estimate_bytes(const Session& s) {
     const double rate = s.sample_rate.value_or(fs_hz);
     const auto frames = static_cast<int64_t>(double(n) * rate / double(fs_hz));
     frames_max = std::max(frames_max, frames);
-    decoded += frames * std::max(2, channels) * 4;
+    if (rate != double(fs_hz)) converted = std::max(converted, (n + frames) * std::max(1, channels) * 4);
   }
-  return decoded + 3 * frames_max * 2 * 4;
+  const int64_t buffers = int64_t(s.groups.size() + s.reverbs.size()) + 3;
+  return buffers * frames_max * 2 * 4 + converted + (int64_t{64} << 20);
 }
 
 // Admission by bytes in flight: a song waits until its estimate fits beside the songs in flight,

@@ -16,8 +16,9 @@
 // Throughput: `jobs` songs in flight (each decodes, processes on the backend and encodes, so one
 // song's decode overlaps another's processing); each song's thread pool gets threads/jobs cores.
 // Memory in flight is bounded by `jobs` and by `max_inflight_bytes`: a song starts only when the
-// estimate of its working set (4 bytes x 2 channels x frames x 3, for the decoded stems, a bus
-// and the master) fits beside the songs in flight, or when nothing else is in flight.
+// estimate of its working set (4 bytes x 2 channels x frames for each group, reverb, the master
+// and the limiter's two arrays; stems stream in spans) fits beside the songs in flight, or when
+// nothing else is in flight.
 #pragma once
 
 #include <cstdint>
