@@ -16,7 +16,7 @@ int main(int argc, char** argv) {
   // reused once freed, instead of fresh mmap'd pages that the kernel zero-fills page by page;
   // longer ones (the buses, the master: a channel of a 3-minute song is 33 MiB) are mapped and
   // returned when freed, so that peak memory is what is live, not the heap's fragmented high-water
-  // mark. Measured (2 cores, 2026-12-02, standard session): 180 s 2.04-2.12 s wall and 294-363 MB
+  // mark. Timed by hand (2 cores, 2026-12-02, standard session): 180 s 2.04-2.12 s wall, 294-363 MB
   // with every buffer on the heap, 2.17-2.25 s and 263-268 MB this way; 600 s 1071 -> 734 MB.
   mallopt(M_MMAP_THRESHOLD, 16 << 20);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);

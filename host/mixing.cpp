@@ -100,6 +100,18 @@ std::shared_ptr<const EqDesign> eq_design_for(const std::vector<EqBand>& bands, 
   return cache.get(key, [&] { return design_linear_phase_eq(bands, rate); });
 }
 
+nlohmann::json dynamics_json(const DynamicsStats& s) {
+  return {{"max_gain_reduction_db", s.max_gain_reduction_db}, {"mean_gain_reduction_db", s.mean_gain_reduction_db}};
+}
+
+void warn_if_eq_off(const nlohmann::json& eq, const std::string& what, nlohmann::json& warnings) {
+  if (!eq.is_object() || eq["max_error_db"].get<double>() <= 0.1) return;
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "%s: the EQ's realised response is %.2f dB off its target (%zu taps)", what.c_str(),
+                eq["max_error_db"].get<double>(), eq["taps"].get<size_t>());
+  warnings.push_back(buf);
+}
+
 nlohmann::json eq_report(const EqDesign& d) {
   return {{"taps", d.taps.size()},
           {"latency_frames", (static_cast<int64_t>(d.taps.size()) - 1) / 2},

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -38,6 +39,11 @@ void apply_width(AudioBuffer& a, double width);
 std::shared_ptr<const EqDesign> eq_design_for(const std::vector<EqBand>& bands, double rate);
 // The report's entry for a design: taps, latency_frames, lowest_freq_hz, max_error_db.
 nlohmann::json eq_report(const EqDesign& design);
+// The warning for an EQ whose realised response (eq_report) misses its target by more than 0.1 dB
+// (a very steep or narrow low band at the 65535-tap cap): rendered as designed. Null eq: none.
+void warn_if_eq_off(const nlohmann::json& eq, const std::string& what, nlohmann::json& warnings);
+// The report's entry for a compressor's figures.
+nlohmann::json dynamics_json(const DynamicsStats& stats);
 
 // Linear-phase EQ in place (latency compensated: output frame n = input frame n). Neutral
 // bands change nothing and cost nothing. Returns the design's report entry (or null).

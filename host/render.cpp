@@ -8,7 +8,6 @@
 #include <condition_variable>
 #include <cmath>
 #include <fstream>
-#include <future>
 #include <map>
 #include <mutex>
 
@@ -20,6 +19,7 @@
 #include "host/loudness.hpp"
 #include "host/mixing.hpp"
 #include "host/shared_cache.hpp"
+#include "host/stage_timer.hpp"
 #include "host/stem_stream.hpp"
 #include "kernels/cpu/dynamics.hpp"
 #include "kernels/dsp/common.hpp"
@@ -32,25 +32,6 @@ using nlohmann::json;
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// Adds the seconds since construction to timing[name] when it goes out of scope.
-class StageTimer {
- public:
-  StageTimer(json& timing, const char* name) : timing_(timing), name_(name), start_(Clock::now()) {}
-  ~StageTimer() { add_seconds(timing_, name_, std::chrono::duration<double>(Clock::now() - start_).count()); }
-  // timing[name] += seconds (created at 0).
-  static void add_seconds(json& timing, const std::string& name, double seconds) {
-    json& slot = timing[name];
-    slot = (slot.is_number() ? slot.get<double>() : 0.0) + seconds;
-  }
-  StageTimer(const StageTimer&) = delete;
-  StageTimer& operator=(const StageTimer&) = delete;
-
- private:
-  json& timing_;
-  const char* name_;
-  Clock::time_point start_;
-};
 
 std::string lower_extension(const fs::path& p) {
   std::string e = p.extension().string();
@@ -439,7 +420,7 @@ RenderResult render(const Session& session, const RenderOptions& options) {
   std::map<std::string, AudioBuffer> group_bus;
   json stems_report = json::array();
   std::vector<StemReport> done(stem_count);
-  auto bus = [&](std::map<std::string, AudioBuffer>& buses, const std::string& name) -> AudioBuffer& {
+  auto bus_of = [&](std::map<std::string, AudioBuffer>& buses, const std::string& name) -> AudioBuffer& {
     AudioBuffer& b = buses[name];
     if (b.channels.empty()) b = AudioBuffer(2, song_frames, rate);
     return b;
@@ -447,9 +428,9 @@ RenderResult render(const Session& session, const RenderOptions& options) {
   auto sum_span = [&](size_t i, int64_t at, const AudioBuffer& span, int64_t frames) {
     const StemSpec& spec = session.stems[i];
     for (const auto& send : spec.sends) {
-      add_into(bus(reverb_bus, send.reverb), at, span, frames, static_cast<float>(dsp::db_to_linear(send.level_db)));
+      add_into(bus_of(reverb_bus, send.reverb), at, span, frames, static_cast<float>(dsp::db_to_linear(send.level_db)));
     }
-    add_into(bus(group_bus, spec.group), at, span, frames);
+    add_into(bus_of(group_bus, spec.group), at, span, frames);
   };
   auto run_stem = [&](size_t i, const StemSink& sink) {
     done[i] = stream_stem(session.stems[i], double(stem_rates[i]), rate, song_frames, backend, sink);

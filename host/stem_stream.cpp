@@ -1,12 +1,12 @@
 #include "host/stem_stream.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <optional>
 
 #include "host/audio_io.hpp"
 #include "host/mixing.hpp"
+#include "host/stage_timer.hpp"
 #include "kernels/dsp/overlap_save.hpp"
 
 namespace lq {
@@ -14,8 +14,6 @@ namespace lq {
 using nlohmann::json;
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 constexpr int64_t kStemSpan = 1 << 19;  // about 11 s at 48 kHz, rounded to the EQ's hop
 
@@ -73,29 +71,14 @@ class StemSource {
 
 }  // namespace
 
-json dynamics_json(const DynamicsStats& s) {
-  return {{"max_gain_reduction_db", s.max_gain_reduction_db}, {"mean_gain_reduction_db", s.mean_gain_reduction_db}};
-}
-
-void warn_if_eq_off(const json& eq, const std::string& what, json& warnings) {
-  if (!eq.is_object() || eq["max_error_db"].get<double>() <= 0.1) return;
-  char buf[160];
-  std::snprintf(buf, sizeof buf, "%s: the EQ's realised response is %.2f dB off its target (%zu taps)", what.c_str(),
-                eq["max_error_db"].get<double>(), eq["taps"].get<size_t>());
-  warnings.push_back(buf);
-}
-
 StemReport stream_stem(const StemSpec& spec, double file_rate, double rate, int64_t song_frames,
                        Backend& backend, const StemSink& sink) {
   StemReport out;
-  double decode_s = 0.0;
-  auto timed = [&](auto&& f) {
-    const auto t0 = Clock::now();
-    f();
-    decode_s += std::chrono::duration<double>(Clock::now() - t0).count();
-  };
   std::optional<StemSource> source;
-  timed([&] { source.emplace(spec, file_rate, rate); });
+  {
+    StageTimer t(out.timing, "decode");
+    source.emplace(spec, file_rate, rate);
+  }
 
   const std::shared_ptr<const EqDesign> design = eq_design_for(spec.eq, rate);
   const int64_t taps = design ? int64_t(design->taps.size()) : 1;
@@ -121,7 +104,10 @@ StemReport stream_stem(const StemSpec& spec, double file_rate, double rate, int6
     const int64_t look = std::min(ahead, song_frames - t0 - len);
     const int64_t n_in = before + len + look + delay;
     if (filled < n_in) {
-      timed([&] { source->next(n_in - filled); });
+      {
+        StageTimer t(out.timing, "decode");
+        source->next(n_in - filled);
+      }
       to_stereo_into(source->raw(), n_in - filled, spec.pan, spec.gain_db, win, filled);
       filled = n_in;
     }
@@ -145,7 +131,10 @@ StemReport stream_stem(const StemSpec& spec, double file_rate, double rate, int6
     }
   }
   AudioFileInfo info;
-  timed([&] { info = source->finish(); });
+  {
+    StageTimer t(out.timing, "decode");
+    info = source->finish();
+  }
   source.reset();
   out.report["eq"] = design ? eq_report(*design) : json(nullptr);
   if (gather) {
@@ -172,7 +161,6 @@ StemReport stream_stem(const StemSpec& spec, double file_rate, double rate, int6
     out.warnings.push_back("stem '" + spec.name + "' is at " + std::to_string(int(info.sample_rate)) +
                            " Hz: converted to " + std::to_string(int(rate)) + " Hz");
   }
-  out.timing["decode"] = decode_s;
   return out;
 }
 

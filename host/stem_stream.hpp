@@ -42,11 +42,4 @@ using StemSink = std::function<void(int64_t at, const AudioBuffer& span, int64_t
 StemReport stream_stem(const StemSpec& spec, double file_rate, double rate, int64_t song_frames,
                        Backend& backend, const StemSink& sink);
 
-// The report's entry for a compressor's figures.
-nlohmann::json dynamics_json(const DynamicsStats& stats);
-
-// The warning for an EQ whose realised response misses its target by more than 0.1 dB (a very
-// steep or narrow low band at the 65535-tap cap): rendered as designed.
-void warn_if_eq_off(const nlohmann::json& eq, const std::string& what, nlohmann::json& warnings);
-
 }  // namespace lq
