@@ -30,7 +30,8 @@ class CompressorStream {
  public:
   virtual ~CompressorStream() = default;
   virtual int64_t lookahead_frames() const = 0;
-  // audio: the span's `frames` frames, then the signal's next min(lookahead_frames(), frames left).
+  // audio: the span's `frames` frames, then the signal's next min(lookahead_frames(), frames left),
+  // read, not changed (frames past those are not read).
   virtual void process(AudioBuffer& audio, int64_t frames) = 0;
   virtual DynamicsStats stats() const = 0;  // over every frame processed so far
 };
@@ -53,13 +54,10 @@ class Backend {
   // kernels/cpu/dynamics.hpp: the compressor and the true-peak limiter, in place.
   virtual DynamicsStats compress(AudioBuffer& audio, const dsp::CompressorParams& params) = 0;
   // The compressor over consecutive spans of one signal, as cpu::CompressorStream (the same bits
-  // as compress() over the whole), or null where the backend has none: the render then gathers
-  // the whole stem and calls compress().
+  // as compress() over the whole). The CUDA backend's runs on the host (make_cpu_compressor_stream):
+  // the streamed chains hand it spans already on the host.
   virtual std::unique_ptr<CompressorStream> compressor_stream(const dsp::CompressorParams& params, double sample_rate,
-                                                              int channels) {
-    (void)params, (void)sample_rate, (void)channels;
-    return nullptr;
-  }
+                                                              int channels) = 0;
   virtual LimiterStats limit_true_peak(AudioBuffer& audio, const dsp::LimiterParams& params) = 0;
 
   // kernels/cpu/loudness.hpp: energies[j][k] of channel channels[j] K-weighted from zero state over
@@ -92,6 +90,10 @@ class CpuBackend final : public Backend {
  private:
   cpu::ThreadPool& pool_;
 };
+
+// The CPU compressor stream (kernels/cpu/dynamics.hpp) over `pool`, which must outlive it.
+std::unique_ptr<CompressorStream> make_cpu_compressor_stream(const dsp::CompressorParams& params, double sample_rate,
+                                                             int channels, cpu::ThreadPool& pool);
 
 // Picks the backend for `--backend cpu|cuda|auto`. cuda: the CUDA backend on device 0, or
 // UsageError when this build has none, UserError when no GPU is usable (with the runtime's

@@ -60,9 +60,14 @@ class CpuCompressorStream final : public CompressorStream {
 
 }  // namespace
 
+std::unique_ptr<CompressorStream> make_cpu_compressor_stream(const dsp::CompressorParams& params, double sample_rate,
+                                                             int channels, cpu::ThreadPool& pool) {
+  return std::make_unique<CpuCompressorStream>(params, sample_rate, channels, pool);
+}
+
 std::unique_ptr<CompressorStream> CpuBackend::compressor_stream(const dsp::CompressorParams& params, double sample_rate,
                                                                 int channels) {
-  return std::make_unique<CpuCompressorStream>(params, sample_rate, channels, pool_);
+  return make_cpu_compressor_stream(params, sample_rate, channels, pool_);
 }
 
 LimiterStats CpuBackend::limit_true_peak(AudioBuffer& audio, const dsp::LimiterParams& params) {

@@ -24,6 +24,10 @@ class CudaBackend final : public Backend {
   DynamicsStats compress(AudioBuffer& audio, const dsp::CompressorParams& params) override {
     return exec_.compress(audio, params);
   }
+  std::unique_ptr<CompressorStream> compressor_stream(const dsp::CompressorParams& params, double sample_rate,
+                                                      int channels) override {
+    return make_cpu_compressor_stream(params, sample_rate, channels, host_pool_);
+  }
   LimiterStats limit_true_peak(AudioBuffer& audio, const dsp::LimiterParams& params) override {
     return exec_.limit_true_peak(audio, params);
   }
@@ -36,6 +40,7 @@ class CudaBackend final : public Backend {
 
  private:
   cuda::Executor exec_;
+  cpu::ThreadPool host_pool_{1};  // the compressor streams' (calls from one thread at a time)
 };
 
 }  // namespace

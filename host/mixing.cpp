@@ -7,16 +7,13 @@
 #include <cmath>
 #include <numbers>
 
+#include "host/bus_stream.hpp"
 #include "host/shared_cache.hpp"
 #include "kernels/cpu/convolver.hpp"
 #include "kernels/dsp/common.hpp"
 #include "kernels/dsp/overlap_save.hpp"
 
 namespace lq {
-
-namespace {
-constexpr int64_t kReturnSpan = 1 << 20;  // output frames per convolution call of a reverb return
-}  // namespace
 
 void to_stereo_into(const AudioBuffer& in, int64_t frames, double pan, double gain_db, AudioBuffer& out, int64_t at) {
   const double g = dsp::db_to_linear(gain_db);
@@ -64,20 +61,24 @@ void add_into(AudioBuffer& dst, int64_t at, const AudioBuffer& src, int64_t fram
 
 void add_into(AudioBuffer& dst, const AudioBuffer& src, float gain) { add_into(dst, 0, src, src.frames(), gain); }
 
-void apply_gain(AudioBuffer& a, double gain_db) {
+void apply_gain(AudioBuffer& a, double gain_db) { apply_gain(a, gain_db, a.frames()); }
+
+void apply_gain(AudioBuffer& a, double gain_db, int64_t frames) {
   if (gain_db == 0.0) return;
   const float g = static_cast<float>(dsp::db_to_linear(gain_db));
   for (auto& ch : a.channels) {
-    for (float& v : ch) v *= g;
+    for (int64_t i = 0; i < frames; ++i) ch[size_t(i)] *= g;
   }
 }
 
-void apply_width(AudioBuffer& a, double width) {
+void apply_width(AudioBuffer& a, double width) { apply_width(a, width, a.frames()); }
+
+void apply_width(AudioBuffer& a, double width, int64_t frames) {
   if (width == 1.0 || a.channel_count() != 2) return;
   const float w = static_cast<float>(width);
   auto& l = a.channels[0];
   auto& r = a.channels[1];
-  for (size_t i = 0; i < l.size(); ++i) {
+  for (size_t i = 0; i < size_t(frames); ++i) {
     const float m = 0.5f * (l[i] + r[i]);
     const float s = w * (0.5f * (l[i] - r[i]));
     l[i] = m + s;
@@ -140,38 +141,14 @@ nlohmann::json apply_eq(AudioBuffer& a, const std::vector<EqBand>& bands, Backen
 
 void add_reverb_return(AudioBuffer& dst, const AudioBuffer& bus, const AudioBuffer& ir, int64_t predelay_frames,
                        double wet_db, Backend& backend) {
-  const int64_t n = bus.frames();
-  const int64_t l = ir.frames();
-  const int64_t out_n = n + l - 1;
+  ReverbReturn ret(ir, bus.frames(), bus.channel_count(), wet_db, backend);
   if (dst.channels.empty()) dst = AudioBuffer(bus.channel_count(), 0, bus.sample_rate);
-  if (dst.frames() < predelay_frames + out_n) dst.resize_frames(predelay_frames + out_n);
-  const float wet = static_cast<float>(dsp::db_to_linear(wet_db));
-  // The wet level is folded into the IR (one filter per IR channel; a mono IR serves both).
-  std::vector<std::vector<float>> scaled(static_cast<size_t>(ir.channel_count()));
-  for (size_t k = 0; k < scaled.size(); ++k) {
-    scaled[k].resize(ir.channels[k].size());
-    for (size_t i = 0; i < ir.channels[k].size(); ++i) scaled[k][i] = wet * ir.channels[k][i];
-  }
-  std::vector<std::span<const float>> taps;
-  for (int c = 0; c < bus.channel_count(); ++c) {
-    taps.emplace_back(scaled[static_cast<size_t>(std::min(c, ir.channel_count() - 1))]);
-  }
-  // Spans of whole overlap-save frames (the same frames as one call over the whole bus: the same
-  // bits), each convolved from the bus frames it reads and added in place.
-  const int64_t hop = dsp::overlap_save_for(l).hop;
-  const int64_t span = std::max<int64_t>(1, kReturnSpan / hop) * hop;
-  AudioBuffer y(bus.channel_count(), std::min(span, out_n), bus.sample_rate);
+  if (dst.frames() < predelay_frames + ret.output_frames()) dst.resize_frames(predelay_frames + ret.output_frames());
   std::vector<const float*> x(size_t(bus.channel_count()));
-  std::vector<float*> yp(size_t(bus.channel_count()));
-  for (int64_t t0 = 0; t0 < out_n; t0 += span) {
-    const int64_t len = std::min(span, out_n - t0);
-    const int64_t lo = std::max<int64_t>(0, t0 - (l - 1)), hi = std::min(n, t0 + len);
-    for (int c = 0; c < bus.channel_count(); ++c) {
-      x[size_t(c)] = bus.channels[size_t(c)].data() + lo;
-      yp[size_t(c)] = y.channels[size_t(c)].data();
-    }
-    backend.convolve(x, hi - lo, t0 - lo, taps, yp, len);
-    add_into(dst, predelay_frames + t0, y, len);
+  while (ret.done() < ret.output_frames()) {
+    const int64_t t0 = ret.done(), len = ret.next_frames();
+    for (int c = 0; c < bus.channel_count(); ++c) x[size_t(c)] = bus.channels[size_t(c)].data() + ret.input_from();
+    add_into(dst, predelay_frames + t0, ret.next(x), len);
   }
 }
 

@@ -1,6 +1,6 @@
 // The bus operations of the chain (host side of the CPU backend): pan and gain into stereo,
 // sums in a fixed order, mid/side width, EQ through the convolver, reverb returns, tail trim.
-// All stage-major over whole buffers; the convolutions run on the backend.
+// Over whole buffers or their first frames; the convolutions run on the backend.
 #pragma once
 
 #include <memory>
@@ -29,10 +29,12 @@ void add_into(AudioBuffer& dst, const AudioBuffer& src, float gain = 1.0f);
 void add_into(AudioBuffer& dst, int64_t at, const AudioBuffer& src, int64_t frames, float gain = 1.0f);
 
 void apply_gain(AudioBuffer& a, double gain_db);
+void apply_gain(AudioBuffer& a, double gain_db, int64_t frames);  // on the first `frames` only
 
 // Mid/side width on a stereo buffer: M = (L+R)/2, S = width * (L-R)/2, L = M+S, R = M-S.
 // width 1 leaves the buffer bit-identical.
 void apply_width(AudioBuffer& a, double width);
+void apply_width(AudioBuffer& a, double width, int64_t frames);  // on the first `frames` only
 
 // The linear-phase design of the bands at `rate` (cached across stems and songs: a design can take
 // 0.1-0.5 s, and a catalog's sessions repeat the same EQs); null when the bands are neutral.
@@ -51,7 +53,7 @@ nlohmann::json apply_eq(AudioBuffer& a, const std::vector<EqBand>& bands, Backen
 
 // Adds the reverb return into dst: dst[predelay + k] += wet * (bus convolved with ir)[k] for k in
 // [0, bus + L - 1) (dst grows, zero-padded); a mono IR is applied to both channels, a stereo IR
-// channel by channel. Convolved in spans of about 2^20 frames: no return buffer of the song's length.
+// channel by channel. Convolved in spans (ReverbReturn): no return buffer of the bus's length.
 void add_reverb_return(AudioBuffer& dst, const AudioBuffer& bus, const AudioBuffer& ir, int64_t predelay_frames,
                        double wet_db, Backend& backend);
 

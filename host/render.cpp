@@ -2,14 +2,15 @@
 
 #include <sys/stat.h>
 #include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
 #include <cmath>
 #include <fstream>
 #include <map>
-#include <mutex>
 
 #include <xxhash.h>
 
@@ -20,7 +21,7 @@
 #include "host/mixing.hpp"
 #include "host/shared_cache.hpp"
 #include "host/stage_timer.hpp"
-#include "host/stem_stream.hpp"
+#include "host/mix_stream.hpp"
 #include "kernels/cpu/dynamics.hpp"
 #include "kernels/dsp/common.hpp"
 
@@ -141,9 +142,6 @@ std::string session_hash(const Session& session) {
 }
 
 namespace {
-
-// Thrown inside a stem job whose predecessor failed: the job stops without an error of its own.
-struct RenderAbandoned {};
 
 // Impulse responses decoded and converted to the session rate, shared across the songs of a batch:
 // keyed by the file's path, size and modification time and the rate.
@@ -389,11 +387,9 @@ RenderResult render(const Session& session, const RenderOptions& options) {
                           : static_cast<int64_t>(std::llround(double(stem_frames[i]) * rate / double(stem_rates[i])));
     song_frames = std::max(song_frames, n);
   }
-  json inputs = json::array();
 
   // ---- impulse responses ----
   std::map<std::string, AudioBuffer> irs;
-  std::map<std::string, AudioBuffer> reverb_bus;
   json reverbs_report = json::array();
   {
     StageTimer t(timing, "decode");
@@ -409,131 +405,19 @@ RenderResult render(const Session& session, const RenderOptions& options) {
     }
   }
 
-  // ---- stems -> groups, sends -> reverb buses ----
-  // Each stem streams through its chain in spans (host/stem_stream.hpp), each span summed into its
-  // group and send buses as it is done: no stem is held whole. A stem's processing does not
-  // depend on any other stem; the sums are made in stem order at every frame (float sums: the
-  // order fixes the bits). On the CPU with more than one thread the stems run in parallel, one
-  // per thread, each on one thread (calls on the pool from inside a job run serially), and a
-  // stem's span waits until the stem before it has summed those frames: the same bytes as one
-  // thread. Otherwise one stem at a time, with the pool's threads inside it.
-  std::map<std::string, AudioBuffer> group_bus;
-  json stems_report = json::array();
-  std::vector<StemReport> done(stem_count);
-  auto bus_of = [&](std::map<std::string, AudioBuffer>& buses, const std::string& name) -> AudioBuffer& {
-    AudioBuffer& b = buses[name];
-    if (b.channels.empty()) b = AudioBuffer(2, song_frames, rate);
-    return b;
-  };
-  auto sum_span = [&](size_t i, int64_t at, const AudioBuffer& span, int64_t frames) {
-    const StemSpec& spec = session.stems[i];
-    for (const auto& send : spec.sends) {
-      add_into(bus_of(reverb_bus, send.reverb), at, span, frames, static_cast<float>(dsp::db_to_linear(send.level_db)));
-    }
-    add_into(bus_of(group_bus, spec.group), at, span, frames);
-  };
-  auto run_stem = [&](size_t i, const StemSink& sink) {
-    done[i] = stream_stem(session.stems[i], double(stem_rates[i]), rate, song_frames, backend, sink);
-  };
-  {
-    StageTimer t(timing, "stems");
-    if (backend.name() == "cpu" && pool.size() > 1 && stem_count > 1) {
-      std::mutex order;
-      std::condition_variable turn;
-      std::vector<int64_t> summed(stem_count, 0);  // frames of each stem summed so far
-      bool failed = false;
-      pool.parallel_for(int64_t(stem_count), [&](int64_t job) {
-        const auto i = size_t(job);
-        {
-          std::lock_guard lock(order);
-          if (failed) return;
-        }
-        try {
-          run_stem(i, [&](int64_t at, const AudioBuffer& span, int64_t frames) {
-            std::unique_lock lock(order);
-            turn.wait(lock, [&] { return failed || i == 0 || summed[i - 1] >= at + frames; });
-            if (failed) throw RenderAbandoned{};
-            sum_span(i, at, span, frames);
-            summed[i] = at + frames;
-            turn.notify_all();
-          });
-        } catch (const RenderAbandoned&) {
-          return;  // an earlier stem failed: its exception is the one reported
-        } catch (...) {
-          {
-            std::lock_guard lock(order);
-            failed = true;
-          }
-          turn.notify_all();
-          throw;
-        }
-      });
-    } else {
-      for (size_t i = 0; i < stem_count; ++i) {
-        run_stem(i, [&](int64_t at, const AudioBuffer& span, int64_t frames) { sum_span(i, at, span, frames); });
-      }
-    }
-  }
-  for (auto& d : done) {
-    inputs.push_back(std::move(d.input));
-    stems_report.push_back(std::move(d.report));
-    for (auto& w : d.warnings) warnings.push_back(std::move(w));
-    for (const auto& [k, v] : d.timing.items()) StageTimer::add_seconds(timing, k, v.get<double>());
-  }
-  report["inputs"] = inputs;
-  report["stems"] = stems_report;
-
-  auto run_reverb = [&](const ReverbSpec& r, AudioBuffer& into) {
-    StageTimer t(timing, "reverbs");
-    const int64_t predelay = std::llround(r.predelay_ms * 1e-3 * rate);
-    add_reverb_return(into, reverb_bus.at(r.name), irs.at(r.name), predelay, r.wet_db, backend);
-  };
-  // Reverbs that return into a group are fed by stems only (load_session refuses group sends
-  // to them), so they run before the groups.
-  for (const auto& r : session.reverbs) {
-    if (r.return_to.empty() || !reverb_bus.count(r.name)) continue;
-    run_reverb(r, group_bus[r.return_to]);
-  }
-
-  // ---- groups -> master ----
-  AudioBuffer master_bus(2, song_frames, rate);
-  json groups_report = json::array();
-  std::vector<std::pair<std::string, AudioBuffer>> exported_groups;
-  {
-    StageTimer t(timing, "groups");
-    for (const auto& g : session.groups) {
-      auto it = group_bus.find(g.name);
-      if (it == group_bus.end()) continue;
-      AudioBuffer& bus = it->second;
-      json r = process_bus(bus, "group '" + g.name + "'", g.eq, g.compressor, backend, warnings);
-      apply_width(bus, g.width);
-      apply_gain(bus, g.gain_db);
-      json members = json::array();
-      for (const auto& s : session.stems) {
-        if (s.group == g.name) members.push_back(s.name);
-      }
-      r["name"] = g.name;
-      r["stems"] = members;
-      r["width"] = g.width;
-      r["gain_db"] = g.gain_db;
-      for (const auto& send : g.sends) {
-        add_into(reverb_bus[send.reverb], bus, static_cast<float>(dsp::db_to_linear(send.level_db)));
-      }
-      add_into(master_bus, bus);
-      if (options.export_groups_dir) {
-        exported_groups.emplace_back(g.name, std::move(bus));
-      }
-      bus = AudioBuffer();
-      groups_report.push_back(r);
-    }
-  }
-  report["groups"] = groups_report;
-  for (const auto& r : session.reverbs) {
-    if (!r.return_to.empty() || !reverb_bus.count(r.name)) continue;
-    run_reverb(r, master_bus);
-  }
+  // ---- stems -> groups, sends -> reverbs -> master, in spans (host/mix_stream.hpp) ----
+  MixResult mix = mix_song(session, stem_rates, rate, song_frames, irs, options.export_groups_dir.has_value(), backend,
+                           pool, timing, warnings);
+  irs.clear();
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
+  report["inputs"] = std::move(mix.inputs);
+  report["stems"] = std::move(mix.stems);
+  report["groups"] = std::move(mix.groups);
   report["reverbs"] = reverbs_report;
-  reverb_bus.clear();
+  AudioBuffer master_bus = std::move(mix.master);
+  std::vector<std::pair<std::string, AudioBuffer>> exported_groups = std::move(mix.exported_groups);
 
   // ---- master ----
   json& m = report["master"];

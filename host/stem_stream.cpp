@@ -13,10 +13,6 @@ namespace lq {
 
 using nlohmann::json;
 
-namespace {
-
-constexpr int64_t kStemSpan = 1 << 19;  // about 11 s at 48 kHz, rounded to the EQ's hop
-
 // The stem's own channels at the session rate, span after span: decoded from the file as they are
 // needed, or, for a file at another rate, converted whole first.
 class StemSource {
@@ -69,80 +65,36 @@ class StemSource {
   int64_t frames_ = 0, pos_ = 0;
 };
 
-}  // namespace
+StemStream::StemStream(const StemSpec& spec, double file_rate, double rate, int64_t song_frames, Backend& backend)
+    : spec_(spec), rate_(rate), chain_(eq_design_for(spec.eq, rate), spec.compressor, song_frames, rate, backend) {
+  StageTimer t(out_.timing, "decode");
+  source_ = std::make_unique<StemSource>(spec, file_rate, rate);
+}
 
-StemReport stream_stem(const StemSpec& spec, double file_rate, double rate, int64_t song_frames,
-                       Backend& backend, const StemSink& sink) {
-  StemReport out;
-  std::optional<StemSource> source;
-  {
-    StageTimer t(out.timing, "decode");
-    source.emplace(spec, file_rate, rate);
-  }
+StemStream::~StemStream() = default;
 
-  const std::shared_ptr<const EqDesign> design = eq_design_for(spec.eq, rate);
-  const int64_t taps = design ? int64_t(design->taps.size()) : 1;
-  const int64_t delay = (taps - 1) / 2, before = taps - 1 - delay;  // EQ input frames around a span
-  std::unique_ptr<CompressorStream> comp;
-  if (spec.compressor) comp = backend.compressor_stream(*spec.compressor, rate, 2);
-  const bool gather = spec.compressor && !comp;  // compress the whole stem at the end
-  const int64_t ahead = comp ? comp->lookahead_frames() : 0;
-  const int64_t hop = design ? dsp::overlap_save_for(taps).hop : 1;
-  const int64_t span = std::max<int64_t>(1, kStemSpan / hop) * hop;
-  const int64_t after = delay + ahead;
+const AudioBuffer& StemStream::next(int64_t n) {
+  return chain_.next(n, [&](AudioBuffer& dst, int64_t at, int64_t, int64_t frames) {
+    {
+      StageTimer t(out_.timing, "decode");
+      source_->next(frames);
+    }
+    to_stereo_into(source_->raw(), frames, spec_.pan, spec_.gain_db, dst, at);
+  });
+}
 
-  // win: the stereo input of span [t0, t1), stem frames [t0 - before, t1 + look + delay) (zeros
-  // before the stem's start; the source gives zeros past its end); consecutive windows share
-  // their last before + look + delay frames.
-  AudioBuffer win(2, span + before + after, rate), y(2, 0, rate), whole(2, gather ? song_frames : 0, rate);
-  const std::vector<std::span<const float>> eq_taps(2, design ? std::span<const float>(design->taps)
-                                                              : std::span<const float>());
-  for (auto& ch : win.channels) std::fill(ch.begin(), ch.begin() + before, 0.0f);
-  int64_t filled = before;  // frames of win holding the window's input
-  for (int64_t t0 = 0; t0 < song_frames; t0 += span) {
-    const int64_t len = std::min(span, song_frames - t0);
-    const int64_t look = std::min(ahead, song_frames - t0 - len);
-    const int64_t n_in = before + len + look + delay;
-    if (filled < n_in) {
-      {
-        StageTimer t(out.timing, "decode");
-        source->next(n_in - filled);
-      }
-      to_stereo_into(source->raw(), n_in - filled, spec.pan, spec.gain_db, win, filled);
-      filled = n_in;
-    }
-    y.resize_frames(len + look);
-    if (design) {
-      const std::vector<const float*> x = {win.channels[0].data(), win.channels[1].data()};
-      const std::vector<float*> yp = {y.channels[0].data(), y.channels[1].data()};
-      backend.convolve(x, n_in, taps - 1, eq_taps, yp, len + look);
-    } else {
-      for (int c = 0; c < 2; ++c) std::copy_n(win.channels[size_t(c)].begin(), len + look, y.channels[size_t(c)].begin());
-    }
-    if (comp) comp->process(y, len);
-    if (gather) {
-      for (int c = 0; c < 2; ++c) std::copy_n(y.channels[size_t(c)].begin(), len, whole.channels[size_t(c)].begin() + t0);
-    } else {
-      sink(t0, y, len);
-    }
-    if (t0 + len < song_frames) {  // the next window starts at this one's frame `span`
-      for (auto& ch : win.channels) std::copy(ch.begin() + span, ch.begin() + filled, ch.begin());
-      filled -= span;
-    }
-  }
+StemReport StemStream::finish() {
+  StemReport out = std::move(out_);
   AudioFileInfo info;
   {
     StageTimer t(out.timing, "decode");
-    info = source->finish();
+    info = source_->finish();
   }
-  source.reset();
-  out.report["eq"] = design ? eq_report(*design) : json(nullptr);
-  if (gather) {
-    out.report["compressor"] = dynamics_json(backend.compress(whole, *spec.compressor));
-    sink(0, whole, song_frames);
-  } else if (comp) {
-    out.report["compressor"] = dynamics_json(comp->stats());
-  }
+  source_.reset();
+  const StemSpec& spec = spec_;
+  const double rate = rate_;
+  out.report["eq"] = chain_.design() ? eq_report(*chain_.design()) : json(nullptr);
+  if (chain_.compressor()) out.report["compressor"] = dynamics_json(chain_.compressor()->stats());
   warn_if_eq_off(out.report["eq"], "stem '" + spec.name + "'", out.warnings);
   out.report["name"] = spec.name;
   out.report["group"] = spec.group;

@@ -95,7 +95,8 @@ int64_t CompressorStream::lookahead_frames() const { return impl_->k.lookahead_f
 void CompressorStream::process(AudioBuffer& audio, int64_t frames, ThreadPool& pool) {
   Impl& s = *impl_;
   const dsp::CompressorCoefficients& k = s.k;
-  const int64_t n = audio.frames();  // the span's frames and the look-ahead after them
+  // The span's frames and the look-ahead after them (frames past that are the caller's, unread).
+  const int64_t n = std::min(audio.frames(), frames + k.lookahead_frames);
   const int channels = s.channels, detectors = s.detectors;
   if (frames <= 0 || channels == 0) return;
 

@@ -25,7 +25,8 @@ DynamicsStats compress(AudioBuffer& audio, const dsp::CompressorParams& params, 
 // The compressor over consecutive spans of one signal (the render streams its stems), carrying
 // its smoother's state and its statistics from span to span; compress() is one span. process():
 // `audio` holds the span's `frames` frames and after them the signal's next
-// min(lookahead_frames(), frames left) frames, which are read, not changed. Given the signal's own
+// min(lookahead_frames(), frames left) frames, which are read, not changed (frames past the
+// look-ahead are not read). Given the signal's own
 // frames as look-ahead, spans of any lengths give the same bits and figures as one span.
 class CompressorStream {
  public:

@@ -1,0 +1,45 @@
+// The song's mix in spans (DESIGN.md "stems", "groups"): every stem, group and reverb runs as a
+// stream, span after span, and only the master bus is held whole. Memory beside the master is a
+// few spans per stem, group and reverb, whatever the song's length.
+//
+// The same bits as the whole-buffer chain (each stem's chain over the whole stem, the stems summed
+// into their group and send buses, each group's chain over its whole bus, the reverbs, the groups
+// and returns summed into the master): every stage streams with its whole-buffer bits
+// (ChainStream, ReverbReturn), and every frame of every bus receives its contributions in the
+// whole-buffer order (stems in session order, then reverb returns into groups; groups in order,
+// then the master's reverb returns). The same bytes whatever the thread count.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "host/backend.hpp"
+#include "host/session.hpp"
+#include "kernels/cpu/audio_buffer.hpp"
+#include "kernels/cpu/thread_pool.hpp"
+
+namespace lq {
+
+struct MixResult {
+  AudioBuffer master;  // the master bus at the session rate, before the master's own chain
+  nlohmann::json inputs = nlohmann::json::array();  // report["inputs"]
+  nlohmann::json stems = nlohmann::json::array();   // report["stems"]
+  nlohmann::json groups = nlohmann::json::array();  // report["groups"]
+  std::vector<std::pair<std::string, AudioBuffer>> exported_groups;  // each group's output, when kept
+};
+
+// Mixes the session's stems (stem i's file at stem_rates[i], from its header) at `rate` into the
+// master. irs: each reverb's IR at `rate`, by name. keep_groups: also return each group's output
+// whole (for --export-groups). Stage times go to `timing`, warnings to `warnings`. Throws a stem
+// file's problem (UserError) when its decoding fails.
+MixResult mix_song(const Session& session, std::span<const int> stem_rates, double rate, int64_t song_frames,
+                   const std::map<std::string, AudioBuffer>& irs, bool keep_groups, Backend& backend,
+                   cpu::ThreadPool& pool, nlohmann::json& timing, nlohmann::json& warnings);
+
+}  // namespace lq
