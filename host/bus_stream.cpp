@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "host/mixing.hpp"
 #include "kernels/dsp/common.hpp"
 #include "kernels/dsp/overlap_save.hpp"
 
@@ -13,14 +14,6 @@ namespace lq {
 namespace {
 
 constexpr int64_t kReturnSpan = 1 << 20;  // output frames per convolution call of a reverb return
-
-// Drops a buffer's first `frames` frames, keeping the rest at its front.
-void drop_front(AudioBuffer& a, int64_t frames) {
-  if (frames <= 0) return;
-  const int64_t keep = a.frames() - frames;
-  for (auto& ch : a.channels) std::copy(ch.begin() + frames, ch.end(), ch.begin());
-  a.resize_frames(keep);
-}
 
 // The chain's buffers keep their length from span to span (a buffer that grows is zero-filled
 // where it grows, which per span would cost as much as the span's own writes): their first
@@ -43,13 +36,8 @@ void RollingBus::add(int64_t at, const AudioBuffer& src, int64_t src_at, int64_t
   if (at < base_ || at + frames > length_) throw std::logic_error("RollingBus::add outside the held frames");
   ensure(at + frames);
   for (int c = 0; c < 2; ++c) {
-    float* d = buf_.channels[size_t(c)].data() + (at - base_);
-    const float* s = src.channels[size_t(std::min(c, src.channel_count() - 1))].data() + src_at;
-    if (gain == 1.0f) {
-      for (int64_t i = 0; i < frames; ++i) d[i] += s[i];
-    } else {
-      for (int64_t i = 0; i < frames; ++i) d[i] += gain * s[i];
-    }
+    accumulate(buf_.channels[size_t(c)].data() + (at - base_),
+               src.channels[size_t(std::min(c, src.channel_count() - 1))].data() + src_at, frames, gain);
   }
 }
 
@@ -63,7 +51,9 @@ void RollingBus::drop_before(int64_t frame) {
   const int64_t dead = std::min(frame - base_, buf_.frames());
   // Moved only once the dead frames are as many as the live ones: each frame is moved about once.
   if (dead <= 0 || dead < buf_.frames() - dead) return;
-  drop_front(buf_, dead);
+  const int64_t live = buf_.frames() - dead;
+  move_to_front(buf_, dead, live);
+  buf_.resize_frames(live);
   base_ += dead;
 }
 

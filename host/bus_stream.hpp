@@ -3,13 +3,13 @@
 // order. No piece holds a signal of the song's length.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <span>
 #include <vector>
-#include <algorithm>
 
 #include "host/backend.hpp"
 #include "host/eq_design.hpp"

@@ -43,19 +43,22 @@ AudioBuffer to_stereo(const AudioBuffer& in, double pan, double gain_db) {
   return out;
 }
 
+void accumulate(float* d, const float* s, int64_t n, float gain) {
+  if (gain == 1.0f) {
+    for (int64_t i = 0; i < n; ++i) d[i] += s[i];
+  } else {
+    for (int64_t i = 0; i < n; ++i) d[i] += gain * s[i];
+  }
+}
+
 void add_into(AudioBuffer& dst, int64_t at, const AudioBuffer& src, int64_t frames, float gain) {
   if (dst.channels.empty()) {
     dst = AudioBuffer(src.channel_count(), 0, src.sample_rate);
   }
   if (dst.frames() < at + frames) dst.resize_frames(at + frames);
   for (int c = 0; c < src.channel_count(); ++c) {
-    float* d = dst.channels[static_cast<size_t>(c)].data() + at;
-    const float* s = src.channels[static_cast<size_t>(c)].data();
-    if (gain == 1.0f) {
-      for (int64_t i = 0; i < frames; ++i) d[i] += s[i];
-    } else {
-      for (int64_t i = 0; i < frames; ++i) d[i] += gain * s[i];
-    }
+    accumulate(dst.channels[static_cast<size_t>(c)].data() + at, src.channels[static_cast<size_t>(c)].data(), frames,
+               gain);
   }
 }
 

@@ -23,6 +23,8 @@ AudioBuffer to_stereo(const AudioBuffer& in, double pan, double gain_db);
 // The same into out's frames [at, at + frames) from in's first `frames` (out is stereo and long enough).
 void to_stereo_into(const AudioBuffer& in, int64_t frames, double pan, double gain_db, AudioBuffer& out, int64_t at);
 
+// d[i] += gain * s[i] for i < n (the one accumulation loop of every bus sum).
+void accumulate(float* d, const float* s, int64_t n, float gain);
 // dst += gain * src, sample by sample; dst grows (zero-padded) to src's length if shorter.
 void add_into(AudioBuffer& dst, const AudioBuffer& src, float gain = 1.0f);
 // dst[at + i] += gain * src[i] for i < frames; dst grows (zero-padded) to at + frames if shorter.

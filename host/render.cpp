@@ -410,6 +410,8 @@ RenderResult render(const Session& session, const RenderOptions& options) {
                            pool, timing, warnings);
   irs.clear();
 #ifdef __GLIBC__
+  // The mix's spans and transform frames (under the mmap threshold: heap) are free now; hand them
+  // back, or the heap keeps them beside the finishing's buffers (180 s: peak 301 -> 220 MB).
   malloc_trim(0);
 #endif
   report["inputs"] = std::move(mix.inputs);
