@@ -200,7 +200,7 @@ if floor and 'device' in floor:
 print('| stage (median s) | ' + ' | '.join(f"{l} (n={summary[l]['runs']})" for l in labels) + ' |')
 print('|---|' + '---:|' * len(labels))
 order = ['decode', 'resample', 'stems', 'reverbs', 'groups', 'master', 'loudness', 'loudness_and_limiter',
-         'quantise_measure_verify', 'encode']   # host/render.cpp's stages, in pipeline order
+         'quantise_measure_encode']   # host/render.cpp's stages, in pipeline order
 stages = []
 for l in labels:
     stages += [k for k in summary[l]['median_s'] if k != 'total' and k not in stages]

@@ -423,22 +423,24 @@ class TempFile {
 
 namespace {
 
-LQ_CPU_CLONES void quantize_range(float* x, int64_t b, int64_t e, int channel, int bits, bool dither, uint64_t seed) {
+LQ_CPU_CLONES void quantize_range(float* x, int64_t b, int64_t e, int64_t first_frame, int channel, int bits, bool dither,
+                                  uint64_t seed) {
   for (int64_t i = b; i < e; ++i) {
-    const double d = dither ? dsp::tpdf_dither_lsb(seed, channel, i) : 0.0;
+    const double d = dither ? dsp::tpdf_dither_lsb(seed, channel, first_frame + i) : 0.0;
     x[i] = dsp::code_to_float(dsp::quantize_to_code(x[i], bits, d), bits);
   }
 }
 
 }  // namespace
 
-void quantize_in_place(AudioBuffer& audio, const EncodeSpec& spec, cpu::ThreadPool* pool) {
+void quantize_in_place(AudioBuffer& audio, const EncodeSpec& spec, cpu::ThreadPool* pool, int64_t first_frame) {
   const int bits = output_bits(spec);
   if (bits == 0) return;
   // Each sample's value depends on (seed, channel, frame) only: any blocking, the same bits.
   auto run = [&](int64_t b, int64_t e) {
     for (int c = 0; c < audio.channel_count(); ++c) {
-      quantize_range(audio.channels[static_cast<size_t>(c)].data(), b, e, c, bits, spec.dither, spec.dither_seed);
+      quantize_range(audio.channels[static_cast<size_t>(c)].data(), b, e, first_frame, c, bits, spec.dither,
+                     spec.dither_seed);
     }
   };
   if (pool != nullptr) {
@@ -448,61 +450,89 @@ void quantize_in_place(AudioBuffer& audio, const EncodeSpec& spec, cpu::ThreadPo
   }
 }
 
-void write_audio_atomic(const fs::path& out, const AudioBuffer& audio, const EncodeSpec& spec) {
-  const int bits = output_bits(spec, out);
-  const int ch = audio.channel_count();
-  const double rate = audio.sample_rate;
-  if (ch < 1) throw UserError(out, "nothing to write (no channels)");
-  if (!(rate >= kMinSampleRate && rate <= kMaxSampleRate) || rate != std::floor(rate)) {
-    throw UserError(out, "cannot write at a sample rate of " + std::to_string(rate) + " Hz");
-  }
-  SF_INFO sfi{};
-  sfi.samplerate = static_cast<int>(rate);
-  sfi.channels = ch;
-  sfi.format = (spec.format == OutputFormat::flac ? SF_FORMAT_FLAC : SF_FORMAT_WAV) |
-               (bits == 16 ? SF_FORMAT_PCM_16 : bits == 24 ? SF_FORMAT_PCM_24 : SF_FORMAT_FLOAT);
-
-  TempFile tmp(out);
-  {
-    SndFile snd = open_sndfile(tmp.fd(), SFM_WRITE, &sfi, [&](const std::string& why) { tmp.fail("libsndfile: " + why); });
+struct AudioWriter::Impl {
+  Impl(const fs::path& out, const EncodeSpec& spec, int channels, double rate)
+      : bits(output_bits(spec, out)), ch(channels), tmp(out) {
+    SF_INFO sfi{};
+    sfi.samplerate = static_cast<int>(rate);
+    sfi.channels = ch;
+    sfi.format = (spec.format == OutputFormat::flac ? SF_FORMAT_FLAC : SF_FORMAT_WAV) |
+                 (bits == 16 ? SF_FORMAT_PCM_16 : bits == 24 ? SF_FORMAT_PCM_24 : SF_FORMAT_FLOAT);
+    snd = open_sndfile(tmp.fd(), SFM_WRITE, &sfi, [&](const std::string& why) { tmp.fail("libsndfile: " + why); });
+    samplerate = sfi.samplerate;
     // No PEAK chunk: libsndfile stamps it with the time of writing, so two renders of one session
     // would differ in those bytes (the report holds the peaks instead).
     sf_command(snd.get(), SFC_SET_ADD_PEAK_CHUNK, nullptr, SF_FALSE);
-    // Integer formats go through sf_writef_int with the exact codes, left-justified in 32 bits:
-    // libsndfile's int -> 16/24-bit conversion is a plain shift, so the file holds these codes.
-    const int64_t frames = audio.frames();
-    std::vector<float> fblock(bits ? 0 : static_cast<size_t>(kBlockFrames * ch));
-    std::vector<int> iblock(bits ? static_cast<size_t>(kBlockFrames * ch) : 0);
-    const int64_t shift_scale = int64_t{1} << (32 - (bits ? bits : 32));
-    for (int64_t start = 0; start < frames; start += kBlockFrames) {
-      const int64_t n = std::min(kBlockFrames, frames - start);
-      for (int c = 0; c < ch; ++c) {
-        const auto& src = audio.channels[static_cast<size_t>(c)];
-        for (int64_t i = 0; i < n; ++i) {
-          const float x = src[static_cast<size_t>(start + i)];
-          const auto k = static_cast<size_t>(i * ch + c);
-          if (bits) {
-            iblock[k] = static_cast<int>(int64_t{dsp::quantize_to_code(x, bits, 0.0)} * shift_scale);
-          } else {
-            fblock[k] = x;
-          }
-        }
-      }
-      const sf_count_t wrote = bits ? sf_writef_int(snd.get(), iblock.data(), n)
-                                    : sf_writef_float(snd.get(), fblock.data(), n);
-      if (wrote != n) tmp.fail(std::string("libsndfile: ") + sf_strerror(snd.get()));
-    }
-    const int rc = sf_close(snd.release());
-    if (rc != 0) tmp.fail(std::string("libsndfile: ") + sf_error_number(rc));
-    // The header (sizes, FLAC STREAMINFO) is written at close: read it back.
-    if (::lseek(tmp.fd(), 0, SEEK_SET) != 0) tmp.fail("lseek: " + errno_text(errno));
-    SF_INFO back{};
-    SndFile check(sf_open_fd(tmp.fd(), SFM_READ, &back, SF_FALSE));
-    if (!check || back.frames != frames || back.channels != ch || back.samplerate != sfi.samplerate) {
-      tmp.fail("the written file does not read back with " + std::to_string(frames) + " frames");
+    if (bits) {
+      iblock.resize(static_cast<size_t>(kBlockFrames * ch));
+    } else {
+      fblock.resize(static_cast<size_t>(kBlockFrames * ch));
     }
   }
-  tmp.publish();
+  int bits, ch, samplerate = 0;
+  int64_t frames = 0;
+  TempFile tmp;
+  SndFile snd;
+  std::vector<float> fblock;
+  std::vector<int> iblock;
+};
+
+AudioWriter::AudioWriter(const fs::path& out, const EncodeSpec& spec, int channels, double rate) {
+  if (channels < 1) throw UserError(out, "nothing to write (no channels)");
+  if (!(rate >= kMinSampleRate && rate <= kMaxSampleRate) || rate != std::floor(rate)) {
+    throw UserError(out, "cannot write at a sample rate of " + std::to_string(rate) + " Hz");
+  }
+  impl_ = std::make_unique<Impl>(out, spec, channels, rate);
+}
+
+AudioWriter::~AudioWriter() = default;
+
+void AudioWriter::write(const AudioBuffer& audio, int64_t begin, int64_t end) {
+  Impl& m = *impl_;
+  if (audio.channel_count() != m.ch) m.tmp.fail("a span with " + std::to_string(audio.channel_count()) + " channels");
+  // Integer formats go through sf_writef_int with the exact codes, left-justified in 32 bits:
+  // libsndfile's int -> 16/24-bit conversion is a plain shift, so the file holds these codes.
+  const int64_t shift_scale = int64_t{1} << (32 - (m.bits ? m.bits : 32));
+  for (int64_t start = begin; start < end; start += kBlockFrames) {
+    const int64_t n = std::min(kBlockFrames, end - start);
+    for (int c = 0; c < m.ch; ++c) {
+      const float* src = audio.channels[static_cast<size_t>(c)].data() + start;
+      for (int64_t i = 0; i < n; ++i) {
+        const auto k = static_cast<size_t>(i * m.ch + c);
+        if (m.bits) {
+          m.iblock[k] = static_cast<int>(int64_t{dsp::quantize_to_code(src[i], m.bits, 0.0)} * shift_scale);
+        } else {
+          m.fblock[k] = src[i];
+        }
+      }
+    }
+    const sf_count_t wrote = m.bits ? sf_writef_int(m.snd.get(), m.iblock.data(), n)
+                                    : sf_writef_float(m.snd.get(), m.fblock.data(), n);
+    if (wrote != n) m.tmp.fail(std::string("libsndfile: ") + sf_strerror(m.snd.get()));
+    m.frames += n;
+  }
+}
+
+void AudioWriter::commit() {
+  Impl& m = *impl_;
+  const int rc = sf_close(m.snd.release());
+  if (rc != 0) m.tmp.fail(std::string("libsndfile: ") + sf_error_number(rc));
+  // The header (sizes, FLAC STREAMINFO) is written at close: read it back.
+  if (::lseek(m.tmp.fd(), 0, SEEK_SET) != 0) m.tmp.fail("lseek: " + errno_text(errno));
+  {
+    SF_INFO back{};
+    SndFile check(sf_open_fd(m.tmp.fd(), SFM_READ, &back, SF_FALSE));
+    if (!check || back.frames != m.frames || back.channels != m.ch || back.samplerate != m.samplerate) {
+      m.tmp.fail("the written file does not read back with " + std::to_string(m.frames) + " frames");
+    }
+  }
+  m.tmp.publish();
+}
+
+void write_audio_atomic(const fs::path& out, const AudioBuffer& audio, const EncodeSpec& spec) {
+  AudioWriter w(out, spec, audio.channel_count(), audio.sample_rate);
+  w.write(audio, 0, audio.frames());
+  w.commit();
 }
 
 void write_text_atomic(const fs::path& out, const std::string& text) {

@@ -74,14 +74,35 @@ struct EncodeSpec {
 // Applies exactly what encoding does to the samples (TPDF dither, rounding to the output grid,
 // clamping to the integer range) so that the result can be measured before it is written;
 // 32-bit float is left unchanged. write_audio_atomic of the result writes these values exactly.
-// With a pool, blocks of frames run in parallel (the same values).
-void quantize_in_place(AudioBuffer& audio, const EncodeSpec& spec, cpu::ThreadPool* pool = nullptr);
+// With a pool, blocks of frames run in parallel (the same values). `first_frame`: the song's frame
+// that audio's frame 0 is (the dither is a function of the song's frame), for a song in spans.
+void quantize_in_place(AudioBuffer& audio, const EncodeSpec& spec, cpu::ThreadPool* pool = nullptr,
+                       int64_t first_frame = 0);
 
 // Writes `audio` (already quantised by quantize_in_place for integer formats) to a temporary
 // file in out's folder, checks every write and the close, fsyncs, then renames it over `out`.
 // On any failure the temporary file is removed, `out` is untouched, and a UserError names `out`.
 void write_audio_atomic(const std::filesystem::path& out, const AudioBuffer& audio,
                         const EncodeSpec& spec);
+
+// An audio file written in consecutive spans, as write_audio_atomic writes one buffer: a temporary
+// file in out's folder, every write checked; commit() closes it, reads its header back, fsyncs and
+// renames it over `out`. Destroyed before commit(), it removes the temporary file and leaves `out`
+// untouched. Failures are UserErrors naming `out`.
+class AudioWriter {
+ public:
+  AudioWriter(const std::filesystem::path& out, const EncodeSpec& spec, int channels, double rate);
+  ~AudioWriter();
+  AudioWriter(const AudioWriter&) = delete;
+  AudioWriter& operator=(const AudioWriter&) = delete;
+  // Appends audio's frames [begin, end) (quantised by quantize_in_place for integer formats).
+  void write(const AudioBuffer& audio, int64_t begin, int64_t end);
+  void commit();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 // Writes text (the JSON report) the same way: temporary name, fsync, rename.
 void write_text_atomic(const std::filesystem::path& out, const std::string& text);

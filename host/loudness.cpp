@@ -59,10 +59,10 @@ void check_buffer(const AudioBuffer& audio, bool need_rate) {
   }
 }
 
-HopEnergies hop_energies(const AudioBuffer& audio, Backend& backend) {
-  check_buffer(audio, true);
+// The hop grid at `rate`, without energies.
+HopEnergies hop_grid(double rate) {
   HopEnergies h;
-  h.frames_100ms = std::max<int64_t>(1, std::llround(audio.sample_rate / 10.0));
+  h.frames_100ms = std::max<int64_t>(1, std::llround(rate / 10.0));
   h.hops_per_100ms = h.frames_100ms;
   for (int64_t d = 10; d < h.frames_100ms; ++d) {
     if (h.frames_100ms % d == 0) {
@@ -71,23 +71,41 @@ HopEnergies hop_energies(const AudioBuffer& audio, Backend& backend) {
     }
   }
   h.hop_frames = h.frames_100ms / h.hops_per_100ms;
+  return h;
+}
 
-  const auto weights = channel_weights(audio.channel_count());
-  std::vector<int> used;
-  std::vector<double> used_weights;
-  for (int c = 0; c < audio.channel_count(); ++c) {
+// The channels that count (weight > 0) and their weights.
+void used_channels(int count, std::vector<int>& used, std::vector<double>& used_weights) {
+  const auto weights = channel_weights(count);
+  for (int c = 0; c < count; ++c) {
     if (weights[static_cast<size_t>(c)] > 0.0) {
       used.push_back(c);
       used_weights.push_back(weights[static_cast<size_t>(c)]);
     }
   }
-  const auto per_channel = backend.k_weighted_segment_energies(audio, used, h.hop_frames);
-  h.energy.assign(static_cast<size_t>(audio.frames() / h.hop_frames), 0.0);
+}
+
+// sum_j G_j E_j[k] over the used channels' hop energies, for the hops all of them have.
+void weigh(const std::vector<const std::vector<double>*>& per_channel, const std::vector<double>& used_weights,
+           int64_t hops, HopEnergies& h) {
+  h.energy.assign(static_cast<size_t>(hops), 0.0);
   for (size_t k = 0; k < h.energy.size(); ++k) {
     double e = 0.0;
-    for (size_t j = 0; j < used.size(); ++j) e += used_weights[j] * per_channel[j][k];
+    for (size_t j = 0; j < used_weights.size(); ++j) e += used_weights[j] * (*per_channel[j])[k];
     h.energy[k] = e;
   }
+}
+
+HopEnergies hop_energies(const AudioBuffer& audio, Backend& backend) {
+  check_buffer(audio, true);
+  HopEnergies h = hop_grid(audio.sample_rate);
+  std::vector<int> used;
+  std::vector<double> used_weights;
+  used_channels(audio.channel_count(), used, used_weights);
+  const auto per_channel = backend.k_weighted_segment_energies(audio, used, h.hop_frames);
+  std::vector<const std::vector<double>*> ptrs;
+  for (const auto& e : per_channel) ptrs.push_back(&e);
+  weigh(ptrs, used_weights, audio.frames() / h.hop_frames, h);
   return h;
 }
 
@@ -188,20 +206,79 @@ double linear_to_db_or_inf(double x) { return x > 0.0 ? 20.0 * std::log10(x) : -
 
 }  // namespace
 
-LoudnessMeasurement measure_loudness(const AudioBuffer& audio, Backend& backend) {
-  const HopEnergies h = hop_energies(audio, backend);
+namespace {
+
+// The figures from the hop energies and the peaks (linear).
+LoudnessMeasurement measurement(const HopEnergies& h, double rate, int64_t frames, double sample_peak, double true_peak) {
   LoudnessMeasurement m;
-  m.sample_rate = audio.sample_rate;
-  m.frames = audio.frames();
+  m.sample_rate = rate;
+  m.frames = frames;
   m.integrated_lufs = gated_loudness(h);
   m.integrated_defined = std::isfinite(m.integrated_lufs);
   m.loudness_range_lu = loudness_range(h);
   m.max_momentary_lufs = max_window_loudness(h, kMomentary100ms);
   m.max_short_term_lufs = max_window_loudness(h, kShortTerm100ms);
-  m.sample_peak_dbfs = linear_to_db_or_inf(backend.sample_peak_scan(audio));
-  m.true_peak_linear = backend.true_peak_scan(audio);
+  m.sample_peak_dbfs = linear_to_db_or_inf(sample_peak);
+  m.true_peak_linear = true_peak;
   m.true_peak_dbtp = linear_to_db_or_inf(m.true_peak_linear);
   return m;
+}
+
+}  // namespace
+
+LoudnessMeasurement measure_loudness(const AudioBuffer& audio, Backend& backend) {
+  const HopEnergies h = hop_energies(audio, backend);
+  return measurement(h, audio.sample_rate, audio.frames(), backend.sample_peak_scan(audio), backend.true_peak_scan(audio));
+}
+
+struct LoudnessMeter::Impl {
+  std::vector<int> used;
+  std::vector<double> used_weights;
+  std::vector<cpu::KWeightedEnergies> k;
+  std::vector<cpu::TruePeakStream> tp;
+  double rate = 0.0, sample_peak = 0.0;
+  int64_t frames = 0;
+};
+
+LoudnessMeter::LoudnessMeter(int channels, double sample_rate, cpu::ThreadPool& pool)
+    : impl_(std::make_unique<Impl>()), pool_(pool) {
+  if (!(sample_rate > 0.0) || !std::isfinite(sample_rate)) {
+    throw std::invalid_argument("loudness: sample rate must be positive, got " + std::to_string(sample_rate));
+  }
+  Impl& m = *impl_;
+  m.rate = sample_rate;
+  used_channels(channels, m.used, m.used_weights);
+  m.k.assign(m.used.size(), cpu::KWeightedEnergies(sample_rate, hop_grid(sample_rate).hop_frames));
+  m.tp.resize(size_t(channels));
+}
+
+LoudnessMeter::~LoudnessMeter() = default;
+
+void LoudnessMeter::add(const AudioBuffer& audio, int64_t begin, int64_t end) {
+  Impl& m = *impl_;
+  if (audio.channel_count() != int(m.tp.size())) throw std::invalid_argument("loudness: a span of another channel count");
+  const int64_t n = end - begin;
+  // The K-weighting runs one channel per thread; the peaks in blocks.
+  pool_.parallel_for(static_cast<int64_t>(m.used.size()), [&](int64_t j) {
+    m.k[size_t(j)].add(audio.channels[size_t(m.used[size_t(j)])].data() + begin, n);
+  });
+  for (size_t c = 0; c < m.tp.size(); ++c) {
+    const float* x = audio.channels[c].data() + begin;
+    m.tp[c].add(x, n, pool_);
+    for (int64_t i = 0; i < n; ++i) m.sample_peak = std::max(m.sample_peak, double(std::fabs(x[i])));
+  }
+  m.frames += n;
+}
+
+LoudnessMeasurement LoudnessMeter::finish() {
+  Impl& m = *impl_;
+  HopEnergies h = hop_grid(m.rate);
+  std::vector<const std::vector<double>*> ptrs;
+  for (const auto& e : m.k) ptrs.push_back(&e.energies());
+  weigh(ptrs, m.used_weights, m.frames / h.hop_frames, h);
+  double true_peak = 0.0;
+  for (auto& t : m.tp) true_peak = std::max(true_peak, t.finish());
+  return measurement(h, m.rate, m.frames, m.sample_peak, true_peak);
 }
 
 LoudnessMeasurement measure_loudness(const AudioBuffer& audio, cpu::ThreadPool& pool) {

@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "host/backend.hpp"
@@ -42,6 +43,23 @@ struct LoudnessMeasurement {
 // The sample passes (K-weighted energies, peak scans) run on `backend`; the gating on the host.
 LoudnessMeasurement measure_loudness(const AudioBuffer& audio, Backend& backend);
 LoudnessMeasurement measure_loudness(const AudioBuffer& audio, cpu::ThreadPool& pool);  // CPU backend
+
+// measure_loudness of a signal fed in consecutive spans, on the CPU: the same figures, bit for bit,
+// as measure_loudness over the whole signal on the CPU backend. finish() once, after the last span.
+class LoudnessMeter {
+ public:
+  LoudnessMeter(int channels, double sample_rate, cpu::ThreadPool& pool);
+  ~LoudnessMeter();
+  LoudnessMeter(const LoudnessMeter&) = delete;
+  LoudnessMeter& operator=(const LoudnessMeter&) = delete;
+  void add(const AudioBuffer& audio, int64_t begin, int64_t end);  // audio's frames [begin, end)
+  LoudnessMeasurement finish();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  cpu::ThreadPool& pool_;
+};
 
 // Integrated loudness only (cheaper: no true peak, no range); -inf when undefined.
 double integrated_loudness(const AudioBuffer& audio, Backend& backend);

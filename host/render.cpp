@@ -246,24 +246,43 @@ json finish_master(AudioBuffer master_bus, const MasterSpec& spec, const EncodeS
   }
   master_bus = AudioBuffer();
 
-  // ---- quantise, measure what is delivered, and verify the ceiling on it ----
-  // The report's "after" measurement is also the verify step: one true-peak scan, not two.
-  AudioBuffer delivered;
+  // ---- quantise, measure what is delivered and verify the ceiling on it, encode ----
+  // Span by span, so the delivered samples are never held whole beside the limited master: each
+  // span is quantised, fed to the meter (the report's "after", and the verify: one true-peak scan,
+  // not two) and written to the output's temporary file, which is published only once the ceiling
+  // holds on what it contains.
   LoudnessMeasurement after;
   const double ceiling = dsp::db_to_linear(spec.limiter.ceiling_dbtp);
+  const int64_t frames = loop.output.frames();
   int verify_rounds = 0;
   {
-    StageTimer t(timing, "quantise_measure_verify");
+    StageTimer t(timing, "quantise_measure_encode");
     dsp::LimiterParams lp = spec.limiter;
+    constexpr int64_t kSpan = int64_t{1} << 16;
+    AudioBuffer span(loop.output.channel_count(), std::min(frames, kSpan), out_rate);
     for (;; ++verify_rounds) {
-      delivered = loop.output;
-      quantize_in_place(delivered, enc, &pool);
-      after = measure_loudness(delivered, backend);
-      if (after.true_peak_linear <= ceiling) break;
+      AudioWriter writer(out, enc, loop.output.channel_count(), out_rate);
+      LoudnessMeter meter(loop.output.channel_count(), out_rate, pool);
+      for (int64_t b0 = 0; b0 < frames; b0 += kSpan) {
+        const int64_t len = std::min(kSpan, frames - b0);
+        span.resize_frames(len);
+        for (size_t c = 0; c < span.channels.size(); ++c) {
+          std::copy_n(loop.output.channels[c].begin() + b0, len, span.channels[c].begin());
+        }
+        quantize_in_place(span, enc, &pool, b0);
+        meter.add(span, 0, len);
+        writer.write(span, 0, len);
+      }
+      after = meter.finish();
+      if (after.true_peak_linear <= ceiling) {
+        writer.commit();
+        break;
+      }
       if (verify_rounds == 8) {
         throw UserError(out, "could not meet the true-peak ceiling after quantisation");
       }
-      // Quantisation moved a peak over the ceiling: limit again, a little lower.
+      // Quantisation moved a peak over the ceiling: limit again, a little lower (the temporary
+      // file is dropped with the writer).
       lp.ceiling_dbtp -= dsp::linear_to_db(after.true_peak_linear / ceiling) + 1e-4;
       const auto again = backend.limit_true_peak(loop.output, lp);
       loop.limiter.max_gain_reduction_db = std::max(loop.limiter.max_gain_reduction_db, again.max_gain_reduction_db);
@@ -295,16 +314,11 @@ json finish_master(AudioBuffer master_bus, const MasterSpec& spec, const EncodeS
     }
   }
   m["sample_rate"] = out_rate;
-  m["frames"] = delivered.frames();
-  m["duration_s"] = double(delivered.frames()) / out_rate;
+  m["frames"] = frames;
+  m["duration_s"] = double(frames) / out_rate;
   m["bit_depth"] = enc.bit_depth;
   m["format"] = enc.format == OutputFormat::wav ? "wav" : "flac";
   m["dither"] = enc.dither && enc.bit_depth != 32 ? "tpdf" : "none";
-
-  {
-    StageTimer t(timing, "encode");
-    write_audio_atomic(out, delivered, enc);
-  }
   m["path"] = fs::absolute(out).string();
   m["xxh3_128"] = file_xxh128(out);
   return m;

@@ -270,28 +270,36 @@ ConvolverBank::~ConvolverBank() = default;
 ConvolverBank::ConvolverBank(ConvolverBank&&) noexcept = default;
 ConvolverBank& ConvolverBank::operator=(ConvolverBank&&) noexcept = default;
 
-void ConvolverBank::max_abs(const float* x, int64_t n_in, double* out, int64_t n_out, ThreadPool& pool) const {
-  if (n_out <= 0) return;
+int64_t ConvolverBank::hop() const { return impl_->k - impl_->l + 1; }
+int64_t ConvolverBank::length() const { return impl_->l; }
+
+void ConvolverBank::max_abs(const float* x, int64_t n_in, double* out, int64_t out_begin, int64_t out_end,
+                            ThreadPool& pool) const {
+  if (out_end <= out_begin) return;
   n_in = std::max<int64_t>(n_in, 0);
   const Impl& m = *impl_;
   const dsp::OverlapSave os{m.k, m.l, m.k - m.l + 1};
-  const int64_t blocks = (n_out + os.hop - 1) / os.hop;
-  const int64_t per_job = std::max<int64_t>(1, job_samples / m.k);
+  // The blocks of the grid from position 0 that cover [out_begin, out_end): a position's value
+  // comes from its own block's frame, whatever range was asked for.
+  const int64_t first = out_begin / os.hop, blocks = (out_end + os.hop - 1) / os.hop - first;
+  // At least four jobs per thread where the range allows (a limiter span is a few jobs' worth).
+  const int64_t per_job = std::clamp<int64_t>(blocks / (4 * int64_t(pool.size())), 1, std::max<int64_t>(1, job_samples / m.k));
   const int64_t jobs = (blocks + per_job - 1) / per_job;
   pool.parallel_for(jobs, [&](int64_t j) {
     auto frame = fftw_array<float>(m.k);
     auto input = fftw_array<fftwf_complex>(m.k / 2 + 1);
     auto bins = fftw_array<fftwf_complex>(m.k / 2 + 1);
-    const int64_t end = std::min(blocks, (j + 1) * per_job);
-    for (int64_t b = j * per_job; b < end; ++b) {
+    const int64_t end = first + std::min(blocks, (j + 1) * per_job);
+    for (int64_t b = first + j * per_job; b < end; ++b) {
       if (!load_frame(x, n_in, os.frame_start(0, b), m.k, frame.get())) continue;  // |y| = 0 <= out
       fftwf_execute_dft_r2c(m.plans->r2c, frame.get(), input.get());
-      const int64_t y0 = b * os.hop, count = std::min(os.hop, n_out - y0);
+      const int64_t i0 = std::max(b * os.hop, out_begin), i1 = std::min((b + 1) * os.hop, out_end);
       for (const auto& h : m.spectra) {
         multiply_spectra(input.get(), h.get(), m.k, bins.get());
         fftwf_execute_dft_c2r(m.plans->c2r, bins.get(), frame.get());
-        const float* y = frame.get() + (m.l - 1);
-        for (int64_t i = 0; i < count; ++i) out[y0 + i] = std::max(out[y0 + i], double(std::fabs(y[i])));
+        const float* y = frame.get() + (m.l - 1);  // y[i - b hop]: position i
+        for (int64_t i = i0; i < i1; ++i)
+          out[i - out_begin] = std::max(out[i - out_begin], double(std::fabs(y[i - b * os.hop])));
       }
     }
   });

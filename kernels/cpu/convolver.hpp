@@ -57,10 +57,18 @@ class ConvolverBank {
   ConvolverBank(ConvolverBank&&) noexcept;
   ConvolverBank& operator=(ConvolverBank&&) noexcept;
 
-  // out[k] = max(out[k], max over filters f of |y_f[k]|) for k in [0, n_out), where
-  // y_f[k] = sum_j h_f[j] x[k - j], x taken as 0 outside [0, n_in). Blocks run in parallel on
-  // `pool`, each writing only its own outputs: the same values whatever the thread count.
-  void max_abs(const float* x, int64_t n_in, double* out, int64_t n_out, ThreadPool& pool) const;
+  // out[k - out_begin] = max(out[k - out_begin], max over filters f of |y_f[k]|) for k in
+  // [out_begin, out_end), where y_f[k] = sum_j h_f[j] x[k - j], x taken as 0 outside [0, n_in).
+  // Blocks run in parallel on `pool`, each writing only its own outputs, on one grid from
+  // position 0: the same values whatever the thread count or the range asked for.
+  void max_abs(const float* x, int64_t n_in, double* out, int64_t out_begin, int64_t out_end, ThreadPool& pool) const;
+
+  // The grid: block b computes positions [b hop, (b + 1) hop) by one transform of the frames
+  // [b hop - (length - 1), (b + 1) hop). Its values carry the rounding of every frame in that
+  // window, so a caller that changes frames between calls asks for whole blocks whose windows hold
+  // no changed frame to get the values of one call before any change.
+  int64_t hop() const;
+  int64_t length() const;
 
  private:
   struct Impl;

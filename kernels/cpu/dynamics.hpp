@@ -45,6 +45,9 @@ class CompressorStream {
 };
 
 struct LimiterStats {
+  // Over frames, of the total gain. With more than one pass (or safety rounds) the largest is an
+  // upper bound, per 1024 frames the sum of each pass's largest (exact to what the later passes
+  // added, a few 1e-6 dB where they only trim what pass 1 left over); the mean is exact.
   double max_gain_reduction_db = 0.0;
   double mean_gain_reduction_db = 0.0;
   int passes = 0;                      // limiter passes until the verify found no over

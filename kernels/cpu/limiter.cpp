@@ -1,12 +1,15 @@
 // CPU look-ahead true-peak limiter (kernels/cpu/dynamics.hpp; DESIGN.md "Limiter";
 // gpu-design.md 4.2). Math: kernels/dsp/dynamics.hpp, kernels/dsp/true_peak.hpp.
 //
-// One pass at ceiling c over N frames, look-ahead W (all channels share one gain):
+// One pass at target c (a little under the ceiling C) over N frames, look-ahead W (all channels
+// share one gain):
 //   P[n]  = limiter_detector_profile, n in [0, N + 127): per position the largest of the Annex 2
 //           meter's reading and two 4x sincs' (kernels/dsp/true_peak.hpp: Annex 2 under-reads
 //           content near Nyquist, and interpolators disagree there), max over channels, so the
 //           ceiling holds on all three;
-//   r[n]  = min(1, c / P[n]);
+//   r[n]  = c / P[n] where P[n] > C, else 1 (dsp::required_gain): a reading at or under the
+//           ceiling asks for nothing, so input under it keeps its bits and a later pass touches only
+//           what an earlier one left over;
 //   u[m]  = min r[m .. m + 127]: output sample m feeds readings m .. m + 127 (support minimum);
 //   h[m]  = min u[m .. m + W - 1]: the look-ahead minimum;
 //   g     = instant attack, exponential release on h (dsp::LimiterRelease, run_chunked: exact);
@@ -25,6 +28,13 @@
 // Decomposition: the meter, the sliding minima (van Herk / Gil-Werman per block), the box average
 // and the application are parallel maps over fixed blocks of frames; the release is the chunked
 // recurrence. Every step is exact or order-fixed, so the bits do not depend on the thread count.
+//
+// Memory: a pass runs in spans of kSpan frames (rescale_pass). P is computed just ahead of the
+// span it rescales, in whole blocks of the sinc bank's grid whose transform windows hold no frame
+// rescaled yet, so it has the bits of one profile computed before the pass; the pass's output is
+// read back as soon as a block's window is final (the verify), so the next pass or the end needs
+// no second scan. The gain-reduction figures are tallied per block and cell, not per frame. Nothing
+// the size of the song is allocated beside the audio (at 600 s: 605 -> 367 MB peak for the render).
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -66,29 +76,37 @@ const ConvolverBank& sinc_bank() {
 
 }  // namespace
 
-double limiter_detector_profile(const AudioBuffer& a, std::vector<double>& peak, ThreadPool& pool) {
+namespace {
+
+// The detector's readings at positions [p0, p1) of `a` as it is now, into out[0, p1 - p0): the
+// largest over channels of Annex 2's (dsp::true_peak_range, the same bits as dsp::true_peak_at; 0
+// past N + 10) and the 4x sincs' |y_p[n]|, y_p[n] = sum_t h_p[t] x[n - t], every phase of every
+// filter, one forward FFT per block for all of them. Position n reads frames n - 127 .. n only.
+void detector_readings(const AudioBuffer& a, int64_t p0, int64_t p1, double* out, ThreadPool& pool) {
   const int64_t len = a.frames();
-  const int64_t positions = len + kSupport - 1;
-  const int64_t annex_positions = len + dsp::kTruePeakTapsPerPhase - 1;
-  peak.assign(size_t(positions), 0.0);
-  // Annex 2, through the vectorised dsp::true_peak_range (the same bits as dsp::true_peak_at).
-  parallel_for_blocks(pool, annex_positions, kBlock, [&](int64_t b, int64_t e) {
-    std::vector<double> tp(size_t(e - b));
-    for (const auto& ch : a.channels) {
-      true_peak_range(ch.data(), len, b, e, tp.data());
-      for (int64_t n = b; n < e; ++n) peak[size_t(n)] = std::max(peak[size_t(n)], tp[size_t(n - b)]);
-    }
-  });
-  // The 4x sincs: |y_p[n]|, y_p[n] = sum_t h_p[t] x[n - t], for every phase of every filter (0 past
-  // its own last position), one forward FFT per block for all of them.
-  for (const auto& ch : a.channels) sinc_bank().max_abs(ch.data(), len, peak.data(), positions, pool);
-  std::vector<double> block_max(size_t(blocks_of(positions)), 0.0);
-  parallel_for_blocks(pool, positions, kBlock, [&](int64_t b, int64_t e) {
-    double mx = 0.0;
-    for (int64_t n = b; n < e; ++n) mx = std::max(mx, peak[size_t(n)]);
-    block_max[size_t(b / kBlock)] = mx;
-  });
-  return *std::max_element(block_max.begin(), block_max.end());
+  const int64_t annex_end = std::min(p1, len + dsp::kTruePeakTapsPerPhase - 1);
+  std::fill(out, out + (p1 - p0), 0.0);
+  if (annex_end > p0) {
+    parallel_for_blocks(pool, annex_end - p0, kBlock, [&](int64_t b, int64_t e) {
+      std::vector<double> tp(size_t(e - b));
+      for (const auto& ch : a.channels) {
+        true_peak_range(ch.data(), len, p0 + b, p0 + e, tp.data());
+        for (int64_t i = b; i < e; ++i) out[i] = std::max(out[i], tp[size_t(i - b)]);
+      }
+    });
+  }
+  for (const auto& ch : a.channels) sinc_bank().max_abs(ch.data(), len, out, p0, p1, pool);
+}
+
+double max_of(const double* x, int64_t n) { return n > 0 ? *std::max_element(x, x + n) : 0.0; }
+
+}  // namespace
+
+double limiter_detector_profile(const AudioBuffer& a, std::vector<double>& peak, ThreadPool& pool) {
+  const int64_t positions = a.frames() + kSupport - 1;
+  peak.resize(size_t(positions));
+  detector_readings(a, 0, positions, peak.data(), pool);
+  return max_of(peak.data(), positions);
 }
 
 // van Herk / Gil-Werman within each block: prefix and suffix minima over segments of w, three
@@ -119,59 +137,150 @@ void sliding_min(const std::vector<double>& in, int64_t in_n, int64_t w, std::ve
 
 namespace {
 
-// Multiplies frames [b0, b0 + len) by f[m - b0] (where f < 1) and folds f into the running total
-// gain (if any).
-void apply_gain(AudioBuffer& a, const double* f, int64_t b0, int64_t len, std::vector<float>* total,
-                ThreadPool& pool) {
-  parallel_for_blocks(pool, len, kBlock, [&](int64_t b, int64_t e) {
-    for (auto& ch : a.channels) {
-      float* x = ch.data() + b0;
-      for (int64_t m = b; m < e; ++m) {
-        if (f[m] < 1.0) x[m] = static_cast<float>(double(x[m]) * f[m]);
-      }
-    }
-    if (total == nullptr) return;
-    float* t = total->data() + b0;
-    for (int64_t m = b; m < e; ++m) {
-      if (f[m] < 1.0) t[m] = static_cast<float>(double(t[m]) * f[m]);
-    }
-  });
-}
-
-void apply_gain(AudioBuffer& a, const std::vector<double>& f, std::vector<float>* total, ThreadPool& pool) {
-  apply_gain(a, f.data(), 0, a.frames(), total, pool);
-}
-
-// Frames per span of a pass: the pass runs span after span, so its scratch is a few spans long,
-// not the song's length. The steps are exact or order-fixed, so the span changes no bit.
+// Frames per span of a pass: a pass runs span after span, so its scratch is a few spans long, not
+// the song's length. Every step is exact or order-fixed, so the span changes no bit.
 constexpr int64_t kSpan = 1 << 18;
+constexpr int64_t kCell = 1 << 10;  // frames per cell of the largest-reduction tally
 
-struct Scratch {
-  std::vector<double> support, h, g;
+// The detector's readings of `a` from position begin() on, computed ahead of a pass that rescales
+// `a`'s frames span by span. Readings are computed in whole blocks of the sinc bank's grid, and a
+// block before any frame in its transform's window is rescaled (extend_to(frame end + history())):
+// so they have the bits of one profile of `a` before the pass.
+class Readings {
+ public:
+  Readings(const AudioBuffer& a, ThreadPool& pool) : a_(a), pool_(pool), positions_(a.frames() + kSupport - 1) {}
+  static int64_t grid() { return sinc_bank().hop(); }
+  static int64_t history() { return std::max<int64_t>(sinc_bank().length(), kSupport) - 1; }
+  int64_t positions() const { return positions_; }
+  int64_t end() const { return end_; }
+  double max() const { return max_; }  // over every position computed so far
+  const double* at(int64_t p) const { return buf_.data() + (p - begin_); }
+  void extend_to(int64_t end) {
+    end = std::min((end + grid() - 1) / grid() * grid(), positions_);
+    if (end <= end_) return;
+    buf_.resize(size_t(end - begin_));
+    double* fresh = buf_.data() + (end_ - begin_);
+    detector_readings(a_, end_, end, fresh, pool_);
+    max_ = std::max(max_, max_of(fresh, end - end_));
+    end_ = end;
+  }
+  void drop_before(int64_t p) {
+    buf_.erase(buf_.begin(), buf_.begin() + (p - begin_));
+    begin_ = p;
+  }
+
+ private:
+  const AudioBuffer& a_;
+  ThreadPool& pool_;
+  int64_t positions_, begin_ = 0, end_ = 0;
+  double max_ = 0.0;
+  std::vector<double> buf_;
 };
 
-// One limiter pass at ceiling c. `peak` holds the meter's profile of `a` and is consumed. Spans of
-// kSpan output frames in order: the minima read the whole profile (computed before any gain), the
-// release carries its last gain into the next span, the box average the last W - 1 gains.
-void limiter_pass(AudioBuffer& a, std::vector<double>& peak, double c, const dsp::LimiterCoefficients& k,
-                  std::vector<float>& total, Scratch& s, ThreadPool& pool) {
-  const int64_t n = a.frames(), positions = n + kSupport - 1, w = k.lookahead_frames;
-  parallel_for_blocks(pool, positions, kBlock, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) peak[size_t(i)] = dsp::required_gain(peak[size_t(i)], c);
-  });
-  const int64_t span = std::min(n, kSpan);
-  s.support.resize(size_t(span + w - 1));
+// What a pass applied, over every pass: per block of kBlock frames the sum of the reductions in dB
+// (frame order, then pass order), per cell of kCell frames the sum of each pass's largest. With one
+// pass the largest cell is the largest reduction; with more it is an upper bound, exact to the
+// later passes' reductions, which only trim what earlier ones left over (gpu-design.md 4.2). No
+// gain is kept per frame, so the limiter's memory does not grow with the song.
+struct GainTally {
+  explicit GainTally(int64_t n) : block_sum(size_t(blocks_of(n)), 0.0), cell_max(size_t((n + kCell - 1) / kCell), 0.0) {}
+  std::vector<double> block_sum, cell_max;
+};
+
+struct Scratch {
+  std::vector<double> gain_in, support, h, g, readings;
+};
+
+// The outcome of a pass: whether it rescaled any frame, and the largest reading before and after.
+struct PassOutcome {
+  bool applied = false;
+  double before = 0.0, after = 0.0;
+};
+
+// One pass over `a` in spans of kSpan frames: gains(b0, len, r, r_n, f) writes the gains f[0, len) of
+// frames [b0, b0 + len) from the readings r[0, r_n) of positions b0 .. (of `a` before the pass; at
+// most `reach` positions past the span's end are read). Frames with f = 1 keep their bits. The
+// output's readings are measured in whole grid blocks as soon as every frame of their windows is
+// final, and taken from the input's where neither this span nor the previous one changed a frame.
+template <class Gains>
+PassOutcome rescale_pass(AudioBuffer& a, int64_t reach, Gains&& gains, GainTally* tally, Scratch& s, ThreadPool& pool) {
+  const int64_t n = a.frames(), span = std::min(n, kSpan);
+  Readings in(a, pool);
+  PassOutcome o;
+  bool previous_applied = false;
+  int64_t verified = 0;  // output readings measured: positions [0, verified)
   s.h.resize(size_t(span));
+  for (int64_t b0 = 0; b0 < n; b0 += span) {
+    const int64_t len = std::min(span, n - b0);
+    // The readings this span's gains read, and every block whose window holds one of its frames.
+    in.extend_to(b0 + len + std::max(reach, Readings::history()));
+    gains(b0, len, in.at(b0), in.end() - b0, s.h.data());
+    std::vector<char> changed(size_t(blocks_of(len)), 0);
+    parallel_for_blocks(pool, len, kBlock, [&](int64_t b, int64_t e) {
+      const double* f = s.h.data();
+      bool any = false;
+      for (int64_t m = b; m < e; ++m) any |= f[m] < 1.0;
+      if (!any) return;
+      changed[size_t(b / kBlock)] = 1;
+      for (auto& ch : a.channels) {
+        float* x = ch.data() + b0;
+        for (int64_t m = b; m < e; ++m) {
+          if (f[m] < 1.0) x[m] = static_cast<float>(double(x[m]) * f[m]);
+        }
+      }
+      if (tally == nullptr) return;
+      double sum = 0.0;
+      for (int64_t c0 = b; c0 < e; c0 += kCell) {
+        double mx = 0.0;
+        for (int64_t m = c0; m < std::min(e, c0 + kCell); ++m) {
+          const double gr = f[m] < 1.0 ? -dsp::linear_to_db(f[m]) : 0.0;
+          mx = std::max(mx, gr);
+          sum += gr;
+        }
+        tally->cell_max[size_t((b0 + c0) / kCell)] += mx;
+      }
+      tally->block_sum[size_t((b0 + b) / kBlock)] += sum;
+    });
+    const bool applied = std::find(changed.begin(), changed.end(), 1) != changed.end();
+    o.applied |= applied;
+    // The blocks whose windows end before b0 + len hold final frames only (all of them at the end).
+    const int64_t v1 = b0 + len == n ? in.positions() : (b0 + len) / Readings::grid() * Readings::grid();
+    if (v1 > verified) {
+      if (applied || previous_applied) {  // the windows reach back less than a span
+        s.readings.resize(size_t(v1 - verified));
+        detector_readings(a, verified, v1, s.readings.data(), pool);
+        o.after = std::max(o.after, max_of(s.readings.data(), v1 - verified));
+      } else {
+        o.after = std::max(o.after, max_of(in.at(verified), v1 - verified));
+      }
+      verified = v1;
+    }
+    previous_applied = applied;
+    in.drop_before(std::min(verified, b0 + len));
+  }
+  o.before = in.max();
+  return o;
+}
+
+// One limiter pass at target c: readings over `ceiling` ask for c / reading (dsp::required_gain),
+// the minima read them ahead of the span, the release carries its last gain into the next span, the
+// box average the last W - 1 gains.
+PassOutcome limiter_pass(AudioBuffer& a, double ceiling, double c, const dsp::LimiterCoefficients& k, GainTally& tally,
+                         Scratch& s, ThreadPool& pool) {
+  const int64_t w = k.lookahead_frames, span = std::min(a.frames(), kSpan);
+  s.gain_in.resize(size_t(span + w - 1 + kSupport - 1));
+  s.support.resize(size_t(span + w - 1));
   s.g.assign(size_t(span + w - 1), 1.0);  // g[w - 1 + j]: frame b0 + j; before the start: 1
   const double scale = dsp::box_scale(w);
   double last = 1.0;  // the release's state: the gain of the frame before the span
-  for (int64_t b0 = 0; b0 < n; b0 += span) {
-    const int64_t len = std::min(span, n - b0);
+  auto gains = [&](int64_t b0, int64_t len, const double* r, int64_t r_n, double* out) {
+    const int64_t rn = std::min(r_n, len + w - 1 + kSupport - 1);
+    for (int64_t i = 0; i < rn; ++i) s.gain_in[size_t(i)] = dsp::required_gain(r[i], ceiling, c);
     if (b0 > 0) std::copy(s.g.end() - (w - 1), s.g.end(), s.g.begin());  // the previous span's last W - 1
-    sliding_min(peak.data() + b0, positions - b0, kSupport, s.support.data(), len + w - 1, pool);
-    sliding_min(s.support.data(), len + w - 1, w, s.h.data(), len, pool);
+    sliding_min(s.gain_in.data(), rn, kSupport, s.support.data(), len + w - 1, pool);
+    sliding_min(s.support.data(), len + w - 1, w, out, len, pool);
     double* g = s.g.data() + (w - 1);
-    run_chunked(pool, FromState<dsp::LimiterRelease>{{s.h.data(), k.alpha_release}, {last}}, g, len, kReleaseChunk);
+    run_chunked(pool, FromState<dsp::LimiterRelease>{{out, k.alpha_release}, {last}}, g, len, kReleaseChunk);
     last = g[len - 1];
     // The smoothed gain replaces h (no longer needed).
     auto q = [&](int64_t m) { return dsp::gain_to_fixed(g[m], scale); };
@@ -180,45 +289,51 @@ void limiter_pass(AudioBuffer& a, std::vector<double>& peak, double c, const dsp
       for (int64_t j = b - w + 1; j <= b; ++j) sum += q(j);
       for (int64_t m = b; m < e; ++m) {
         if (m > b) sum += q(m) - q(m - w);
-        s.h[size_t(m)] = std::min(dsp::fixed_mean_to_gain(sum, w, scale), s.support[size_t(m)]);
+        out[m] = std::min(dsp::fixed_mean_to_gain(sum, w, scale), s.support[size_t(m)]);
       }
     });
-    apply_gain(a, s.h.data(), b0, len, &total, pool);
-  }
+  };
+  return rescale_pass(a, w - 1 + kSupport - 1, gains, &tally, s, pool);
 }
 
-// remove_true_peak_overs on a known profile; updates peak and tp to the result.
-int remove_overs(AudioBuffer& a, double ceiling, std::vector<double>& peak, double& tp,
-                 std::vector<float>* total, ThreadPool& pool) {
-  const int64_t n = a.frames(), positions = n + kSupport - 1;
-  std::vector<double> f;
+// remove_true_peak_overs from a known largest reading `tp`; returns the rounds and updates tp.
+int remove_overs(AudioBuffer& a, double ceiling, double& tp, GainTally* tally, Scratch& s, ThreadPool& pool) {
   int rounds = 0;
   while (tp > ceiling) {
-    if (rounds < kRegionRounds) {
-      // Every sample feeding an over is scaled by the smallest factor among the readings it feeds.
-      for (int64_t i = 0; i < positions; ++i) {
-        peak[size_t(i)] = peak[size_t(i)] > ceiling ? ceiling * kMargin / peak[size_t(i)] : 1.0;
+    const double all = ceiling * kMargin / tp;
+    auto gains = [&](int64_t, int64_t len, const double* r, int64_t r_n, double* out) {
+      if (rounds >= kRegionRounds) {
+        // Scaling everything by c (1 - 1e-6) / tp meets the ceiling in one round: each reading
+        // moves by at most sum|h| 2^-24 max|x| <= 1.3e-7 tp through float rounding.
+        std::fill(out, out + len, all);
+        return;
       }
-      sliding_min(peak, positions, kSupport, f, n, pool);
-    } else {
-      // Scaling everything by c (1 - 1e-6) / tp meets the ceiling in one round: each reading moves
-      // by at most sum|h| 2^-24 max|x| <= 1.3e-7 tp through float rounding.
-      f.assign(size_t(n), ceiling * kMargin / tp);
-    }
-    apply_gain(a, f, total, pool);
-    tp = limiter_detector_profile(a, peak, pool);
+      // Every sample feeding an over is scaled by the smallest factor among the readings it feeds.
+      const int64_t rn = std::min(r_n, len + kSupport - 1);
+      s.gain_in.resize(size_t(rn));
+      for (int64_t i = 0; i < rn; ++i) s.gain_in[size_t(i)] = r[i] > ceiling ? ceiling * kMargin / r[i] : 1.0;
+      sliding_min(s.gain_in.data(), rn, kSupport, out, len, pool);
+    };
+    tp = rescale_pass(a, kSupport - 1, gains, tally, s, pool).after;
     ++rounds;
   }
   return rounds;
 }
 
+double largest_cell(const GainTally& t) { return t.cell_max.empty() ? 0.0 : *std::max_element(t.cell_max.begin(), t.cell_max.end()); }
+
 }  // namespace
 
 int remove_true_peak_overs(AudioBuffer& audio, double ceiling_linear, ThreadPool& pool) {
   if (audio.frames() == 0 || audio.channel_count() == 0) return 0;
-  std::vector<double> peak;
-  double tp = limiter_detector_profile(audio, peak, pool);
-  return remove_overs(audio, ceiling_linear, peak, tp, nullptr, pool);
+  Readings r(audio, pool);  // the largest reading, span by span
+  while (r.end() < r.positions()) {
+    r.extend_to(r.end() + kSpan);
+    r.drop_before(r.end());
+  }
+  double tp = r.max();
+  Scratch s;
+  return remove_overs(audio, ceiling_linear, tp, nullptr, s, pool);
 }
 
 LimiterStats limit_true_peak(AudioBuffer& audio, const dsp::LimiterParams& params, ThreadPool& pool) {
@@ -229,43 +344,22 @@ LimiterStats limit_true_peak(AudioBuffer& audio, const dsp::LimiterParams& param
     return stats;
   }
   const dsp::LimiterCoefficients k = dsp::prepare_limiter(params, audio.sample_rate);
-  std::vector<double> peak;
-  double tp = limiter_detector_profile(audio, peak, pool);
-  if (tp <= k.ceiling) {
-    stats.output_true_peak_dbtp = dsp::linear_to_db(tp);
-    return stats;
-  }
-  std::vector<float> total(size_t(n), 1.0f);
+  GainTally tally(n);
   Scratch scratch;
-  double c = k.ceiling * kMargin;
-  while (stats.passes < kMaxPasses) {
-    limiter_pass(audio, peak, c, k, total, scratch, pool);
+  double c = k.ceiling * kMargin, tp = 0.0;
+  for (;;) {
+    const PassOutcome o = limiter_pass(audio, k.ceiling, c, k, tally, scratch, pool);
+    tp = o.after;
+    if (!o.applied) break;  // no reading over the ceiling (only possible on pass 1): the input's bits
     ++stats.passes;
-    tp = limiter_detector_profile(audio, peak, pool);
-    if (stats.passes == 1 && tp > k.ceiling)
-      stats.over_after_first_pass_db = dsp::linear_to_db(tp / k.ceiling);
-    if (tp <= k.ceiling) break;
+    if (stats.passes == 1 && tp > k.ceiling) stats.over_after_first_pass_db = dsp::linear_to_db(tp / k.ceiling);
+    if (tp <= k.ceiling || stats.passes == kMaxPasses) break;
     c *= kMargin;
   }
-  stats.safety_rounds = remove_overs(audio, k.ceiling, peak, tp, &total, pool);
-
-  std::vector<double> block_max(static_cast<size_t>(blocks_of(n))), block_sum(block_max.size());
-  parallel_for_blocks(pool, n, kBlock, [&](int64_t b, int64_t e) {
-    double mx = 0.0, sum = 0.0;
-    for (int64_t m = b; m < e; ++m) {
-      const float t = total[size_t(m)];
-      const double gr = t < 1.0f ? -dsp::linear_to_db(double(t)) : 0.0;
-      mx = std::max(mx, gr);
-      sum += gr;
-    }
-    block_max[size_t(b / kBlock)] = mx;
-    block_sum[size_t(b / kBlock)] = sum;
-  });
+  stats.safety_rounds = remove_overs(audio, k.ceiling, tp, &tally, scratch, pool);
   double sum = 0.0;
-  for (size_t j = 0; j < block_sum.size(); ++j) {
-    stats.max_gain_reduction_db = std::max(stats.max_gain_reduction_db, block_max[j]);
-    sum += block_sum[j];
-  }
+  for (double b : tally.block_sum) sum += b;
+  stats.max_gain_reduction_db = largest_cell(tally);
   stats.mean_gain_reduction_db = sum / double(n);
   stats.output_true_peak_dbtp = dsp::linear_to_db(tp);
   return stats;

@@ -20,8 +20,41 @@
 
 #include "kernels/cpu/audio_buffer.hpp"
 #include "kernels/cpu/thread_pool.hpp"
+#include "kernels/dsp/k_weighting.hpp"
+#include "kernels/dsp/true_peak.hpp"
 
 namespace lq::cpu {
+
+// One channel K-weighted from zero state and its squares summed per segment of segment_frames
+// frames, fed in consecutive spans: after any spans, energies() holds the sums of the complete
+// segments so far, bit for bit those of k_weighted_segment_energies over the whole channel.
+class KWeightedEnergies {
+ public:
+  KWeightedEnergies(double sample_rate, int64_t segment_frames);
+  void add(const float* x, int64_t n);
+  const std::vector<double>& energies() const { return energies_; }
+
+ private:
+  dsp::KWeightingCoefficients k_;
+  int64_t segment_frames_, in_segment_ = 0;
+  double acc_ = 0.0;
+  double x1_ = 0.0, x2_ = 0.0, u1_ = 0.0, u2_ = 0.0, y1_ = 0.0, y2_ = 0.0;  // {x, u, y}[n - 1], [n - 2]
+  std::vector<double> energies_;
+};
+
+// The largest dsp::true_peak_at reading of one channel fed in consecutive spans: add() reads the
+// positions of the span's frames (their last 11 frames kept for the next span's first positions),
+// finish() the 11 positions of the filter's tail. The same value as true_peak_scan's for the channel.
+class TruePeakStream {
+ public:
+  void add(const float* x, int64_t n, ThreadPool& pool);
+  double finish();
+
+ private:
+  static constexpr int64_t kHistory = dsp::kTruePeakTapsPerPhase - 1;
+  std::vector<float> window_ = std::vector<float>(size_t(kHistory), 0.0f);  // history, then the span
+  double peak_ = 0.0;
+};
 
 // energies[j][k] = sum over i in [k*segment_frames, (k+1)*segment_frames) of y[i]^2, in float64 in
 // index order, for k < frames / segment_frames (a trailing partial segment is dropped), where y is

@@ -155,9 +155,9 @@ __global__ void compressor_apply_kernel(float* x, int channels, long long n, int
 
 // ---- limiter ----------------------------------------------------------------------------------
 
-__global__ void required_gain_kernel(double* peak, long long n, double c) {
+__global__ void required_gain_kernel(double* peak, long long n, double ceiling, double c) {
   const long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
-  if (i < n) peak[i] = dsp::required_gain(peak[i], c);
+  if (i < n) peak[i] = dsp::required_gain(peak[i], ceiling, c);
 }
 
 // out[i] = dsp::window_min_at(in, in_n, w, i).
@@ -277,7 +277,7 @@ cpu::LimiterStats Executor::limit_true_peak(cpu::AudioBuffer& audio, const dsp::
   double c = k.ceiling * kMargin;
   while (stats.passes < kMaxPasses) {
     // One pass at ceiling c (kernels/cpu/limiter.cpp limiter_pass).
-    required_gain_kernel<<<grid_for(positions, kThreads), kThreads, 0, s>>>(peak.get(), positions, c);
+    required_gain_kernel<<<grid_for(positions, kThreads), kThreads, 0, s>>>(peak.get(), positions, k.ceiling, c);
     LQ_CUDA_CHECK_LAUNCH();
     window_min_kernel<<<grid_for(n + w - 1, kThreads), kThreads, 0, s>>>(peak.get(), positions, kSupport, support.get(), n + w - 1);
     LQ_CUDA_CHECK_LAUNCH();

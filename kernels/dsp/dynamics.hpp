@@ -128,8 +128,10 @@ LQ_HD LimiterCoefficients prepare_limiter(const LimiterParams& p, double fs) {
   return c;
 }
 
-// Gain that brings a true-peak reading `peak` (linear) to at most `ceiling`: min(1, ceiling/peak).
-LQ_HD double required_gain(double peak, double ceiling) { return peak > ceiling ? ceiling / peak : 1.0; }
+// The gain a limiter pass asks of a true-peak reading `peak` (linear): a reading over `ceiling` is
+// brought to the pass's `target` (<= ceiling, a little under it); a reading at or under the ceiling
+// asks for nothing, so a signal already under it keeps its bits.
+LQ_HD double required_gain(double peak, double ceiling, double target) { return peak > ceiling ? target / peak : 1.0; }
 
 // The limiter's release on the look-ahead minimum h[] (linear, in (0, 1]): instant attack,
 // exponential release with alpha = one_pole_alpha(release):

@@ -148,6 +148,32 @@ TEST(RenderCli, RendersAFullSessionToTheTargetUnderTheCeiling) {
   EXPECT_EQ(out.channels[0].size(), report["master"]["frames"].get<size_t>());
 }
 
+// 16-bit dither moves readings by far more than the limiter's 1e-6 margin, so the delivered master
+// is limited again after it has been quantised, measured and written once (host/render.cpp): the
+// file that lands is the one that meets the ceiling, the one written before leaves nothing behind.
+TEST(RenderCli, A16BitMasterLimitedAgainAfterQuantisationLandsUnderTheCeilingAlone) {
+  const fs::path dir = full_session();
+  std::string text = lq::test::read_text_file(dir / "session.toml");
+  text.replace(text.find("bit_depth = 24"), 14, "bit_depth = 16");
+  write_text_file(dir / "session.toml", text);
+  // At -3 dBTP this song's dither takes a reading over (found by trying ceilings; -1 does not).
+  const auto r = run_lacquer({"render", (dir / "session.toml").string(), "-o", (dir / "master.wav").string(),
+                              "--ceiling-dbtp", "-3"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto report = read_json(dir / "master.json");
+  ASSERT_GE(report["master"]["limiter"]["requantise_rounds"].get<int>(), 1) << "the case needs a second round";
+  const auto out = lq::test::read_audio_file(dir / "master.wav");
+  EXPECT_EQ(report["master"]["bit_depth"].get<int>(), 16);
+  lq::cpu::ThreadPool pool(1);
+  const double tp = lq::true_peak_linear(to_buffer(out), pool);
+  EXPECT_LE(20.0 * std::log10(tp), -3.0);
+  EXPECT_EQ(report["master"]["after"]["true_peak_dbtp"].get<double>(), 20.0 * std::log10(tp));
+  EXPECT_EQ(out.channels[0].size(), report["master"]["frames"].get<size_t>());
+  for (const auto& e : fs::directory_iterator(dir)) {
+    EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos) << e.path();
+  }
+}
+
 TEST(RenderCli, OneAndTwoThreadsGiveByteIdenticalMasters) {
   const fs::path dir = full_session();
   const auto a = run_lacquer({"render", (dir / "session.toml").string(), "-o", (dir / "t1.wav").string(), "--threads", "1"});

@@ -225,9 +225,15 @@ TEST(ConvolverBank, MaxAbsEqualsTheLargestDirectConvolutionMagnitude) {
   out1[5] = 100.0;  // kept: larger than any output
   std::vector<double> out2 = out1;
   lq::cpu::ThreadPool one(1), two(2);
-  bank.max_abs(x.data(), n_in, out1.data(), n_out, one);
-  bank.max_abs(x.data(), n_in, out2.data(), n_out, two);
+  bank.max_abs(x.data(), n_in, out1.data(), 0, n_out, one);
+  bank.max_abs(x.data(), n_in, out2.data(), 0, n_out, two);
   EXPECT_TRUE(lq::test::bit_equal(out1, out2));
+  // A range (not on a block boundary) holds the whole call's values at its positions.
+  const int64_t r0 = 777, r1 = n_out - 3;
+  std::vector<double> part(static_cast<size_t>(r1 - r0), 0.0);
+  bank.max_abs(x.data(), n_in, part.data(), r0, r1, two);
+  const std::vector<double> whole_part(out1.begin() + r0, out1.begin() + r1);
+  EXPECT_TRUE(lq::test::bit_equal(part, whole_part));
   EXPECT_EQ(out1[5], 100.0);
   want[5] = 100.0;
   double worst = 0.0, peak = 0.0;

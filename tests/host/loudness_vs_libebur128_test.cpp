@@ -24,6 +24,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -408,22 +409,54 @@ TEST(LoudnessVsLibebur128, TruePeakAgreesWithinFiveHundredthsDbAt44k1And48kHz) {
   EXPECT_GE(compared, 2 * 10);
 }
 
+// Every figure of a measurement, for bitwise comparison.
+std::array<double, 7> figures(const lq::LoudnessMeasurement& m) {
+  return {m.integrated_lufs,     m.loudness_range_lu, m.max_momentary_lufs, m.max_short_term_lufs,
+          m.sample_peak_dbfs,    m.true_peak_dbtp,    m.true_peak_linear};
+}
+
 TEST(LoudnessVsLibebur128, MeasurementIsTheSameBitsWithOneOrTwoThreads) {
   lq::cpu::ThreadPool one(1), two(2);
   for (const Case& c : cases()) {
     const auto a = c.make(48000.0);
     const auto m1 = lq::measure_loudness(a, one), m2 = lq::measure_loudness(a, two);
-    const double v1[] = {m1.integrated_lufs,     m1.loudness_range_lu, m1.max_momentary_lufs,
-                         m1.max_short_term_lufs, m1.sample_peak_dbfs,  m1.true_peak_dbtp,
-                         m1.true_peak_linear};
-    const double v2[] = {m2.integrated_lufs,     m2.loudness_range_lu, m2.max_momentary_lufs,
-                         m2.max_short_term_lufs, m2.sample_peak_dbfs,  m2.true_peak_dbtp,
-                         m2.true_peak_linear};
+    const auto v1 = figures(m1), v2 = figures(m2);
     for (size_t i = 0; i < std::size(v1); ++i) {
       EXPECT_EQ(std::memcmp(&v1[i], &v2[i], sizeof(double)), 0) << c.name << ", field " << i;
     }
     EXPECT_EQ(m1.integrated_defined, m2.integrated_defined);
   }
+}
+
+// The render measures what it delivers span by span (host/render.cpp): the meter fed in uneven
+// spans (1, 7 and 10 frames among them, shorter than the true-peak filter's history, and spans
+// that split hops) has the whole-buffer measurement's bits, at a rate whose hop is one frame too.
+TEST(LoudnessVsLibebur128, TheMeterFedInSpansHasTheWholeMeasurementsBits) {
+  lq::cpu::ThreadPool two(2);
+  const int64_t spans[] = {1, 7, 4799, 10, 100000, 3, 65536, 262144};
+  int compared = 0;
+  for (double fs : {48000.0, 11025.0}) {
+    for (const Case& c : cases()) {
+      if (fs != 48000.0 && c.name.rfind("programme-like", 0) != 0) continue;
+      const auto a = c.make(fs);
+      const auto whole = lq::measure_loudness(a, two);
+      lq::LoudnessMeter meter(a.channel_count(), fs, two);
+      for (int64_t b = 0, k = 0; b < a.frames(); ++k) {
+        const int64_t e = std::min(a.frames(), b + spans[k % std::size(spans)]);
+        meter.add(a, b, e);
+        b = e;
+      }
+      const auto m = meter.finish();
+      const auto v1 = figures(whole), v2 = figures(m);
+      for (size_t i = 0; i < std::size(v1); ++i) {
+        EXPECT_EQ(std::memcmp(&v1[i], &v2[i], sizeof(double)), 0) << c.name << " at " << fs << " Hz, field " << i;
+      }
+      EXPECT_EQ(m.integrated_defined, whole.integrated_defined) << c.name;
+      EXPECT_EQ(m.frames, a.frames()) << c.name;
+      ++compared;
+    }
+  }
+  EXPECT_GE(compared, 10);
 }
 
 TEST(LoudnessVsLibebur128, OtherSampleRatesAgreeIncludingOnesWhose100msStepIsPrime) {

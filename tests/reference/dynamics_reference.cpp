@@ -78,16 +78,17 @@ double limiter_detector_reading(const std::vector<std::vector<float>>& x, int64_
 }
 
 std::vector<double> limiter_first_pass_gain(const std::vector<std::vector<float>>& x, double fs,
-                                            const dsp::LimiterParams& p) {
+                                            const dsp::LimiterParams& p, double target_ratio) {
   const auto n = static_cast<int64_t>(x[0].size());
-  const double ceiling = std::pow(10.0, p.ceiling_dbtp / 20.0);
+  const double ceiling = std::pow(10.0, p.ceiling_dbtp / 20.0), target = ceiling * target_ratio;
   const int64_t w = std::max<int64_t>(1, std::llround(p.lookahead_ms * 1e-3 * fs));
   const double alpha = std::exp(-1.0 / (p.release_ms * 1e-3 * fs));
   // Required gain at every detector position, 1 past its last; sample m feeds m .. m + S - 1.
   const int64_t support = dsp::kLimiterSupport;
   auto required = [&](int64_t pos) {
     if (pos >= n + support - 1) return 1.0;
-    return std::min(1.0, ceiling / limiter_detector_reading(x, pos));
+    const double reading = limiter_detector_reading(x, pos);
+    return reading > ceiling ? target / reading : 1.0;
   };
   std::vector<double> r(static_cast<size_t>(n + w + support - 1));
   for (int64_t i = 0; i < int64_t(r.size()); ++i) r[size_t(i)] = required(i);

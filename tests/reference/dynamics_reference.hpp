@@ -31,8 +31,9 @@ std::vector<std::vector<double>> compressor_gains(const std::vector<std::vector<
 // double.
 double limiter_detector_reading(const std::vector<std::vector<float>>& x, int64_t pos);
 
-// Linear gain of the limiter's first pass per frame (one gain for all channels).
+// Linear gain of the limiter's first pass per frame (one gain for all channels): readings over the
+// ceiling are brought to ceiling * target_ratio, readings at or under it ask for nothing.
 std::vector<double> limiter_first_pass_gain(const std::vector<std::vector<float>>& x, double fs,
-                                            const dsp::LimiterParams& p);
+                                            const dsp::LimiterParams& p, double target_ratio);
 
 }  // namespace lq::test
