@@ -207,21 +207,28 @@ PassOutcome rescale_pass(AudioBuffer& a, int64_t reach, Gains&& gains, GainTally
   const int64_t n = a.frames(), span = std::min(n, kSpan);
   Readings in(a, pool);
   PassOutcome o;
-  bool previous_applied = false;
+  std::vector<char> changed(size_t(blocks_of(n)), 0);  // per block of kBlock frames: rescaled in this pass
   int64_t verified = 0;  // output readings measured: positions [0, verified)
+  // Whether a grid block's window [q0 - history, q1) holds a frame this pass rescaled.
+  auto window_changed = [&](int64_t q0, int64_t q1) {
+    const int64_t f0 = std::max<int64_t>(0, q0 - Readings::history()), f1 = std::min(n, q1);
+    for (int64_t k = f0 / kBlock; f0 < f1 && k <= (f1 - 1) / kBlock; ++k) {
+      if (changed[size_t(k)]) return true;
+    }
+    return false;
+  };
   s.h.resize(size_t(span));
   for (int64_t b0 = 0; b0 < n; b0 += span) {
     const int64_t len = std::min(span, n - b0);
     // The readings this span's gains read, and every block whose window holds one of its frames.
     in.extend_to(b0 + len + std::max(reach, Readings::history()));
     gains(b0, len, in.at(b0), in.end() - b0, s.h.data());
-    std::vector<char> changed(size_t(blocks_of(len)), 0);
     parallel_for_blocks(pool, len, kBlock, [&](int64_t b, int64_t e) {
       const double* f = s.h.data();
       bool any = false;
       for (int64_t m = b; m < e; ++m) any |= f[m] < 1.0;
       if (!any) return;
-      changed[size_t(b / kBlock)] = 1;
+      changed[size_t((b0 + b) / kBlock)] = 1;
       for (auto& ch : a.channels) {
         float* x = ch.data() + b0;
         for (int64_t m = b; m < e; ++m) {
@@ -241,21 +248,26 @@ PassOutcome rescale_pass(AudioBuffer& a, int64_t reach, Gains&& gains, GainTally
       }
       tally->block_sum[size_t((b0 + b) / kBlock)] += sum;
     });
-    const bool applied = std::find(changed.begin(), changed.end(), 1) != changed.end();
-    o.applied |= applied;
-    // The blocks whose windows end before b0 + len hold final frames only (all of them at the end).
+    o.applied |= std::find(changed.begin() + b0 / kBlock, changed.end(), 1) != changed.end();
+    // The blocks whose windows end before b0 + len hold final frames only (all of them at the end):
+    // computed again where their window holds a rescaled frame, else the input's.
     const int64_t v1 = b0 + len == n ? in.positions() : (b0 + len) / Readings::grid() * Readings::grid();
-    if (v1 > verified) {
-      if (applied || previous_applied) {  // the windows reach back less than a span
-        s.readings.resize(size_t(v1 - verified));
-        detector_readings(a, verified, v1, s.readings.data(), pool);
-        o.after = std::max(o.after, max_of(s.readings.data(), v1 - verified));
-      } else {
-        o.after = std::max(o.after, max_of(in.at(verified), v1 - verified));
+    for (int64_t q0 = verified; q0 < v1;) {
+      const bool again = window_changed(q0, std::min(v1, q0 + Readings::grid()));
+      int64_t q1 = q0;
+      while (q1 < v1 && window_changed(q1, std::min(v1, q1 + Readings::grid())) == again) {
+        q1 = std::min(v1, q1 + Readings::grid());
       }
-      verified = v1;
+      if (again) {
+        s.readings.resize(size_t(q1 - q0));
+        detector_readings(a, q0, q1, s.readings.data(), pool);
+        o.after = std::max(o.after, max_of(s.readings.data(), q1 - q0));
+      } else {
+        o.after = std::max(o.after, max_of(in.at(q0), q1 - q0));
+      }
+      q0 = q1;
     }
-    previous_applied = applied;
+    verified = std::max(verified, v1);
     in.drop_before(std::min(verified, b0 + len));
   }
   o.before = in.max();
