@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <future>
 #include <map>
 
 #include <xxhash.h>
@@ -259,20 +260,26 @@ json finish_master(AudioBuffer master_bus, const MasterSpec& spec, const EncodeS
     StageTimer t(timing, "quantise_measure_encode");
     dsp::LimiterParams lp = spec.limiter;
     constexpr int64_t kSpan = int64_t{1} << 16;
-    AudioBuffer span(loop.output.channel_count(), std::min(frames, kSpan), out_rate);
+    // Two spans: one is encoded (libsndfile, one thread) while the next is quantised and measured.
+    AudioBuffer spans[2];
+    for (auto& b : spans) b = AudioBuffer(loop.output.channel_count(), std::min(frames, kSpan), out_rate);
     for (;; ++verify_rounds) {
       AudioWriter writer(out, enc, loop.output.channel_count(), out_rate);
       LoudnessMeter meter(loop.output.channel_count(), out_rate, pool);
-      for (int64_t b0 = 0; b0 < frames; b0 += kSpan) {
+      std::future<void> writing;  // the previous span's encoding
+      for (int64_t b0 = 0, k = 0; b0 < frames; b0 += kSpan, ++k) {
         const int64_t len = std::min(kSpan, frames - b0);
+        AudioBuffer& span = spans[k % 2];
         span.resize_frames(len);
         for (size_t c = 0; c < span.channels.size(); ++c) {
           std::copy_n(loop.output.channels[c].begin() + b0, len, span.channels[c].begin());
         }
         quantize_in_place(span, enc, &pool, b0);
         meter.add(span, 0, len);
-        writer.write(span, 0, len);
+        if (writing.valid()) writing.get();  // rethrows the writer's error
+        writing = std::async(std::launch::async, [&writer, &span, len] { writer.write(span, 0, len); });
       }
+      if (writing.valid()) writing.get();
       after = meter.finish();
       if (after.true_peak_linear <= ceiling) {
         writer.commit();
