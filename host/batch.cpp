@@ -156,10 +156,11 @@ json complete_figures(const fs::path& report_path, const fs::path& master, const
 }
 
 // Working-set estimate of a song (BatchOptions' header): from the stems' headers. Stems, groups
-// and reverbs stream in spans (host/mix_stream.hpp), so what grows with the song is the master's
-// stereo float buffer and, while it is finished, the limiter's profile and gain (about one and a
-// half more) or the quantised copy; a stem at another rate is converted whole (its own channels,
-// in and out); 8 MiB per stem for its spans and 64 MiB for the buses' spans, transforms and filters.
+// and reverbs stream in spans (host/mix_stream.hpp) and so does the finishing (limiter, quantise,
+// meter, encode), so what grows with the song is the master's stereo float buffer, twice: the
+// loudness loop limits a gained copy of it; a stem at another rate is converted whole (its own
+// channels, in and out); 8 MiB per stem for its spans and 64 MiB for the buses' spans, transforms
+// and filters.
 int64_t estimate_bytes(const Session& s) {
   int64_t frames_max = 0, converted = 0;
   for (const auto& st : s.stems) {
@@ -171,7 +172,7 @@ int64_t estimate_bytes(const Session& s) {
     frames_max = std::max(frames_max, frames);
     if (rate != double(fs_hz)) converted = std::max(converted, (n + frames) * std::max(1, channels) * 4);
   }
-  return 3 * frames_max * 2 * 4 + converted + int64_t(s.stems.size()) * (int64_t{8} << 20) + (int64_t{64} << 20);
+  return 2 * frames_max * 2 * 4 + converted + int64_t(s.stems.size()) * (int64_t{8} << 20) + (int64_t{64} << 20);
 }
 
 // Admission by bytes in flight: a song waits until its estimate fits beside the songs in flight,

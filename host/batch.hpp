@@ -16,9 +16,9 @@
 // Throughput: `jobs` songs in flight (each decodes, processes on the backend and encodes, so one
 // song's decode overlaps another's processing); each song's thread pool gets threads/jobs cores.
 // Memory in flight is bounded by `jobs` and by `max_inflight_bytes`: a song starts only when the
-// estimate of its working set (4 bytes x 2 channels x frames for each group, reverb, the master
-// and the limiter's two arrays; stems stream in spans) fits beside the songs in flight, or when
-// nothing else is in flight.
+// estimate of its working set (estimate_bytes in host/batch.cpp: the master's stereo float buffer
+// twice, 8 MiB per stem, 64 MiB; everything else streams in spans) fits beside the songs in
+// flight, or when nothing else is in flight.
 #pragma once
 
 #include <cstdint>

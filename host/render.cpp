@@ -207,6 +207,7 @@ LoudnessLoop normalise_and_limit(AudioBuffer master, bool normalise, double targ
     g_prev = g;
     l_prev = l;
     g = next;
+    best.output = AudioBuffer();  // the step's output is not kept: one copy of the mix at a time
     best = run(g);
     l = integrated_loudness(best.output, backend);
     steps.push_back({{"gain_db", g}, {"lufs", l}});
