@@ -268,23 +268,44 @@ int64_t AudioReader::read(AudioBuffer& out, int64_t at, int64_t max_frames) {
     for (int c = 0; c < ch; ++c) {
       auto& dst = out.channels[static_cast<size_t>(c)];
       if (static_cast<int64_t>(dst.size()) < at + done + n) dst.resize(static_cast<size_t>(at + done + n));
-      float* d = dst.data() + at + done;
-      for (sf_count_t i = 0; i < n; ++i) d[i] = r.block[static_cast<size_t>(i * ch + c)];
+    }
+    // One pass over the block per pair of channels: deinterleave, peak and count of non-finite.
+    for (int c0 = 0; c0 < ch; c0 += 2) {
+      const bool pair = c0 + 1 < ch;
+      float* d0 = out.channels[static_cast<size_t>(c0)].data() + at + done;
+      float* d1 = pair ? out.channels[static_cast<size_t>(c0 + 1)].data() + at + done : nullptr;
+      const float* src = r.block.data() + c0;
       uint32_t block_peak = 0;
       int64_t block_bad = 0;
-      for (sf_count_t i = 0; i < n; ++i) {
+      auto scan = [&](float x) {
         uint32_t u;
-        std::memcpy(&u, d + i, sizeof u);
+        std::memcpy(&u, &x, sizeof u);
         u &= 0x7fffffffu;
         const bool finite = u < 0x7f800000u;
         block_bad += finite ? 0 : 1;
         block_peak = std::max(block_peak, finite ? u : 0u);
+      };
+      if (pair) {
+        for (sf_count_t i = 0; i < n; ++i) {
+          const float x0 = src[i * ch], x1 = src[i * ch + 1];
+          d0[i] = x0;
+          d1[i] = x1;
+          scan(x0);
+          scan(x1);
+        }
+      } else {
+        for (sf_count_t i = 0; i < n; ++i) {
+          d0[i] = src[i * ch];
+          scan(d0[i]);
+        }
       }
       r.peak_bits = std::max(r.peak_bits, block_peak);
       if (block_bad > 0) {
-        for (sf_count_t i = 0; i < n; ++i) {
-          if (!std::isfinite(d[i])) {
-            if (r.bad == 0 || r.frames + i < r.first_bad) r.first_bad = r.frames + i;
+        for (sf_count_t i = 0; i < n * (pair ? 2 : 1); ++i) {
+          const float x = pair ? (i % 2 ? d1[i / 2] : d0[i / 2]) : d0[i];
+          const int64_t frame = pair ? i / 2 : i;
+          if (!std::isfinite(x)) {
+            if (r.bad == 0 || r.frames + frame < r.first_bad) r.first_bad = r.frames + frame;
             break;
           }
         }
