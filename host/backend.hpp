@@ -67,6 +67,16 @@ class Backend {
                                                                        int64_t segment_frames) = 0;
   virtual double true_peak_scan(const AudioBuffer& audio) = 0;
   virtual double sample_peak_scan(const AudioBuffer& audio) = 0;
+
+  // The three passes above for one measurement (host/loudness.cpp measure_loudness); by default
+  // one after another. The CPU backend runs them side by side (cpu::MeterStream), the same values.
+  struct MeterPasses {
+    std::vector<std::vector<double>> energies;
+    double sample_peak = 0.0, true_peak = 0.0;
+  };
+  virtual MeterPasses meter_passes(const AudioBuffer& audio, std::span<const int> channels, int64_t segment_frames) {
+    return {k_weighted_segment_energies(audio, channels, segment_frames), sample_peak_scan(audio), true_peak_scan(audio)};
+  }
 };
 
 // The CPU backend over a thread pool the caller owns.
@@ -86,6 +96,7 @@ class CpuBackend final : public Backend {
                                                                int64_t segment_frames) override;
   double true_peak_scan(const AudioBuffer& audio) override;
   double sample_peak_scan(const AudioBuffer& audio) override;
+  MeterPasses meter_passes(const AudioBuffer& audio, std::span<const int> channels, int64_t segment_frames) override;
 
  private:
   cpu::ThreadPool& pool_;

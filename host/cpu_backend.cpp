@@ -83,6 +83,20 @@ std::vector<std::vector<double>> CpuBackend::k_weighted_segment_energies(const A
 double CpuBackend::true_peak_scan(const AudioBuffer& audio) { return cpu::true_peak_scan(audio, pool_); }
 double CpuBackend::sample_peak_scan(const AudioBuffer& audio) { return cpu::sample_peak_scan(audio, pool_); }
 
+Backend::MeterPasses CpuBackend::meter_passes(const AudioBuffer& audio, std::span<const int> channels,
+                                              int64_t segment_frames) {
+  if (!(audio.sample_rate > 0.0)) throw std::invalid_argument("k_weighted_segment_energies: sample rate <= 0");
+  cpu::MeterStream m(channels, audio.channel_count(), audio.sample_rate, segment_frames);
+  constexpr int64_t kSpan = int64_t{1} << 18;  // a span's history copies stay small
+  for (int64_t b = 0; b < audio.frames(); b += kSpan) m.add(audio, b, std::min(audio.frames(), b + kSpan), pool_);
+  m.finish();
+  MeterPasses r;
+  for (size_t j = 0; j < channels.size(); ++j) r.energies.push_back(m.energies(j));
+  r.sample_peak = m.sample_peak();
+  r.true_peak = m.true_peak();
+  return r;
+}
+
 std::unique_ptr<Backend> make_backend(const std::string& name, cpu::ThreadPool& pool, std::string* note) {
   if (name == "cpu") return std::make_unique<CpuBackend>(pool);
   if (name == "cuda") return make_cuda_backend(0);

@@ -96,17 +96,26 @@ void weigh(const std::vector<const std::vector<double>*>& per_channel, const std
   }
 }
 
-HopEnergies hop_energies(const AudioBuffer& audio, Backend& backend) {
+// The hop energies of `audio` from energies(used, hop_frames): the used channels' K-weighted hop sums.
+template <class Energies>
+HopEnergies hop_energies_of(const AudioBuffer& audio, Energies&& energies) {
   check_buffer(audio, true);
   HopEnergies h = hop_grid(audio.sample_rate);
   std::vector<int> used;
   std::vector<double> used_weights;
   used_channels(audio.channel_count(), used, used_weights);
-  const auto per_channel = backend.k_weighted_segment_energies(audio, used, h.hop_frames);
+  const std::vector<std::vector<double>>& per_channel = energies(used, h.hop_frames);
   std::vector<const std::vector<double>*> ptrs;
   for (const auto& e : per_channel) ptrs.push_back(&e);
   weigh(ptrs, used_weights, audio.frames() / h.hop_frames, h);
   return h;
+}
+
+HopEnergies hop_energies(const AudioBuffer& audio, Backend& backend) {
+  std::vector<std::vector<double>> e;
+  return hop_energies_of(audio, [&](const std::vector<int>& used, int64_t hop) -> const auto& {
+    return e = backend.k_weighted_segment_energies(audio, used, hop);
+  });
 }
 
 // Mean square of the window of `len_100ms` * 100 ms ending at hop `end` (exclusive), summed hop by
@@ -227,58 +236,46 @@ LoudnessMeasurement measurement(const HopEnergies& h, double rate, int64_t frame
 }  // namespace
 
 LoudnessMeasurement measure_loudness(const AudioBuffer& audio, Backend& backend) {
-  const HopEnergies h = hop_energies(audio, backend);
-  return measurement(h, audio.sample_rate, audio.frames(), backend.sample_peak_scan(audio), backend.true_peak_scan(audio));
+  Backend::MeterPasses p;
+  const HopEnergies h = hop_energies_of(audio, [&](const std::vector<int>& used, int64_t hop) -> const auto& {
+    p = backend.meter_passes(audio, used, hop);
+    return p.energies;
+  });
+  return measurement(h, audio.sample_rate, audio.frames(), p.sample_peak, p.true_peak);
 }
 
 struct LoudnessMeter::Impl {
-  std::vector<int> used;
+  Impl(const std::vector<int>& used, const std::vector<double>& weights, int channels, double sample_rate)
+      : used_weights(weights), rate(sample_rate), passes(used, channels, sample_rate, hop_grid(sample_rate).hop_frames) {}
   std::vector<double> used_weights;
-  std::vector<cpu::KWeightedEnergies> k;
-  std::vector<cpu::TruePeakStream> tp;
-  double rate = 0.0, sample_peak = 0.0;
-  int64_t frames = 0;
+  double rate;
+  cpu::MeterStream passes;
 };
 
-LoudnessMeter::LoudnessMeter(int channels, double sample_rate, cpu::ThreadPool& pool)
-    : impl_(std::make_unique<Impl>()), pool_(pool) {
+LoudnessMeter::LoudnessMeter(int channels, double sample_rate, cpu::ThreadPool& pool) : pool_(pool) {
   if (!(sample_rate > 0.0) || !std::isfinite(sample_rate)) {
     throw std::invalid_argument("loudness: sample rate must be positive, got " + std::to_string(sample_rate));
   }
-  Impl& m = *impl_;
-  m.rate = sample_rate;
-  used_channels(channels, m.used, m.used_weights);
-  m.k.assign(m.used.size(), cpu::KWeightedEnergies(sample_rate, hop_grid(sample_rate).hop_frames));
-  m.tp.resize(size_t(channels));
+  std::vector<int> used;
+  std::vector<double> used_weights;
+  used_channels(channels, used, used_weights);
+  impl_ = std::make_unique<Impl>(used, used_weights, channels, sample_rate);
 }
 
 LoudnessMeter::~LoudnessMeter() = default;
 
 void LoudnessMeter::add(const AudioBuffer& audio, int64_t begin, int64_t end) {
-  Impl& m = *impl_;
-  if (audio.channel_count() != int(m.tp.size())) throw std::invalid_argument("loudness: a span of another channel count");
-  const int64_t n = end - begin;
-  // The K-weighting runs one channel per thread; the peaks in blocks.
-  pool_.parallel_for(static_cast<int64_t>(m.used.size()), [&](int64_t j) {
-    m.k[size_t(j)].add(audio.channels[size_t(m.used[size_t(j)])].data() + begin, n);
-  });
-  for (size_t c = 0; c < m.tp.size(); ++c) {
-    const float* x = audio.channels[c].data() + begin;
-    m.tp[c].add(x, n, pool_);
-    for (int64_t i = 0; i < n; ++i) m.sample_peak = std::max(m.sample_peak, double(std::fabs(x[i])));
-  }
-  m.frames += n;
+  impl_->passes.add(audio, begin, end, pool_);
 }
 
 LoudnessMeasurement LoudnessMeter::finish() {
   Impl& m = *impl_;
+  m.passes.finish();
   HopEnergies h = hop_grid(m.rate);
   std::vector<const std::vector<double>*> ptrs;
-  for (const auto& e : m.k) ptrs.push_back(&e.energies());
-  weigh(ptrs, m.used_weights, m.frames / h.hop_frames, h);
-  double true_peak = 0.0;
-  for (auto& t : m.tp) true_peak = std::max(true_peak, t.finish());
-  return measurement(h, m.rate, m.frames, m.sample_peak, true_peak);
+  for (size_t j = 0; j < m.used_weights.size(); ++j) ptrs.push_back(&m.passes.energies(j));
+  weigh(ptrs, m.used_weights, m.passes.frames() / h.hop_frames, h);
+  return measurement(h, m.rate, m.passes.frames(), m.passes.sample_peak(), m.passes.true_peak());
 }
 
 LoudnessMeasurement measure_loudness(const AudioBuffer& audio, cpu::ThreadPool& pool) {

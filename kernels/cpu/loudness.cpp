@@ -42,6 +42,44 @@ void KWeightedEnergies::add(const float* x, int64_t n) {
   x1_ = x1, x2_ = x2, u1_ = u1, u2_ = u2, y1_ = y1, y2_ = y2, acc_ = acc;
 }
 
+void KWeightedEnergies::add_pair(KWeightedEnergies& a, const float* xa, KWeightedEnergies& b, const float* xb, int64_t n) {
+  if (a.in_segment_ != b.in_segment_ || a.segment_frames_ != b.segment_frames_) {
+    a.add(xa, n);
+    b.add(xb, n);
+    return;
+  }
+  const auto& ka = a.k_;
+  const auto& kb = b.k_;
+  double ax1 = a.x1_, ax2 = a.x2_, au1 = a.u1_, au2 = a.u2_, ay1 = a.y1_, ay2 = a.y2_, aacc = a.acc_;
+  double bx1 = b.x1_, bx2 = b.x2_, bu1 = b.u1_, bu2 = b.u2_, by1 = b.y1_, by2 = b.y2_, bacc = b.acc_;
+  int64_t in_segment = a.in_segment_;
+  const int64_t segment = a.segment_frames_;
+  for (int64_t i = 0; i < n;) {
+    const int64_t stop = std::min(n, i + (segment - in_segment));
+    in_segment += stop - i;
+    for (; i < stop; ++i) {
+      const double ax0 = double(xa[i]), bx0 = double(xb[i]);
+      const double au0 = dsp::biquad_df1_step(ka.shelf, ax0, ax1, ax2, au1, au2);
+      const double bu0 = dsp::biquad_df1_step(kb.shelf, bx0, bx1, bx2, bu1, bu2);
+      const double ay0 = dsp::biquad_df1_step(ka.highpass, au0, au1, au2, ay1, ay2);
+      const double by0 = dsp::biquad_df1_step(kb.highpass, bu0, bu1, bu2, by1, by2);
+      aacc += ay0 * ay0;
+      bacc += by0 * by0;
+      ax2 = ax1, ax1 = ax0, au2 = au1, au1 = au0, ay2 = ay1, ay1 = ay0;
+      bx2 = bx1, bx1 = bx0, bu2 = bu1, bu1 = bu0, by2 = by1, by1 = by0;
+    }
+    if (in_segment == segment) {
+      a.energies_.push_back(aacc);
+      b.energies_.push_back(bacc);
+      aacc = bacc = 0.0;
+      in_segment = 0;
+    }
+  }
+  a.x1_ = ax1, a.x2_ = ax2, a.u1_ = au1, a.u2_ = au2, a.y1_ = ay1, a.y2_ = ay2, a.acc_ = aacc;
+  b.x1_ = bx1, b.x2_ = bx2, b.u1_ = bu1, b.u2_ = bu2, b.y1_ = by1, b.y2_ = by2, b.acc_ = bacc;
+  a.in_segment_ = b.in_segment_ = in_segment;
+}
+
 std::vector<std::vector<double>> k_weighted_segment_energies(const AudioBuffer& audio,
                                                              std::span<const int> channels,
                                                              int64_t segment_frames, ThreadPool& pool) {
@@ -59,30 +97,71 @@ std::vector<std::vector<double>> k_weighted_segment_energies(const AudioBuffer& 
   return energies;
 }
 
-void TruePeakStream::add(const float* x, int64_t n, ThreadPool& pool) {
-  if (n <= 0) return;
-  window_.resize(size_t(kHistory + n));
-  std::copy(x, x + n, window_.begin() + kHistory);
-  // Positions of the span's frames: window positions [kHistory, kHistory + n), every tap inside.
-  const int64_t block = int64_t{1} << 16, blocks = (n + block - 1) / block;
-  std::vector<double> peaks(size_t(blocks), 0.0);
-  pool.parallel_for(blocks, [&](int64_t b) {
-    const int64_t n0 = kHistory + b * block, n1 = std::min(kHistory + n, n0 + block);
-    std::vector<double> tp(size_t(n1 - n0));
-    true_peak_range(window_.data(), kHistory + n, n0, n1, tp.data());
-    peaks[size_t(b)] = *std::max_element(tp.begin(), tp.end());
-  });
-  peak_ = std::max(peak_, *std::max_element(peaks.begin(), peaks.end()));
-  std::copy(window_.end() - kHistory, window_.end(), window_.begin());
-  window_.resize(size_t(kHistory));
+MeterStream::MeterStream(std::span<const int> used, int channels, double sample_rate, int64_t segment_frames)
+    : used_(used.begin(), used.end()),
+      k_(used.size(), KWeightedEnergies(sample_rate, segment_frames)),
+      history_(size_t(channels), std::vector<float>(size_t(kHistory), 0.0f)) {
+  for (int c : used_) {
+    if (c < 0 || c >= channels) throw std::invalid_argument("k_weighted_segment_energies: channel index out of range");
+  }
 }
 
-double TruePeakStream::finish() {
-  // The tail: positions after the last frame read the last 11 frames and zeros.
-  double tp[kHistory];
-  true_peak_range(window_.data(), kHistory, kHistory, 2 * kHistory, tp);
-  for (double v : tp) peak_ = std::max(peak_, v);
-  return peak_;
+void MeterStream::add(const AudioBuffer& audio, int64_t begin, int64_t end, ThreadPool& pool) {
+  const int64_t n = end - begin;
+  const int channels = int(history_.size());
+  if (audio.channel_count() != channels) throw std::invalid_argument("loudness: a span of another channel count");
+  if (n <= 0) return;
+  const int64_t k_tasks = (int64_t(used_.size()) + 1) / 2;
+  constexpr int64_t kTpBlock = int64_t{1} << 16;
+  const int64_t tp_blocks = (n + kTpBlock - 1) / kTpBlock;
+  std::vector<double> tp(size_t(channels * tp_blocks), 0.0);
+  std::vector<float> sp(tp.size(), 0.0f);
+  auto x_of = [&](int c) { return audio.channels[size_t(c)].data() + begin; };
+  pool.parallel_for(k_tasks + channels * tp_blocks, [&](int64_t t) {
+    if (t < k_tasks) {
+      const size_t j = size_t(2 * t);
+      if (j + 1 < used_.size()) {
+        KWeightedEnergies::add_pair(k_[j], x_of(used_[j]), k_[j + 1], x_of(used_[j + 1]), n);
+      } else {
+        k_[j].add(x_of(used_[j]), n);
+      }
+      return;
+    }
+    const int64_t u = t - k_tasks, c = u / tp_blocks, b0 = (u % tp_blocks) * kTpBlock, b1 = std::min(n, b0 + kTpBlock);
+    const float* x = x_of(int(c));
+    float peak = 0.0f;
+    for (int64_t i = b0; i < b1; ++i) peak = std::max(peak, std::fabs(x[i]));
+    sp[size_t(u)] = peak;
+    // Positions of frames kHistory on read the span only; the first ones need the history (below).
+    const int64_t p0 = std::max(b0, kHistory);
+    if (p0 >= b1) return;
+    std::vector<double> r(size_t(b1 - p0));
+    true_peak_range(x, n, p0, b1, r.data());
+    tp[size_t(u)] = *std::max_element(r.begin(), r.end());
+  });
+  for (float v : sp) sample_peak_ = std::max(sample_peak_, double(v));
+  for (double v : tp) true_peak_ = std::max(true_peak_, v);
+  // The first kHistory positions from the history and the span's first frames; then the history.
+  const int64_t head = std::min(n, kHistory);
+  for (int c = 0; c < channels; ++c) {
+    std::vector<float> w(history_[size_t(c)]);
+    w.insert(w.end(), x_of(c), x_of(c) + head);
+    double r[kHistory];
+    true_peak_range(w.data(), kHistory + head, kHistory, kHistory + head, r);
+    for (int64_t i = 0; i < head; ++i) true_peak_ = std::max(true_peak_, r[i]);
+    w.insert(w.end(), x_of(c) + head, x_of(c) + n);
+    history_[size_t(c)].assign(w.end() - kHistory, w.end());
+  }
+  frames_ += n;
+}
+
+void MeterStream::finish() {
+  // The filter's tail: positions after the last frame read the last kHistory frames and zeros.
+  for (const auto& h : history_) {
+    double r[kHistory];
+    true_peak_range(h.data(), kHistory, kHistory, 2 * kHistory, r);
+    for (double v : r) true_peak_ = std::max(true_peak_, v);
+  }
 }
 
 double true_peak_scan(const AudioBuffer& audio, ThreadPool& pool) {

@@ -32,6 +32,8 @@ class KWeightedEnergies {
  public:
   KWeightedEnergies(double sample_rate, int64_t segment_frames);
   void add(const float* x, int64_t n);
+  // a.add(xa, n) and b.add(xb, n) in one loop (the same bits); a and b were fed the same spans.
+  static void add_pair(KWeightedEnergies& a, const float* xa, KWeightedEnergies& b, const float* xb, int64_t n);
   const std::vector<double>& energies() const { return energies_; }
 
  private:
@@ -42,18 +44,30 @@ class KWeightedEnergies {
   std::vector<double> energies_;
 };
 
-// The largest dsp::true_peak_at reading of one channel fed in consecutive spans: add() reads the
-// positions of the span's frames (their last 11 frames kept for the next span's first positions),
-// finish() the 11 positions of the filter's tail. The same value as true_peak_scan's for the channel.
-class TruePeakStream {
+// The meter's sample passes over a signal fed in consecutive spans: the K-weighted segment energies
+// of the `used` channels, the largest |x| and the largest dsp::true_peak_at reading over every
+// channel (positions past the last frame at finish()). One parallel step per span: the
+// K-weighting of two channels per task, their recurrences interleaved (the loop is bound by the
+// recurrence's latency, so one thread runs two at about the speed of one), beside it the true-peak
+// positions in blocks. The bits of k_weighted_segment_energies, sample_peak_scan and
+// true_peak_scan over the whole signal, for any spans and any thread count.
+class MeterStream {
  public:
-  void add(const float* x, int64_t n, ThreadPool& pool);
-  double finish();
+  MeterStream(std::span<const int> used, int channels, double sample_rate, int64_t segment_frames);
+  void add(const AudioBuffer& audio, int64_t begin, int64_t end, ThreadPool& pool);  // frames [begin, end)
+  void finish();
+  const std::vector<double>& energies(size_t j) const { return k_[j].energies(); }  // of used[j]
+  double sample_peak() const { return sample_peak_; }
+  double true_peak() const { return true_peak_; }
+  int64_t frames() const { return frames_; }
 
  private:
   static constexpr int64_t kHistory = dsp::kTruePeakTapsPerPhase - 1;
-  std::vector<float> window_ = std::vector<float>(size_t(kHistory), 0.0f);  // history, then the span
-  double peak_ = 0.0;
+  std::vector<int> used_;
+  std::vector<KWeightedEnergies> k_;
+  std::vector<std::vector<float>> history_;  // per channel: its last kHistory frames (0 before the start)
+  double sample_peak_ = 0.0, true_peak_ = 0.0;
+  int64_t frames_ = 0;
 };
 
 // energies[j][k] = sum over i in [k*segment_frames, (k+1)*segment_frames) of y[i]^2, in float64 in

@@ -246,3 +246,34 @@ TEST(KWeighting, FilteredSilenceSettlesToExactZeroSoChunksMeetQuickly) {
   EXPECT_TRUE(lq::test::bit_equal(y2, s2));
   EXPECT_LT(rerun, 48000 + 48000 + 4 * 2) << "chunks inside the silence were re-run";
 }
+
+// The meter's passes side by side in spans (cpu::MeterStream: two channels' K-weighting in one
+// loop, the true-peak blocks beside it, an 11-frame history across spans) against the whole-buffer
+// kernels, bit for bit: three channels (a pair and a single), spans of 1, 5 and 11 frames among
+// longer ones (shorter than the history), at one and two threads.
+TEST(KWeighting, TheMeterStreamHasTheWholeBufferPassesBits) {
+  const int64_t n = 300007;
+  lq::AudioBuffer audio(3, n, 44100.0);
+  for (int c = 0; c < 3; ++c) audio.channels[size_t(c)] = bursts_with_silence(n, unsigned(10 + c));
+  audio.channels[2][size_t(n - 1)] = 0.9f;  // a peak at the last frame: its tail positions count
+  const int channels[] = {0, 2, 1};
+  const int64_t segment = 441;
+  for (int threads : {1, 2}) {
+    lq::cpu::ThreadPool pool(threads);
+    const auto want = lq::cpu::k_weighted_segment_energies(audio, channels, segment, pool);
+    lq::cpu::MeterStream m(channels, 3, audio.sample_rate, segment);
+    const int64_t spans[] = {1, 5, 70001, 11, 65536, 100000, 3};
+    for (int64_t b = 0, k = 0; b < n; ++k) {
+      const int64_t e = std::min(n, b + spans[k % 7]);
+      m.add(audio, b, e, pool);
+      b = e;
+    }
+    m.finish();
+    for (size_t j = 0; j < 3; ++j) {
+      EXPECT_TRUE(lq::test::bit_equal(m.energies(j), want[j])) << "threads " << threads << " channel " << channels[j];
+    }
+    EXPECT_EQ(m.true_peak(), lq::cpu::true_peak_scan(audio, pool)) << "threads " << threads;
+    EXPECT_EQ(m.sample_peak(), lq::cpu::sample_peak_scan(audio, pool)) << "threads " << threads;
+    EXPECT_EQ(m.frames(), n);
+  }
+}
