@@ -1,8 +1,9 @@
 // CPU executor of the chunked recurrences in kernels/dsp/recurrence.hpp.
 //
 // run_chunked(pool, rec, y, n, chunk): speculative pass over all chunks in parallel, then the
-// fix-up pass in chunk order. Equal to the sequential loop bit for bit for any chunk >= 1
-// (tests/dsp/recurrence_test.cpp); chunk is only a speed knob.
+// fix-up pass in chunk order (where the pool would run one thread, the plain loop instead). Equal
+// to the sequential loop bit for bit for any chunk >= 1 (tests/dsp/recurrence_test.cpp); chunk is
+// only a speed knob.
 #pragma once
 
 #include <algorithm>
@@ -45,6 +46,10 @@ int64_t run_chunked(ThreadPool& pool, const R& rec, typename R::Value* y, int64_
   if (n <= 0) return 0;
   chunk = std::max<int64_t>(chunk, 1);
   const int64_t chunks = (n + chunk - 1) / chunk;
+  if (chunks == 1 || !pool.parallel_here()) {  // one thread: the plain loop, nothing to re-run
+    dsp::speculate_chunk(rec, y, 0, n);
+    return 0;
+  }
   pool.parallel_for(chunks, [&](int64_t c) {
     dsp::speculate_chunk(rec, y, c * chunk, std::min(n, (c + 1) * chunk));
   });

@@ -8,6 +8,8 @@ namespace {
 thread_local bool t_in_job = false;  // parallel_for from inside a job runs serially
 }
 
+bool ThreadPool::parallel_here() const { return !workers_.empty() && !t_in_job; }
+
 ThreadPool::ThreadPool(int threads) {
   if (threads <= 0) threads = static_cast<int>(std::thread::hardware_concurrency());
   if (threads <= 0) threads = 1;

@@ -25,6 +25,9 @@ class ThreadPool {
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   int size() const { return static_cast<int>(workers_.size()) + 1; }
+  // Whether a parallel_for called here would run on more than one thread (not from inside a job,
+  // and the pool has workers).
+  bool parallel_here() const;
   void parallel_for(int64_t n, const std::function<void(int64_t)>& fn);
 
  private:

@@ -293,8 +293,12 @@ TEST(Limiter, LongSignalsKeepTheCeilingAndReportTheirOwnFigures) {
       ++counted;
     }
     ASSERT_GT(counted, a.frames() / 2) << what;
-    if (kind == kSweep) EXPECT_EQ(stats.passes, 1) << "a one-pass case";
-    if (kind == kDrums) EXPECT_GT(stats.passes, 1) << "a several-pass case";
+    if (kind == kSweep) {
+      EXPECT_EQ(stats.passes, 1) << "a one-pass case";
+    }
+    if (kind == kDrums) {
+      EXPECT_GT(stats.passes, 1) << "a several-pass case";
+    }
     EXPECT_GT(max_gr, 3.0) << what;
     if (stats.passes == 1 && stats.safety_rounds == 0) {
       EXPECT_NEAR(stats.max_gain_reduction_db, max_gr, 1e-4) << what;
