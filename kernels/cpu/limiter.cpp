@@ -143,9 +143,9 @@ constexpr int64_t kSpan = 1 << 18;
 constexpr int64_t kCell = 1 << 10;  // frames per cell of the largest-reduction tally
 
 // The detector's readings of `a` from position begin() on, computed ahead of a pass that rescales
-// `a`'s frames span by span. Readings are computed in whole blocks of the sinc bank's grid, and a
-// block before any frame in its transform's window is rescaled (extend_to(frame end + history())):
-// so they have the bits of one profile of `a` before the pass.
+// `a`'s frames span by span. They are computed in whole blocks of the sinc bank's grid, each block
+// before any frame of its transform's window is rescaled (extend_to(frame end + history())), so
+// they have the bits of one profile of `a` computed before the pass.
 class Readings {
  public:
   Readings(const AudioBuffer& a, ThreadPool& pool) : a_(a), pool_(pool), positions_(a.frames() + kSupport - 1) {}
@@ -191,10 +191,10 @@ struct Scratch {
   std::vector<double> gain_in, support, h, g, readings;
 };
 
-// The outcome of a pass: whether it rescaled any frame, and the largest reading before and after.
+// The outcome of a pass: whether it rescaled any frame, and the largest reading of its output.
 struct PassOutcome {
   bool applied = false;
-  double before = 0.0, after = 0.0;
+  double after = 0.0;
 };
 
 // One pass over `a` in spans of kSpan frames: gains(b0, len, r, r_n, f) writes the gains f[0, len) of
@@ -270,7 +270,6 @@ PassOutcome rescale_pass(AudioBuffer& a, int64_t reach, Gains&& gains, GainTally
     verified = std::max(verified, v1);
     in.drop_before(std::min(verified, b0 + len));
   }
-  o.before = in.max();
   return o;
 }
 
