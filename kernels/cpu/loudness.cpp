@@ -149,8 +149,12 @@ void MeterStream::add(const AudioBuffer& audio, int64_t begin, int64_t end, Thre
     double r[kHistory];
     true_peak_range(w.data(), kHistory + head, kHistory, kHistory + head, r);
     for (int64_t i = 0; i < head; ++i) true_peak_ = std::max(true_peak_, r[i]);
-    w.insert(w.end(), x_of(c) + head, x_of(c) + n);
-    history_[size_t(c)].assign(w.end() - kHistory, w.end());
+    // The new history: the last kHistory frames of (history, span).
+    if (n >= kHistory) {
+      history_[size_t(c)].assign(x_of(c) + n - kHistory, x_of(c) + n);
+    } else {
+      history_[size_t(c)].assign(w.end() - kHistory, w.end());
+    }
   }
   frames_ += n;
 }

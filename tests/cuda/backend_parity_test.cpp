@@ -345,7 +345,11 @@ TEST_F(CudaBackendParity, LimiterAgreesAndKeepsTheCeilingOnFiveSignalsAtTwoCeili
         expect_channels_close(cuda.channels, cpu.channels, what);
       }
       EXPECT_LE(cpu_.true_peak_scan(cuda), lq::dsp::db_to_linear(ceiling)) << "CUDA output over the ceiling";
-      EXPECT_NEAR(s_cuda.max_gain_reduction_db, s_cpu.max_gain_reduction_db, kStatTolDb);
+      // With more than one pass the CPU's largest reduction is an upper bound (kernels/cpu/dynamics.hpp)
+      // and CUDA's the exact maximum of its total gain: they may differ by what the later passes trimmed.
+      const double later = s_cpu.passes > 1 || s_cpu.safety_rounds > 0 ? s_cpu.over_after_first_pass_db : 0.0;
+      EXPECT_GE(s_cpu.max_gain_reduction_db, s_cuda.max_gain_reduction_db - kStatTolDb);
+      EXPECT_LE(s_cpu.max_gain_reduction_db, s_cuda.max_gain_reduction_db + kStatTolDb + later);
       EXPECT_NEAR(s_cuda.mean_gain_reduction_db, s_cpu.mean_gain_reduction_db, kStatTolDb);
       EXPECT_NEAR(s_cuda.output_true_peak_dbtp, s_cpu.output_true_peak_dbtp, kStatTolDb);
     }
