@@ -16,31 +16,45 @@ KWeightedEnergies::KWeightedEnergies(double sample_rate, int64_t segment_frames)
   if (!(sample_rate > 0.0)) throw std::invalid_argument("k_weighted_segment_energies: sample rate <= 0");
 }
 
-void KWeightedEnergies::add(const float* x, int64_t n) {
-  double x1 = x1_, x2 = x2_, u1 = u1_, u2 = u2_, y1 = y1_, y2 = y2_, acc = acc_;
+// N channels' recurrences in one loop (their state in locals, so the N dependency chains overlap);
+// each channel's operations are those of a loop of its own.
+template <int N>
+void KWeightedEnergies::run(KWeightedEnergies* const (&e)[N], const float* const (&x)[N], int64_t n) {
+  double x1[N], x2[N], u1[N], u2[N], y1[N], y2[N], acc[N];
+  for (int c = 0; c < N; ++c) {
+    x1[c] = e[c]->x1_, x2[c] = e[c]->x2_, u1[c] = e[c]->u1_, u2[c] = e[c]->u2_;
+    y1[c] = e[c]->y1_, y2[c] = e[c]->y2_, acc[c] = e[c]->acc_;
+  }
+  int64_t in_segment = e[0]->in_segment_;
+  const int64_t segment = e[0]->segment_frames_;
   for (int64_t i = 0; i < n;) {
-    const int64_t stop = std::min(n, i + (segment_frames_ - in_segment_));
-    in_segment_ += stop - i;
+    const int64_t stop = std::min(n, i + (segment - in_segment));
+    in_segment += stop - i;
     for (; i < stop; ++i) {
-      const double x0 = double(x[i]);
-      const double u0 = dsp::biquad_df1_step(k_.shelf, x0, x1, x2, u1, u2);
-      const double y0 = dsp::biquad_df1_step(k_.highpass, u0, u1, u2, y1, y2);
-      acc += y0 * y0;
-      x2 = x1;
-      x1 = x0;
-      u2 = u1;
-      u1 = u0;
-      y2 = y1;
-      y1 = y0;
+      for (int c = 0; c < N; ++c) {
+        const double x0 = double(x[c][i]);
+        const double u0 = dsp::biquad_df1_step(e[c]->k_.shelf, x0, x1[c], x2[c], u1[c], u2[c]);
+        const double y0 = dsp::biquad_df1_step(e[c]->k_.highpass, u0, u1[c], u2[c], y1[c], y2[c]);
+        acc[c] += y0 * y0;
+        x2[c] = x1[c], x1[c] = x0, u2[c] = u1[c], u1[c] = u0, y2[c] = y1[c], y1[c] = y0;
+      }
     }
-    if (in_segment_ == segment_frames_) {
-      energies_.push_back(acc);
-      acc = 0.0;
-      in_segment_ = 0;
+    if (in_segment == segment) {
+      for (int c = 0; c < N; ++c) {
+        e[c]->energies_.push_back(acc[c]);
+        acc[c] = 0.0;
+      }
+      in_segment = 0;
     }
   }
-  x1_ = x1, x2_ = x2, u1_ = u1, u2_ = u2, y1_ = y1, y2_ = y2, acc_ = acc;
+  for (int c = 0; c < N; ++c) {
+    e[c]->x1_ = x1[c], e[c]->x2_ = x2[c], e[c]->u1_ = u1[c], e[c]->u2_ = u2[c];
+    e[c]->y1_ = y1[c], e[c]->y2_ = y2[c], e[c]->acc_ = acc[c];
+    e[c]->in_segment_ = in_segment;
+  }
 }
+
+void KWeightedEnergies::add(const float* x, int64_t n) { run<1>({this}, {x}, n); }
 
 void KWeightedEnergies::add_pair(KWeightedEnergies& a, const float* xa, KWeightedEnergies& b, const float* xb, int64_t n) {
   if (a.in_segment_ != b.in_segment_ || a.segment_frames_ != b.segment_frames_) {
@@ -48,36 +62,7 @@ void KWeightedEnergies::add_pair(KWeightedEnergies& a, const float* xa, KWeighte
     b.add(xb, n);
     return;
   }
-  const auto& ka = a.k_;
-  const auto& kb = b.k_;
-  double ax1 = a.x1_, ax2 = a.x2_, au1 = a.u1_, au2 = a.u2_, ay1 = a.y1_, ay2 = a.y2_, aacc = a.acc_;
-  double bx1 = b.x1_, bx2 = b.x2_, bu1 = b.u1_, bu2 = b.u2_, by1 = b.y1_, by2 = b.y2_, bacc = b.acc_;
-  int64_t in_segment = a.in_segment_;
-  const int64_t segment = a.segment_frames_;
-  for (int64_t i = 0; i < n;) {
-    const int64_t stop = std::min(n, i + (segment - in_segment));
-    in_segment += stop - i;
-    for (; i < stop; ++i) {
-      const double ax0 = double(xa[i]), bx0 = double(xb[i]);
-      const double au0 = dsp::biquad_df1_step(ka.shelf, ax0, ax1, ax2, au1, au2);
-      const double bu0 = dsp::biquad_df1_step(kb.shelf, bx0, bx1, bx2, bu1, bu2);
-      const double ay0 = dsp::biquad_df1_step(ka.highpass, au0, au1, au2, ay1, ay2);
-      const double by0 = dsp::biquad_df1_step(kb.highpass, bu0, bu1, bu2, by1, by2);
-      aacc += ay0 * ay0;
-      bacc += by0 * by0;
-      ax2 = ax1, ax1 = ax0, au2 = au1, au1 = au0, ay2 = ay1, ay1 = ay0;
-      bx2 = bx1, bx1 = bx0, bu2 = bu1, bu1 = bu0, by2 = by1, by1 = by0;
-    }
-    if (in_segment == segment) {
-      a.energies_.push_back(aacc);
-      b.energies_.push_back(bacc);
-      aacc = bacc = 0.0;
-      in_segment = 0;
-    }
-  }
-  a.x1_ = ax1, a.x2_ = ax2, a.u1_ = au1, a.u2_ = au2, a.y1_ = ay1, a.y2_ = ay2, a.acc_ = aacc;
-  b.x1_ = bx1, b.x2_ = bx2, b.u1_ = bu1, b.u2_ = bu2, b.y1_ = by1, b.y2_ = by2, b.acc_ = bacc;
-  a.in_segment_ = b.in_segment_ = in_segment;
+  run<2>({&a, &b}, {xa, xb}, n);
 }
 
 std::vector<std::vector<double>> k_weighted_segment_energies(const AudioBuffer& audio,

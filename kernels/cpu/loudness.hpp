@@ -37,6 +37,8 @@ class KWeightedEnergies {
   const std::vector<double>& energies() const { return energies_; }
 
  private:
+  template <int N>
+  static void run(KWeightedEnergies* const (&e)[N], const float* const (&x)[N], int64_t n);
   dsp::KWeightingCoefficients k_;
   int64_t segment_frames_, in_segment_ = 0;
   double acc_ = 0.0;

@@ -61,6 +61,20 @@ TEST(ChunkedRecurrence, SmootherEqualsSequentialLoopForAnyChunkLength) {
     lq::cpu::run_chunked(pool, rec, y.data(), n, chunk);
     EXPECT_TRUE(lq::test::bit_equal(y, ref)) << "chunk " << chunk;
   }
+  // Where the pool would run one thread (a one-thread pool, or a call from inside a job) the plain
+  // loop runs: the same bits and nothing re-run.
+  lq::cpu::ThreadPool one(1);
+  std::vector<float> y(static_cast<size_t>(n), -1.0f);
+  EXPECT_EQ(lq::cpu::run_chunked(one, rec, y.data(), n, 1000), 0);
+  EXPECT_TRUE(lq::test::bit_equal(y, ref));
+  std::vector<int64_t> reruns(2, -1);
+  std::vector<std::vector<float>> ys(2, std::vector<float>(static_cast<size_t>(n), -1.0f));
+  pool.parallel_for(2, [&](int64_t j) { reruns[size_t(j)] = lq::cpu::run_chunked(pool, rec, ys[size_t(j)].data(), n, 1000); });
+  for (size_t j = 0; j < 2; ++j) {
+    EXPECT_EQ(reruns[j], 0) << "inside a job";
+    EXPECT_TRUE(lq::test::bit_equal(ys[j], ref));
+  }
+  EXPECT_GT(lq::cpu::run_chunked(pool, rec, y.data(), n, 1000), 0) << "from outside, chunks speculate";
 }
 
 TEST(ChunkedRecurrence, BiquadEqualsSequentialLoopForAnyChunkLength) {
@@ -76,28 +90,6 @@ TEST(ChunkedRecurrence, BiquadEqualsSequentialLoopForAnyChunkLength) {
     lq::cpu::run_chunked(pool, rec, y.data(), n, chunk);
     EXPECT_TRUE(lq::test::bit_equal(y, ref)) << "chunk " << chunk;
   }
-}
-
-// Where the pool would run one thread (one-thread pool, or a call from inside a job) the plain loop
-// runs: the same bits and nothing re-run.
-TEST(ChunkedRecurrence, OnOneThreadThePlainLoopRunsWithTheSameBits) {
-  const int64_t n = 50'000;
-  const auto x = bursty_noise(n, 5);
-  const Smoother rec{x.data(), 0.9f, 0.9995f};
-  std::vector<float> ref(static_cast<size_t>(n));
-  lq::cpu::run_sequential(rec, ref.data(), n);
-  lq::cpu::ThreadPool one(1), two(2);
-  std::vector<float> y(static_cast<size_t>(n), -1.0f);
-  EXPECT_EQ(lq::cpu::run_chunked(one, rec, y.data(), n, 1000), 0);
-  EXPECT_TRUE(lq::test::bit_equal(y, ref));
-  std::vector<int64_t> reruns(2, -1);
-  std::vector<std::vector<float>> ys(2, std::vector<float>(static_cast<size_t>(n), -1.0f));
-  two.parallel_for(2, [&](int64_t j) { reruns[size_t(j)] = lq::cpu::run_chunked(two, rec, ys[size_t(j)].data(), n, 1000); });
-  for (size_t j = 0; j < 2; ++j) {
-    EXPECT_EQ(reruns[j], 0) << "inside a job";
-    EXPECT_TRUE(lq::test::bit_equal(ys[j], ref));
-  }
-  EXPECT_GT(lq::cpu::run_chunked(two, rec, y.data(), n, 1000), 0) << "from outside, chunks speculate";
 }
 
 TEST(ChunkedRecurrence, FixupStopsEarlyWhenTrajectoriesMeet) {
