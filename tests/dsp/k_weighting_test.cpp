@@ -249,8 +249,9 @@ TEST(KWeighting, FilteredSilenceSettlesToExactZeroSoChunksMeetQuickly) {
 
 // The meter's passes side by side in spans (cpu::MeterStream: two channels' K-weighting in one
 // loop, the true-peak blocks beside it, an 11-frame history across spans) against the whole-buffer
-// kernels, bit for bit: three channels (a pair and a single), spans of 1, 5 and 11 frames among
-// longer ones (shorter than the history), at one and two threads.
+// kernels, bit for bit: three channels (a pair, whose recurrences run in the two lanes of SSE2
+// registers, against the one-channel loop; and a single), spans of 1, 5 and 11 frames among longer
+// ones (shorter than the history), at one and two threads. The bursts decay through the snap.
 TEST(KWeighting, TheMeterStreamHasTheWholeBufferPassesBits) {
   const int64_t n = 300007;
   lq::AudioBuffer audio(3, n, 44100.0);
