@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <random>
 
 #include "host/audio_io.hpp"
@@ -427,6 +428,51 @@ TEST(ReadAudio, AcceptsEightBitAiffRf64AndValuesBeyondFullScale) {
   EXPECT_EQ(hot.channels[0][2], -3.5f);
   EXPECT_NEAR(info.peak_dbfs, 20.0 * std::log10(3.5), 1e-9);
   EXPECT_EQ(info.format, "WAV float 32-bit");
+}
+
+// Integer PCM is read through sf_readf_int and scaled by 2^-31 in AudioReader: the floats must be
+// libsndfile's own sf_readf_float ones, bit for bit, for every integer subtype and container
+// (little- and big-endian, FLAC), mono and stereo, over several of the reader's blocks, with the
+// extreme codes and random full-range ones (32-bit codes with more bits than a float holds).
+TEST(ReadAudio, IntegerPcmGivesLibsndfilesFloatsBitForBit) {
+  const fs::path dir = lq::test::fresh_dir();
+  const std::pair<const char*, int> formats[] = {
+      {"s16.wav", SF_FORMAT_WAV | SF_FORMAT_PCM_16},   {"s24.wav", SF_FORMAT_WAV | SF_FORMAT_PCM_24},
+      {"s32.wav", SF_FORMAT_WAV | SF_FORMAT_PCM_32},   {"u8.wav", SF_FORMAT_WAV | SF_FORMAT_PCM_U8},
+      {"s24.aiff", SF_FORMAT_AIFF | SF_FORMAT_PCM_24}, {"s8.aiff", SF_FORMAT_AIFF | SF_FORMAT_PCM_S8},
+      {"s16.flac", SF_FORMAT_FLAC | SF_FORMAT_PCM_16}, {"s24.flac", SF_FORMAT_FLAC | SF_FORMAT_PCM_24}};
+  const int64_t frames = 150'002;  // more than two of the reader's 65536-frame blocks (even: 8-bit AIFF pads)
+  std::mt19937 rng(7);
+  for (int channels : {1, 2}) {
+    std::vector<int> codes(size_t(frames * channels));
+    for (auto& v : codes) v = int(rng());
+    codes[0] = std::numeric_limits<int>::min();
+    codes[1] = std::numeric_limits<int>::max();
+    codes[2] = 0;
+    codes[3] = -1;
+    for (const auto& [name, format] : formats) {
+      const fs::path file = dir / (std::to_string(channels) + name);
+      SF_INFO info{};
+      info.samplerate = 48'000;
+      info.channels = channels;
+      info.format = format;
+      SNDFILE* snd = sf_open(file.c_str(), SFM_WRITE, &info);
+      ASSERT_NE(snd, nullptr) << name << ": " << sf_strerror(nullptr);
+      ASSERT_EQ(sf_writef_int(snd, codes.data(), frames), frames) << name;
+      sf_close(snd);
+      lq::AudioFileInfo got_info;
+      const AudioBuffer got = lq::read_audio(file, &got_info);
+      const lq::test::DecodedFile want = lq::test::read_audio_file(file);  // sf_readf_float
+      ASSERT_EQ(got.channel_count(), channels) << name;
+      ASSERT_EQ(got.frames(), frames) << name;
+      float peak = 0.0f;
+      for (int c = 0; c < channels; ++c) {
+        EXPECT_TRUE(lq::test::bit_equal(got.channels[size_t(c)], want.channels[size_t(c)])) << channels << name;
+        for (float x : want.channels[size_t(c)]) peak = std::max(peak, std::fabs(x));
+      }
+      EXPECT_EQ(got_info.peak_dbfs, 20.0 * std::log10(double(peak))) << channels << name;
+    }
+  }
 }
 
 // ---- reading: rejected inputs (verification.md 5.4) ----------------------------------------
