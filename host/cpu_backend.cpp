@@ -36,7 +36,13 @@ std::shared_ptr<const cpu::Convolver> convolver_for(std::span<const float> taps)
 void CpuBackend::convolve(std::span<const float* const> x, int64_t n_in, int64_t offset,
                           std::span<const std::span<const float>> taps, std::span<float* const> y,
                           int64_t n_out) {
-  for (size_t c = 0; c < x.size(); ++c) convolver_for(taps[c])->process(x[c], n_in, offset, y[c], n_out, pool_);
+  std::vector<std::shared_ptr<const cpu::Convolver>> held;  // the cache may drop its entries meanwhile
+  std::vector<const cpu::Convolver*> convolvers;
+  for (size_t c = 0; c < x.size(); ++c) {
+    held.push_back(convolver_for(taps[c]));
+    convolvers.push_back(held.back().get());
+  }
+  cpu::process_channels(convolvers, x, n_in, offset, y, n_out, pool_);
 }
 
 DynamicsStats CpuBackend::compress(AudioBuffer& audio, const dsp::CompressorParams& params) {

@@ -217,31 +217,48 @@ void Convolver::Impl::run_block(const float* x, int64_t n_in, int64_t offset, fl
   std::memcpy(y + y0, frame + (l - 1), sizeof(float) * static_cast<size_t>(count));
 }
 
-void Convolver::process(const float* x, int64_t n_in, int64_t offset, float* y, int64_t n_out,
-                        ThreadPool& pool) const {
-  if (n_out <= 0) return;
+int64_t Convolver::jobs(int64_t n_out) const {
+  if (n_out <= 0) return 0;
+  const Impl& m = *impl_;
+  if (m.l == 1) return (n_out + scale_job_samples - 1) / scale_job_samples;
+  const int64_t hop = m.k - m.l + 1;
+  const int64_t blocks = (n_out + hop - 1) / hop;
+  const int64_t per_job = std::max<int64_t>(1, job_samples / m.k);
+  return (blocks + per_job - 1) / per_job;
+}
+
+void Convolver::run_job(int64_t j, const float* x, int64_t n_in, int64_t offset, float* y, int64_t n_out) const {
   n_in = std::max<int64_t>(n_in, 0);
   const Impl& m = *impl_;
   if (m.l == 1) {
-    const int64_t jobs = (n_out + scale_job_samples - 1) / scale_job_samples;
-    pool.parallel_for(jobs, [&](int64_t j) {
-      const int64_t end = std::min(n_out, (j + 1) * scale_job_samples);
-      for (int64_t i = j * scale_job_samples; i < end; ++i) {
-        const int64_t src = offset + i;
-        y[i] = src >= 0 && src < n_in ? m.h0 * x[src] : 0.0f;
-      }
-    });
+    const int64_t end = std::min(n_out, (j + 1) * scale_job_samples);
+    for (int64_t i = j * scale_job_samples; i < end; ++i) {
+      const int64_t src = offset + i;
+      y[i] = src >= 0 && src < n_in ? m.h0 * x[src] : 0.0f;
+    }
     return;
   }
   const int64_t hop = m.k - m.l + 1;
   const int64_t blocks = (n_out + hop - 1) / hop;
   const int64_t per_job = std::max<int64_t>(1, job_samples / m.k);
-  const int64_t jobs = (blocks + per_job - 1) / per_job;
-  pool.parallel_for(jobs, [&](int64_t j) {
-    auto frame = fftw_array<float>(m.k);
-    auto bins = fftw_array<fftwf_complex>(m.k / 2 + 1);
-    const int64_t end = std::min(blocks, (j + 1) * per_job);
-    for (int64_t b = j * per_job; b < end; ++b) m.run_block(x, n_in, offset, y, n_out, b, frame.get(), bins.get());
+  auto frame = fftw_array<float>(m.k);
+  auto bins = fftw_array<fftwf_complex>(m.k / 2 + 1);
+  const int64_t end = std::min(blocks, (j + 1) * per_job);
+  for (int64_t b = j * per_job; b < end; ++b) m.run_block(x, n_in, offset, y, n_out, b, frame.get(), bins.get());
+}
+
+void Convolver::process(const float* x, int64_t n_in, int64_t offset, float* y, int64_t n_out,
+                        ThreadPool& pool) const {
+  pool.parallel_for(jobs(n_out), [&](int64_t j) { run_job(j, x, n_in, offset, y, n_out); });
+}
+
+void process_channels(std::span<const Convolver* const> convolvers, std::span<const float* const> x, int64_t n_in,
+                      int64_t offset, std::span<float* const> y, int64_t n_out, ThreadPool& pool) {
+  std::vector<int64_t> first{0};  // first[c]: channel c's first job in the joint numbering
+  for (const Convolver* c : convolvers) first.push_back(first.back() + c->jobs(n_out));
+  pool.parallel_for(first.back(), [&](int64_t j) {
+    const size_t c = size_t(std::upper_bound(first.begin(), first.end(), j) - first.begin() - 1);
+    convolvers[c]->run_job(j - first[c], x[c], n_in, offset, y[c], n_out);
   });
 }
 

@@ -41,10 +41,21 @@ class Convolver {
   void process(const float* x, int64_t n_in, int64_t offset, float* y, int64_t n_out,
                ThreadPool& pool) const;
 
+  // process() as independent jobs (each a fixed range of blocks): jobs(n_out) of them, job j
+  // writing only its own outputs. For running several channels' jobs in one parallel loop.
+  int64_t jobs(int64_t n_out) const;
+  void run_job(int64_t j, const float* x, int64_t n_in, int64_t offset, float* y, int64_t n_out) const;
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// convolvers[c]->process(x[c], ..., y[c], ...) for every c, all channels' jobs in one parallel
+// loop: a reverb span is one block per channel, which channel after channel kept one thread busy.
+// The same bits as process(), channel by channel.
+void process_channels(std::span<const Convolver* const> convolvers, std::span<const float* const> x, int64_t n_in,
+                      int64_t offset, std::span<float* const> y, int64_t n_out, ThreadPool& pool);
 
 // Several FIR filters of at most `max_length` taps applied to one input for their largest output
 // magnitude: per overlap-save block one forward transform of the input and one inverse per filter

@@ -126,6 +126,39 @@ TEST(Convolver, GivesTheSameBitsWithOneOrTwoThreads) {
   }
 }
 
+// process_channels runs every channel's jobs in one parallel loop: each channel's output must be
+// its own process() call's, bit for bit, for filters of different lengths (a scalar tap, short
+// and reverb-long ones: one block per channel), inputs of their own, at one, two and three threads.
+TEST(Convolver, ChannelsInOneParallelLoopEqualEachChannelAlone) {
+  const std::vector<int64_t> lengths = {144'000, 1, 4801, 144'000};
+  const int64_t n_in = 900'001, n_out = n_in + 144'000 - 1;
+  std::vector<Convolver> convs;
+  std::vector<std::vector<float>> x, alone;
+  ThreadPool one(1);
+  for (size_t c = 0; c < lengths.size(); ++c) {
+    convs.emplace_back(decaying_filter(lengths[c], unsigned(20 + c)));
+    x.push_back(noise(n_in, unsigned(30 + c), c == 2 ? 300'000 : 0));
+    alone.emplace_back(size_t(n_out), -1.0f);
+    convs[c].process(x[c].data(), n_in, 0, alone[c].data(), n_out, one);
+  }
+  for (int threads : {1, 2, 3}) {
+    ThreadPool pool(threads);
+    std::vector<std::vector<float>> y(lengths.size(), std::vector<float>(size_t(n_out), -1.0f));
+    std::vector<const Convolver*> cp;
+    std::vector<const float*> xp;
+    std::vector<float*> yp;
+    for (size_t c = 0; c < lengths.size(); ++c) {
+      cp.push_back(&convs[c]);
+      xp.push_back(x[c].data());
+      yp.push_back(y[c].data());
+    }
+    lq::cpu::process_channels(cp, xp, n_in, 0, yp, n_out, pool);
+    for (size_t c = 0; c < lengths.size(); ++c) {
+      EXPECT_TRUE(lq::test::bit_equal(y[c], alone[c])) << "threads " << threads << " channel " << c;
+    }
+  }
+}
+
 TEST(Convolver, BuildsAndRunsOnSeveralThreadsAtOnceWithTheSameBits) {
   const std::vector<int64_t> lengths = {17, 1000, 4801, 9000, 30'000, 70'000};
   const auto x = noise(300'007, 13);
