@@ -180,6 +180,9 @@ struct Convolver::Impl {
 
   void run_block(const float* x, int64_t n_in, int64_t offset, float* y, int64_t n_out, int64_t block,
                  float* frame, fftwf_complex* bins) const;
+  // The job split (L > 1): blocks of n_out outputs, blocks_per_job() of them per job.
+  int64_t blocks(int64_t n_out) const { return (n_out + (k - l)) / (k - l + 1); }
+  int64_t blocks_per_job() const { return std::max<int64_t>(1, job_samples / k); }
 };
 
 Convolver::Convolver(std::span<const float> taps) : impl_(std::make_unique<Impl>()) {
@@ -221,10 +224,8 @@ int64_t Convolver::jobs(int64_t n_out) const {
   if (n_out <= 0) return 0;
   const Impl& m = *impl_;
   if (m.l == 1) return (n_out + scale_job_samples - 1) / scale_job_samples;
-  const int64_t hop = m.k - m.l + 1;
-  const int64_t blocks = (n_out + hop - 1) / hop;
-  const int64_t per_job = std::max<int64_t>(1, job_samples / m.k);
-  return (blocks + per_job - 1) / per_job;
+  const int64_t per_job = m.blocks_per_job();
+  return (m.blocks(n_out) + per_job - 1) / per_job;
 }
 
 void Convolver::run_job(int64_t j, const float* x, int64_t n_in, int64_t offset, float* y, int64_t n_out) const {
@@ -238,12 +239,10 @@ void Convolver::run_job(int64_t j, const float* x, int64_t n_in, int64_t offset,
     }
     return;
   }
-  const int64_t hop = m.k - m.l + 1;
-  const int64_t blocks = (n_out + hop - 1) / hop;
-  const int64_t per_job = std::max<int64_t>(1, job_samples / m.k);
+  const int64_t per_job = m.blocks_per_job();
   auto frame = fftw_array<float>(m.k);
   auto bins = fftw_array<fftwf_complex>(m.k / 2 + 1);
-  const int64_t end = std::min(blocks, (j + 1) * per_job);
+  const int64_t end = std::min(m.blocks(n_out), (j + 1) * per_job);
   for (int64_t b = j * per_job; b < end; ++b) m.run_block(x, n_in, offset, y, n_out, b, frame.get(), bins.get());
 }
 

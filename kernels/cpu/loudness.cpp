@@ -38,15 +38,11 @@ inline __m128d biquad_df1_step2(const dsp::BiquadCoefficients& c, __m128d x0, __
 }
 #endif
 
-bool same_coefficients(const dsp::KWeightingCoefficients& a, const dsp::KWeightingCoefficients& b) {
-  return std::memcmp(&a, &b, sizeof a) == 0;
-}
-
 }  // namespace
 
 // N channels' recurrences in one loop (their state in locals, so the N dependency chains overlap);
-// each channel's operations are those of a loop of its own. Two channels with the same coefficients
-// (one meter's) run in the two lanes of SSE2 registers: the same bits, about 1.6x faster.
+// each channel's operations are those of a loop of its own. Two channels (add_pair: the same
+// coefficients) run in the two lanes of SSE2 registers: the same bits, about 1.6x faster.
 template <int N>
 void KWeightedEnergies::run(KWeightedEnergies* const (&e)[N], const float* const (&x)[N], int64_t n) {
   double x1[N], x2[N], u1[N], u2[N], y1[N], y2[N], acc[N];
@@ -60,25 +56,19 @@ void KWeightedEnergies::run(KWeightedEnergies* const (&e)[N], const float* const
     const int64_t stop = std::min(n, i + (segment - in_segment));
     in_segment += stop - i;
 #if defined(__SSE2__)
-    if constexpr (N == 2) {
-      if (same_coefficients(e[0]->k_, e[1]->k_)) {
-        const dsp::KWeightingCoefficients& k = e[0]->k_;
-        __m128d vx1 = _mm_set_pd(x1[1], x1[0]), vx2 = _mm_set_pd(x2[1], x2[0]);
-        __m128d vu1 = _mm_set_pd(u1[1], u1[0]), vu2 = _mm_set_pd(u2[1], u2[0]);
-        __m128d vy1 = _mm_set_pd(y1[1], y1[0]), vy2 = _mm_set_pd(y2[1], y2[0]);
-        __m128d vacc = _mm_set_pd(acc[1], acc[0]);
-        for (; i < stop; ++i) {
-          const __m128d x0 = _mm_set_pd(double(x[1][i]), double(x[0][i]));
-          const __m128d u0 = biquad_df1_step2(k.shelf, x0, vx1, vx2, vu1, vu2);
-          const __m128d y0 = biquad_df1_step2(k.highpass, u0, vu1, vu2, vy1, vy2);
-          vacc = _mm_add_pd(vacc, _mm_mul_pd(y0, y0));
-          vx2 = vx1, vx1 = x0, vu2 = vu1, vu1 = u0, vy2 = vy1, vy1 = y0;
-        }
-        _mm_storel_pd(&x1[0], vx1), _mm_storeh_pd(&x1[1], vx1), _mm_storel_pd(&x2[0], vx2), _mm_storeh_pd(&x2[1], vx2);
-        _mm_storel_pd(&u1[0], vu1), _mm_storeh_pd(&u1[1], vu1), _mm_storel_pd(&u2[0], vu2), _mm_storeh_pd(&u2[1], vu2);
-        _mm_storel_pd(&y1[0], vy1), _mm_storeh_pd(&y1[1], vy1), _mm_storel_pd(&y2[0], vy2), _mm_storeh_pd(&y2[1], vy2);
-        _mm_storel_pd(&acc[0], vacc), _mm_storeh_pd(&acc[1], vacc);
+    if constexpr (N == 2) {  // add_pair: one meter's channels, the same coefficients
+      const dsp::KWeightingCoefficients& k = e[0]->k_;
+      __m128d vx1 = _mm_loadu_pd(x1), vx2 = _mm_loadu_pd(x2), vu1 = _mm_loadu_pd(u1), vu2 = _mm_loadu_pd(u2);
+      __m128d vy1 = _mm_loadu_pd(y1), vy2 = _mm_loadu_pd(y2), vacc = _mm_loadu_pd(acc);
+      for (; i < stop; ++i) {
+        const __m128d x0 = _mm_set_pd(double(x[1][i]), double(x[0][i]));
+        const __m128d u0 = biquad_df1_step2(k.shelf, x0, vx1, vx2, vu1, vu2);
+        const __m128d y0 = biquad_df1_step2(k.highpass, u0, vu1, vu2, vy1, vy2);
+        vacc = _mm_add_pd(vacc, _mm_mul_pd(y0, y0));
+        vx2 = vx1, vx1 = x0, vu2 = vu1, vu1 = u0, vy2 = vy1, vy1 = y0;
       }
+      _mm_storeu_pd(x1, vx1), _mm_storeu_pd(x2, vx2), _mm_storeu_pd(u1, vu1), _mm_storeu_pd(u2, vu2);
+      _mm_storeu_pd(y1, vy1), _mm_storeu_pd(y2, vy2), _mm_storeu_pd(acc, vacc);
     }
 #endif
     for (; i < stop; ++i) {
@@ -108,7 +98,8 @@ void KWeightedEnergies::run(KWeightedEnergies* const (&e)[N], const float* const
 void KWeightedEnergies::add(const float* x, int64_t n) { run<1>({this}, {x}, n); }
 
 void KWeightedEnergies::add_pair(KWeightedEnergies& a, const float* xa, KWeightedEnergies& b, const float* xb, int64_t n) {
-  if (a.in_segment_ != b.in_segment_ || a.segment_frames_ != b.segment_frames_) {
+  if (a.in_segment_ != b.in_segment_ || a.segment_frames_ != b.segment_frames_ ||
+      std::memcmp(&a.k_, &b.k_, sizeof a.k_) != 0) {
     a.add(xa, n);
     b.add(xb, n);
     return;

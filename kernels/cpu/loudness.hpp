@@ -32,7 +32,8 @@ class KWeightedEnergies {
  public:
   KWeightedEnergies(double sample_rate, int64_t segment_frames);
   void add(const float* x, int64_t n);
-  // a.add(xa, n) and b.add(xb, n) in one loop (the same bits); a and b were fed the same spans.
+  // a.add(xa, n) and b.add(xb, n) in one loop (the same bits) when a and b were fed the same spans
+  // and have the same coefficients (one meter's channels); otherwise the two calls.
   static void add_pair(KWeightedEnergies& a, const float* xa, KWeightedEnergies& b, const float* xb, int64_t n);
   const std::vector<double>& energies() const { return energies_; }
 
