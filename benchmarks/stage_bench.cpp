@@ -72,11 +72,13 @@ void Convolve(benchmark::State& state) {
 BENCHMARK(Convolve)->Arg(2049)->Arg(8193)->Arg(65535)->Arg(144000)->Arg(288000)->Unit(benchmark::kMillisecond);
 
 // The floor of Convolve: the same number of R2C + C2R transforms of the same size, nothing else.
+// Planned like the convolver's (its shipped wisdom, FFTW_ESTIMATE where there is none).
 void FftFloor(benchmark::State& state) {
   const int64_t taps = state.range(0);
   const int64_t k = lq::cpu::convolver_fft_size(taps), hop = k - taps + 1, blocks = (kFrames + hop - 1) / hop;
   float* r = fftwf_alloc_real(size_t(k));
   fftwf_complex* c = fftwf_alloc_complex(size_t(k / 2 + 1));
+  state.counters["wisdom"] = lq::cpu::fft_plans_from_wisdom(k) ? 1 : 0;  // the convolver's plans, imported
   fftwf_plan f, b;
   {
     std::lock_guard lock(lq::cpu::fftw_planner_mutex());

@@ -23,6 +23,7 @@
 #include "host/shared_cache.hpp"
 #include "host/stage_timer.hpp"
 #include "host/mix_stream.hpp"
+#include "kernels/cpu/convolver.hpp"
 #include "kernels/cpu/dynamics.hpp"
 #include "kernels/dsp/common.hpp"
 
@@ -503,6 +504,7 @@ RenderResult render(const Session& session, const RenderOptions& options) {
   report["warnings"] = warnings;
   report["lacquer"] = {{"version", LQ_VERSION}, {"backend", backend.name()}, {"device", backend.device()},
                        {"threads", pool.size()}};
+  if (backend.name() == "cpu") report["lacquer"]["fftw_plans"] = cpu::fftw_wisdom_accepted() ? "shipped wisdom" : "FFTW_ESTIMATE";
   if (!backend_note.empty()) report["lacquer"]["backend_note"] = backend_note;
   report["session"] = {{"source", session.source.string()}, {"hash", session_hash(session)}};
   for (const auto& [key, value] : options.report_extra.items()) report[key] = value;

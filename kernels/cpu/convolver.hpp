@@ -1,4 +1,5 @@
-// Overlap-save FFT convolution with real FFTs (FFTW, single precision, FFTW_ESTIMATE plans).
+// Overlap-save FFT convolution with real FFTs (FFTW, single precision; plans from the wisdom
+// shipped in kernels/cpu/fftw_wisdom.inc, FFTW_ESTIMATE where FFTW rejects it).
 // Used for the linear-phase EQ FIRs and the reverb impulse responses.
 //
 // The FFT size K is a fixed function of the filter length L (a small table, never tuned at run
@@ -19,6 +20,13 @@ namespace lq::cpu {
 // thread-safe: every caller in the process plans under this lock. Executing a plan with the
 // new-array functions (fftwf_execute_dft_r2c etc.) on fftw_malloc'ed buffers needs no lock.
 std::mutex& fftw_planner_mutex();
+
+// True when this process's FFTW accepted the shipped wisdom (imported on first use).
+bool fftw_wisdom_accepted();
+// True when this process's FFTW accepted the shipped wisdom and it holds the plans of both real
+// transforms of size k (out of place, the convolver's), i.e. they are not FFTW_ESTIMATE's. Every
+// plan the convolver makes after this call is the same one.
+bool fft_plans_from_wisdom(int64_t k);
 
 // The FFT size K for a filter of length L: a power of two, at least 2^12; 8-16 L up to
 // K = 2^17, 4-8 L beyond (2^20 for a 3 s IR at 48 kHz). A constant of the algorithm.

@@ -4,6 +4,7 @@
 // output windows, and bit identity across thread counts.
 #include "kernels/cpu/convolver.hpp"
 
+#include <fftw3.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -224,6 +225,21 @@ TEST(Convolver, FftSizeIsAPowerOfTwoOfAtLeastFourFilterLengths) {
     EXPECT_LE(k, 16 * std::max<int64_t>(l, 256)) << "L " << l;
   }
   EXPECT_EQ(lq::cpu::convolver_fft_size(144'000), 1 << 20) << "DESIGN.md: 2^20 for a 3 s IR at 48 kHz";
+}
+
+// The plans fix the transforms' rounding, so they come from the wisdom in the source, not from
+// timing (kernels/cpu/convolver.cpp). Every K the convolver picks for filters up to a 6 s IR at
+// 48 kHz (2^12 .. 2^21) must be in it; a size past it has none, which shows the check can fail.
+TEST(Convolver, ShippedWisdomHoldsThePlansOfEveryFftSizeUpToA6SecondIr) {
+  if (!lq::cpu::fftw_wisdom_accepted()) {
+    GTEST_SKIP() << "this FFTW build (" << fftwf_version
+                 << ") rejects kernels/cpu/fftw_wisdom.inc; the convolver plans with FFTW_ESTIMATE "
+                    "(regenerate with scripts/make-fftw-wisdom.sh)";
+  }
+  EXPECT_EQ(lq::cpu::convolver_fft_size(288'000), int64_t{1} << 21);
+  for (int64_t k = int64_t{1} << 12; k <= int64_t{1} << 21; k *= 2) EXPECT_TRUE(lq::cpu::fft_plans_from_wisdom(k)) << "K " << k;
+  EXPECT_FALSE(lq::cpu::fft_plans_from_wisdom(int64_t{1} << 22));
+  EXPECT_FALSE(lq::cpu::fft_plans_from_wisdom(3 << 12));
 }
 
 TEST(Convolver, RejectsAnEmptyFilter) {
