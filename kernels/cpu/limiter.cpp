@@ -207,9 +207,12 @@ PassOutcome rescale_pass(AudioBuffer& a, int64_t reach, Gains&& gains, GainTally
   const int64_t n = a.frames(), span = std::min(n, kSpan);
   Readings in(a, pool);
   PassOutcome o;
-  std::vector<char> changed(size_t(blocks_of(n)), 0);  // per block of kBlock frames: rescaled in this pass
+  // Per block of kBlock frames: a gain under 1 in this pass (scaled), a sample's bits changed
+  // (changed). A release tail asks for gains a hair under 1 for seconds after a peak, which round
+  // every sample back to its own bits; such a block leaves every reading's bits as they were.
+  std::vector<char> scaled(size_t(blocks_of(n)), 0), changed(size_t(blocks_of(n)), 0);
   int64_t verified = 0;  // output readings measured: positions [0, verified)
-  // Whether a grid block's window [q0 - history, q1) holds a frame this pass rescaled.
+  // Whether a grid block's window [q0 - history, q1) holds a frame whose bits this pass changed.
   auto window_changed = [&](int64_t q0, int64_t q1) {
     const int64_t f0 = std::max<int64_t>(0, q0 - Readings::history()), f1 = std::min(n, q1);
     for (int64_t k = f0 / kBlock; f0 < f1 && k <= (f1 - 1) / kBlock; ++k) {
@@ -228,13 +231,17 @@ PassOutcome rescale_pass(AudioBuffer& a, int64_t reach, Gains&& gains, GainTally
       bool any = false;
       for (int64_t m = b; m < e; ++m) any |= f[m] < 1.0;
       if (!any) return;
-      changed[size_t((b0 + b) / kBlock)] = 1;
+      scaled[size_t((b0 + b) / kBlock)] = 1;
+      bool moved = false;
       for (auto& ch : a.channels) {
         float* x = ch.data() + b0;
         for (int64_t m = b; m < e; ++m) {
-          if (f[m] < 1.0) x[m] = static_cast<float>(double(x[m]) * f[m]);
+          const float y = f[m] < 1.0 ? static_cast<float>(double(x[m]) * f[m]) : x[m];
+          moved |= y != x[m];
+          x[m] = y;
         }
       }
+      changed[size_t((b0 + b) / kBlock)] = moved;
       if (tally == nullptr) return;
       double sum = 0.0;
       for (int64_t c0 = b; c0 < e; c0 += kCell) {
@@ -248,9 +255,9 @@ PassOutcome rescale_pass(AudioBuffer& a, int64_t reach, Gains&& gains, GainTally
       }
       tally->block_sum[size_t((b0 + b) / kBlock)] += sum;
     });
-    o.applied |= std::find(changed.begin() + b0 / kBlock, changed.end(), 1) != changed.end();
+    o.applied |= std::find(scaled.begin() + b0 / kBlock, scaled.end(), 1) != scaled.end();
     // The blocks whose windows end before b0 + len hold final frames only (all of them at the end):
-    // computed again where their window holds a rescaled frame, else the input's.
+    // computed again where their window holds a frame whose bits changed, else the input's.
     const int64_t v1 = b0 + len == n ? in.positions() : (b0 + len) / Readings::grid() * Readings::grid();
     for (int64_t q0 = verified; q0 < v1;) {
       const bool again = window_changed(q0, std::min(v1, q0 + Readings::grid()));
