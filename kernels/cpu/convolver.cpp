@@ -19,6 +19,7 @@
 // 2^20: 5.9 -> 4.0.
 #include "kernels/cpu/convolver.hpp"
 
+#include "kernels/cpu/simd.hpp"
 #include "kernels/dsp/overlap_save.hpp"
 
 #include <fftw3.h>
@@ -166,6 +167,22 @@ void multiply_spectra(const fftwf_complex* x, const fftwf_complex* h, int64_t k,
     const float xr = x[i][0], xi = x[i][1];
     bins[i][0] = xr * h[i][0] - xi * h[i][1];
     bins[i][1] = xr * h[i][1] + xi * h[i][0];
+  }
+}
+
+// peak[i] = max(peak[i], |y[i]|), i in [0, n).
+LQ_CPU_CLONES void max_abs_into(const float* y, int64_t n, float* peak) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float a = std::fabs(y[i]);
+    peak[i] = peak[i] < a ? a : peak[i];
+  }
+}
+
+// out[i] = max(out[i], double(peak[i])), i in [0, n).
+LQ_CPU_CLONES void widen_max_into(const float* peak, int64_t n, double* out) {
+  for (int64_t i = 0; i < n; ++i) {
+    const double a = double(peak[i]);
+    out[i] = out[i] < a ? a : out[i];
   }
 }
 
@@ -349,18 +366,20 @@ void ConvolverBank::max_abs(const float* x, int64_t n_in, double* out, int64_t o
     auto frame = fftw_array<float>(m.k);
     auto input = fftw_array<fftwf_complex>(m.k / 2 + 1);
     auto bins = fftw_array<fftwf_complex>(m.k / 2 + 1);
+    std::vector<float> peak(size_t(os.hop));
     const int64_t end = first + std::min(blocks, (j + 1) * per_job);
     for (int64_t b = first + j * per_job; b < end; ++b) {
       if (!load_frame(x, n_in, os.frame_start(0, b), m.k, frame.get())) continue;  // |y| = 0 <= out
       fftwf_execute_dft_r2c(m.plans->r2c, frame.get(), input.get());
       const int64_t i0 = std::max(b * os.hop, out_begin), i1 = std::min((b + 1) * os.hop, out_end);
+      std::fill(peak.begin(), peak.end(), 0.0f);
       for (const auto& h : m.spectra) {
         multiply_spectra(input.get(), h.get(), m.k, bins.get());
         fftwf_execute_dft_c2r(m.plans->c2r, bins.get(), frame.get());
-        const float* y = frame.get() + (m.l - 1);  // y[i - b hop]: position i
-        for (int64_t i = i0; i < i1; ++i)
-          out[i - out_begin] = std::max(out[i - out_begin], double(std::fabs(y[i - b * os.hop])));
+        // y[i - b hop]: position i. The largest |y| over the filters in float, widened once (exact).
+        max_abs_into(frame.get() + (m.l - 1) + (i0 - b * os.hop), i1 - i0, peak.data());
       }
+      widen_max_into(peak.data(), i1 - i0, out + (i0 - out_begin));
     }
   });
 }
