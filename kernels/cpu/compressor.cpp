@@ -72,7 +72,7 @@ struct CompressorStream::Impl {
   std::vector<float> smoothed;
   std::vector<float> state;             // [detector]: smoothed reduction of the last frame done
   std::vector<std::vector<double>> block_sums;  // [detector]: sums of the finished kBlock blocks
-  std::vector<double> open_sum;         // [detector]: running sum of the block under way
+  std::vector<dsp::ReductionStats> open;         // [detector]: the block under way
   double max_reduction = 0.0;
 };
 
@@ -85,7 +85,7 @@ CompressorStream::CompressorStream(const dsp::CompressorParams& params, double s
   s.gr.resize(size_t(s.detectors));
   s.state.assign(size_t(s.detectors), 0.0f);
   s.block_sums.resize(size_t(s.detectors));
-  s.open_sum.assign(size_t(s.detectors), 0.0);
+  s.open.assign(size_t(s.detectors), dsp::ReductionStats{});
 }
 
 CompressorStream::~CompressorStream() = default;
@@ -127,11 +127,11 @@ void CompressorStream::process(AudioBuffer& audio, int64_t frames, ThreadPool& p
   });
 
   // The statistics over the span's frames in blocks of kBlock counted from the signal's first
-  // frame, each block's sum in frame order (a block split between spans continues its sum), then
-  // the blocks in order: the same figures for any spans and any thread count.
+  // frame, each block's in dsp::ReductionStats's fixed order (a block split between spans continues
+  // it), then the blocks in order: the same figures for any spans and any thread count.
   const int64_t g0 = s.frames_done, g1 = g0 + frames;
   const int64_t first_block = g0 / kBlock, blocks = (g1 - 1) / kBlock - first_block + 1;
-  std::vector<double> span_max(static_cast<size_t>(blocks)), span_sum(static_cast<size_t>(blocks));
+  std::vector<dsp::ReductionStats> span_stats(static_cast<size_t>(blocks));
   s.smoothed.resize(size_t(n));
   const float rest_gain = dsp::compressor_gain(0.0f, k.makeup_db);  // the gain where nothing is reduced
   for (int d = 0; d < detectors; ++d) {
@@ -142,21 +142,16 @@ void CompressorStream::process(AudioBuffer& audio, int64_t frames, ThreadPool& p
     pool.parallel_for(blocks, [&](int64_t j) {
       const int64_t b = std::max(g0, (first_block + j) * kBlock) - g0;
       const int64_t e = std::min(g1, (first_block + j + 1) * kBlock) - g0;
-      double mx = 0.0, sum = j == 0 ? s.open_sum[size_t(d)] : 0.0;
-      for (int64_t i = b; i < e; ++i) {
-        const float v = sm[i];
-        mx = std::max(mx, double(v));
-        sum += double(v);
-      }
+      dsp::ReductionStats st = j == 0 ? s.open[size_t(d)] : dsp::ReductionStats{};
+      st.add(sm + b, g0 + b, e - b);
       reduction_to_gain(sm, n, k.lookahead_frames, b, e, k.makeup_db, rest_gain, gain.data());
-      span_max[size_t(j)] = mx;
-      span_sum[size_t(j)] = sum;
+      span_stats[size_t(j)] = st;
     });
     s.state[size_t(d)] = sm[frames - 1];
-    for (int64_t j = 0; j < blocks; ++j) s.max_reduction = std::max(s.max_reduction, span_max[size_t(j)]);
+    for (int64_t j = 0; j < blocks; ++j) s.max_reduction = std::max(s.max_reduction, span_stats[size_t(j)].max);
     const bool open = g1 % kBlock != 0;
-    for (int64_t j = 0; j < blocks - (open ? 1 : 0); ++j) s.block_sums[size_t(d)].push_back(span_sum[size_t(j)]);
-    s.open_sum[size_t(d)] = open ? span_sum[size_t(blocks - 1)] : 0.0;
+    for (int64_t j = 0; j < blocks - (open ? 1 : 0); ++j) s.block_sums[size_t(d)].push_back(span_stats[size_t(j)].sum());
+    s.open[size_t(d)] = open ? span_stats[size_t(blocks - 1)] : dsp::ReductionStats{};
   }
 
   parallel_for_blocks(pool, frames, kBlock, [&](int64_t b, int64_t e) {
@@ -176,7 +171,7 @@ DynamicsStats CompressorStream::stats() const {
   double sum = 0.0;
   for (int d = 0; d < s.detectors; ++d) {
     for (const double b : s.block_sums[size_t(d)]) sum += b;
-    if (s.frames_done % kBlock != 0) sum += s.open_sum[size_t(d)];
+    if (s.frames_done % kBlock != 0) sum += s.open[size_t(d)].sum();
   }
   stats.max_gain_reduction_db = s.max_reduction;
   stats.mean_gain_reduction_db = sum / (double(s.frames_done) * double(s.detectors));

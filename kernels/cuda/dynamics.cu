@@ -11,8 +11,9 @@
 //  - recurrences (compressor smoother, limiter release): speculation, one thread per chunk, then
 //    parallel fix-up rounds (dsp::refine_chunk from snapshots of the predecessors' end states) until a
 //    round changes nothing: bit-identical to the sequential loop for any chunk length;
-//  - statistics: one thread per fixed block of frames (the CPU's blocks) summing in index order,
-//    then the blocks in order on the host.
+//  - statistics: one thread per fixed block of frames (the CPU's blocks) summing in the CPU's order
+//    (the compressor's in dsp::ReductionStats's 8 lanes, the limiter's in index order), then the
+//    blocks in order on the host.
 // So the limiter's output equals the CPU backend's bit for bit (no libm in its path), and the
 // compressor's differs only by the device's log10f/exp against glibc's (an ulp or two of the gain).
 #include <cuda_runtime.h>
@@ -138,10 +139,18 @@ __global__ void block_stats_kernel(const float* v, long long n, long long block,
   bsum[b] = sum;
 }
 
-// The compressor's figure is the smoothed reduction itself; the limiter's, -20 log10 of its total gain.
-struct SmoothedReduction {
-  __device__ double operator()(float v) const { return double(v); }
-};
+// The compressor's statistics per block of the CPU's blocking: dsp::ReductionStats, in its order.
+__global__ void reduction_stats_kernel(const float* v, long long n, long long block, double* bmax, double* bsum) {
+  const long long b = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+  if (b * block >= n) return;
+  const long long e = (b + 1) * block < n ? (b + 1) * block : n;
+  dsp::ReductionStats st;
+  st.add(v + b * block, b * block, e - b * block);
+  bmax[b] = st.max;
+  bsum[b] = st.sum();
+}
+
+// The limiter's figure: -20 log10 of its total gain.
 struct TotalGainReduction {
   __device__ double operator()(float t) const { return t < 1.0f ? -dsp::linear_to_db(double(t)) : 0.0; }
 };
@@ -233,8 +242,7 @@ cpu::DynamicsStats Executor::compress(cpu::AudioBuffer& audio, const dsp::Compre
   for (int det = 0; det < detectors; ++det) {
     float* row = gr.get() + size_t(det) * size_t(n);
     run_recurrence(dsp::GainSmoother{row, k.alpha_attack, k.alpha_release}, smoothed.get(), n, s);
-    block_stats_kernel<<<grid_for(blocks, 64), 64, 0, s>>>(smoothed.get(), n, kCompressorBlock, SmoothedReduction{},
-                                                            bmax.get(), bsum.get());
+    reduction_stats_kernel<<<grid_for(blocks, 64), 64, 0, s>>>(smoothed.get(), n, kCompressorBlock, bmax.get(), bsum.get());
     LQ_CUDA_CHECK_LAUNCH();
     compressor_gain_kernel<<<grid_for(n, kThreads), kThreads, 0, s>>>(smoothed.get(), n, k.lookahead_frames, k.makeup_db, row);
     LQ_CUDA_CHECK_LAUNCH();

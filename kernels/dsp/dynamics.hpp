@@ -111,6 +111,50 @@ struct GainSmoother {
   LQ_HD void guess(float* prev, int64_t start) const { prev[0] = start == 0 ? 0.0f : gr[start]; }
 };
 
+// The compressor's statistics over a block of smoothed reductions: the largest, and the sum in 8
+// lanes by absolute frame index mod 8 (each lane in index order), combined pairwise at the end. The
+// order of additions is fixed by the frame indices alone, so a block split between spans, any
+// thread count and either backend give the same bits; and the 8 chains run side by side where one
+// in-order chain waits on every addition's latency.
+struct ReductionStats {
+  static constexpr int kLanes = 8;
+  double max = 0.0;
+  double lane[kLanes] = {};
+
+  // v[i] is frame `first_frame + i`, i in [0, n).
+  LQ_HD void add(const float* v, int64_t first_frame, int64_t n) {
+    int64_t i = 0;
+    for (; i < n && (first_frame + i) % kLanes != 0; ++i) add_one(int((first_frame + i) % kLanes), v[i]);
+    double l[kLanes], m[kLanes];
+    for (int k = 0; k < kLanes; ++k) {
+      l[k] = lane[k];
+      m[k] = max;
+    }
+    for (; i + kLanes <= n; i += kLanes) {
+      for (int k = 0; k < kLanes; ++k) {
+        const double x = double(v[i + k]);
+        l[k] += x;
+        m[k] = x > m[k] ? x : m[k];  // this form vectorises (maxpd); the same value as max
+      }
+    }
+    for (int k = 0; k < kLanes; ++k) {
+      lane[k] = l[k];
+      max = max < m[k] ? m[k] : max;
+    }
+    for (; i < n; ++i) add_one(int((first_frame + i) % kLanes), v[i]);
+  }
+  LQ_HD double sum() const {
+    return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+  }
+
+ private:
+  LQ_HD void add_one(int k, float v) {
+    const double x = double(v);
+    lane[k] += x;
+    max = max < x ? x : max;
+  }
+};
+
 // ---- limiter ------------------------------------------------------------------------------------
 
 struct LimiterCoefficients {
