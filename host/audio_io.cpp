@@ -505,6 +505,19 @@ void quantize_in_place(AudioBuffer& audio, const EncodeSpec& spec, cpu::ThreadPo
   }
 }
 
+namespace {
+
+// dst[i * stride] = the code of src[i] at `bits`, left-justified in 32 bits, i in [0, n): libsndfile's
+// int -> 16/24-bit conversion is a plain shift, so the file holds these codes.
+LQ_CPU_CLONES void interleave_codes(const float* src, int64_t n, int bits, int stride, int* dst) {
+  const int64_t shift_scale = int64_t{1} << (32 - bits);
+  for (int64_t i = 0; i < n; ++i) {
+    dst[i * stride] = static_cast<int>(int64_t{dsp::quantize_to_code(src[i], bits, 0.0)} * shift_scale);
+  }
+}
+
+}  // namespace
+
 struct AudioWriter::Impl {
   Impl(const fs::path& out, const EncodeSpec& spec, int channels, double rate)
       : bits(output_bits(spec, out)), ch(channels), tmp(out) {
@@ -545,20 +558,15 @@ AudioWriter::~AudioWriter() = default;
 void AudioWriter::write(const AudioBuffer& audio, int64_t begin, int64_t end) {
   Impl& m = *impl_;
   if (audio.channel_count() != m.ch) m.tmp.fail("a span with " + std::to_string(audio.channel_count()) + " channels");
-  // Integer formats go through sf_writef_int with the exact codes, left-justified in 32 bits:
-  // libsndfile's int -> 16/24-bit conversion is a plain shift, so the file holds these codes.
-  const int64_t shift_scale = int64_t{1} << (32 - (m.bits ? m.bits : 32));
+  // Integer formats go through sf_writef_int with the exact codes (interleave_codes).
   for (int64_t start = begin; start < end; start += kBlockFrames) {
     const int64_t n = std::min(kBlockFrames, end - start);
     for (int c = 0; c < m.ch; ++c) {
       const float* src = audio.channels[static_cast<size_t>(c)].data() + start;
-      for (int64_t i = 0; i < n; ++i) {
-        const auto k = static_cast<size_t>(i * m.ch + c);
-        if (m.bits) {
-          m.iblock[k] = static_cast<int>(int64_t{dsp::quantize_to_code(src[i], m.bits, 0.0)} * shift_scale);
-        } else {
-          m.fblock[k] = src[i];
-        }
+      if (m.bits) {
+        interleave_codes(src, n, m.bits, m.ch, m.iblock.data() + c);
+      } else {
+        for (int64_t i = 0; i < n; ++i) m.fblock[static_cast<size_t>(i * m.ch + c)] = src[i];
       }
     }
     const sf_count_t wrote = m.bits ? sf_writef_int(m.snd.get(), m.iblock.data(), n)
