@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -59,6 +60,19 @@ class Backend {
   virtual std::unique_ptr<CompressorStream> compressor_stream(const dsp::CompressorParams& params, double sample_rate,
                                                               int channels) = 0;
   virtual LimiterStats limit_true_peak(AudioBuffer& audio, const dsp::LimiterParams& params) = 0;
+  // The same limiter while another thread may still be reading `audio`: read_up_to(f) returns once
+  // that reader is done with frames [0, f), and is called before any frame under f is written.
+  // The stats also hold the input's true peak (input_true_peak_linear: true_peak_scan's value).
+  // This default waits for the whole input and scans it first; the CPU backend's limiter starts at
+  // once and takes the input's true peak from its own first readings.
+  virtual LimiterStats limit_true_peak_while_read(AudioBuffer& audio, const dsp::LimiterParams& params,
+                                                  const std::function<void(int64_t)>& read_up_to) {
+    read_up_to(audio.frames());
+    const double input_true_peak = true_peak_scan(audio);
+    LimiterStats s = limit_true_peak(audio, params);
+    s.input_true_peak_linear = input_true_peak;
+    return s;
+  }
 
   // kernels/cpu/loudness.hpp: energies[j][k] of channel channels[j] K-weighted from zero state over
   // segment k of segment_frames; the true-peak (BS.1770-4 Annex 2) and sample-peak maxima.
@@ -91,6 +105,8 @@ class CpuBackend final : public Backend {
   std::unique_ptr<CompressorStream> compressor_stream(const dsp::CompressorParams& params, double sample_rate,
                                                       int channels) override;
   LimiterStats limit_true_peak(AudioBuffer& audio, const dsp::LimiterParams& params) override;
+  LimiterStats limit_true_peak_while_read(AudioBuffer& audio, const dsp::LimiterParams& params,
+                                          const std::function<void(int64_t)>& read_up_to) override;
   std::vector<std::vector<double>> k_weighted_segment_energies(const AudioBuffer& audio,
                                                                std::span<const int> channels,
                                                                int64_t segment_frames) override;

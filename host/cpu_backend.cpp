@@ -80,6 +80,11 @@ LimiterStats CpuBackend::limit_true_peak(AudioBuffer& audio, const dsp::LimiterP
   return cpu::limit_true_peak(audio, params, pool_);
 }
 
+LimiterStats CpuBackend::limit_true_peak_while_read(AudioBuffer& audio, const dsp::LimiterParams& params,
+                                                    const std::function<void(int64_t)>& read_up_to) {
+  return cpu::limit_true_peak(audio, params, pool_, read_up_to);
+}
+
 std::vector<std::vector<double>> CpuBackend::k_weighted_segment_energies(const AudioBuffer& audio,
                                                                          std::span<const int> channels,
                                                                          int64_t segment_frames) {

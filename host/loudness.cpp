@@ -235,6 +235,11 @@ LoudnessMeasurement measurement(const HopEnergies& h, double rate, int64_t frame
 
 }  // namespace
 
+void set_true_peak(LoudnessMeasurement& m, double true_peak_linear) {
+  m.true_peak_linear = true_peak_linear;
+  m.true_peak_dbtp = linear_to_db_or_inf(true_peak_linear);
+}
+
 LoudnessMeasurement measure_loudness(const AudioBuffer& audio, Backend& backend) {
   Backend::MeterPasses p;
   const HopEnergies h = hop_energies_of(audio, [&](const std::vector<int>& used, int64_t hop) -> const auto& {
@@ -245,21 +250,22 @@ LoudnessMeasurement measure_loudness(const AudioBuffer& audio, Backend& backend)
 }
 
 struct LoudnessMeter::Impl {
-  Impl(const std::vector<int>& used, const std::vector<double>& weights, int channels, double sample_rate)
-      : used_weights(weights), rate(sample_rate), passes(used, channels, sample_rate, hop_grid(sample_rate).hop_frames) {}
+  Impl(const std::vector<int>& used, const std::vector<double>& weights, int channels, double sample_rate, bool true_peak)
+      : used_weights(weights), rate(sample_rate),
+        passes(used, channels, sample_rate, hop_grid(sample_rate).hop_frames, true_peak) {}
   std::vector<double> used_weights;
   double rate;
   cpu::MeterStream passes;
 };
 
-LoudnessMeter::LoudnessMeter(int channels, double sample_rate, cpu::ThreadPool& pool) : pool_(pool) {
+LoudnessMeter::LoudnessMeter(int channels, double sample_rate, cpu::ThreadPool& pool, bool true_peak) : pool_(pool) {
   if (!(sample_rate > 0.0) || !std::isfinite(sample_rate)) {
     throw std::invalid_argument("loudness: sample rate must be positive, got " + std::to_string(sample_rate));
   }
   std::vector<int> used;
   std::vector<double> used_weights;
   used_channels(channels, used, used_weights);
-  impl_ = std::make_unique<Impl>(used, used_weights, channels, sample_rate);
+  impl_ = std::make_unique<Impl>(used, used_weights, channels, sample_rate, true_peak);
 }
 
 LoudnessMeter::~LoudnessMeter() = default;

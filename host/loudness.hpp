@@ -42,13 +42,16 @@ struct LoudnessMeasurement {
 // 6 channels L,R,C,LFE,Ls,Rs -> LFE excluded. Other counts: 1.0 each.
 // The sample passes (K-weighted energies, peak scans) run on `backend`; the gating on the host.
 LoudnessMeasurement measure_loudness(const AudioBuffer& audio, Backend& backend);
+// Sets m's true peak (linear and dBTP) from a scan made elsewhere.
+void set_true_peak(LoudnessMeasurement& m, double true_peak_linear);
 LoudnessMeasurement measure_loudness(const AudioBuffer& audio, cpu::ThreadPool& pool);  // CPU backend
 
 // measure_loudness of a signal fed in consecutive spans, on the CPU: the same figures, bit for bit,
 // as measure_loudness over the whole signal on the CPU backend. finish() once, after the last span.
 class LoudnessMeter {
  public:
-  LoudnessMeter(int channels, double sample_rate, cpu::ThreadPool& pool);
+  // true_peak = false: no true-peak scan (the measurement's true peak is left at 0 / -inf dB).
+  LoudnessMeter(int channels, double sample_rate, cpu::ThreadPool& pool, bool true_peak = true);
   ~LoudnessMeter();
   LoudnessMeter(const LoudnessMeter&) = delete;
   LoudnessMeter& operator=(const LoudnessMeter&) = delete;

@@ -9,9 +9,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <fstream>
 #include <future>
+#include <limits>
 #include <map>
+#include <mutex>
 
 #include <xxhash.h>
 
@@ -232,21 +235,63 @@ json finish_master(AudioBuffer master_bus, const MasterSpec& spec, const EncodeS
   const double out_rate = master_bus.sample_rate;
 
   LoudnessMeasurement before;
-  {
-    StageTimer t(timing, "loudness");
-    before = measure_loudness(master_bus, backend);
-  }
-  m["before"] = loudness_json(before);
-  const bool normalise = spec.target_lufs.has_value() && before.integrated_defined;
-  if (spec.target_lufs && !before.integrated_defined) {
-    warnings.push_back(what + "the mix is silent or shorter than 400 ms: its loudness is undefined, no normalisation gain applied");
-  }
   LoudnessLoop loop;
-  {
+  if (!spec.target_lufs) {
+    // No gain to find: the limiter starts on the mix at once, while the loudness before is measured
+    // on another thread just ahead of it (the limiter waits at each span until the meter has read
+    // it), and the true peak before comes from the limiter's own first readings of the same mix.
     StageTimer t(timing, "loudness_and_limiter");
-    loop = normalise_and_limit(std::move(master_bus), normalise, spec.target_lufs.value_or(0.0),
+    std::mutex mutex;
+    std::condition_variable advanced;
+    int64_t read = 0;  // frames [0, read) measured
+    auto publish = [&](int64_t f) {
+      {
+        std::lock_guard lock(mutex);
+        read = f;
+      }
+      advanced.notify_all();
+    };
+    // With one thread (--threads 1) the meter runs first, then the limiter: the same figures.
+    const bool alongside = pool.size() > 1;
+    std::future<LoudnessMeasurement> measuring = std::async(alongside ? std::launch::async : std::launch::deferred, [&] {
+      try {
+        cpu::ThreadPool alone(1);
+        LoudnessMeter meter(master_bus.channel_count(), master_bus.sample_rate, alone, /*true_peak=*/false);
+        constexpr int64_t kSpan = int64_t{1} << 17;
+        for (int64_t b = 0; b < master_bus.frames(); b += kSpan) {
+          const int64_t e = std::min(master_bus.frames(), b + kSpan);
+          meter.add(master_bus, b, e);
+          publish(e);
+        }
+        LoudnessMeasurement r = meter.finish();
+        publish(std::numeric_limits<int64_t>::max());
+        return r;
+      } catch (...) {
+        publish(std::numeric_limits<int64_t>::max());  // the limiter must not wait for a meter that stopped
+        throw;
+      }
+    });
+    if (!alongside) measuring.wait();
+    loop.limiter = backend.limit_true_peak_while_read(master_bus, spec.limiter, [&](int64_t f) {
+      std::unique_lock lock(mutex);
+      advanced.wait(lock, [&] { return read >= f; });
+    });
+    before = measuring.get();
+    set_true_peak(before, loop.limiter.input_true_peak_linear);
+    loop.output = std::move(master_bus);
+  } else {
+    {
+      StageTimer t(timing, "loudness");
+      before = measure_loudness(master_bus, backend);
+    }
+    if (!before.integrated_defined) {
+      warnings.push_back(what + "the mix is silent or shorter than 400 ms: its loudness is undefined, no normalisation gain applied");
+    }
+    StageTimer t(timing, "loudness_and_limiter");
+    loop = normalise_and_limit(std::move(master_bus), before.integrated_defined, *spec.target_lufs,
                                before.integrated_lufs, spec.limiter, backend);
   }
+  m["before"] = loudness_json(before);
   master_bus = AudioBuffer();
 
   // ---- quantise, measure what is delivered and verify the ceiling on it, encode ----

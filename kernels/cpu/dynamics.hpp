@@ -3,6 +3,8 @@
 // to the sequential loop whatever the chunk length or thread count).
 #pragma once
 
+#include <functional>
+
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -56,6 +58,9 @@ struct LimiterStats {
   // Added: diagnostics of the verify loop.
   double over_after_first_pass_db = 0.0;  // worst true peak above the ceiling after pass 1 (>= 0)
   int safety_rounds = 0;                  // rounds of remove_true_peak_overs after the passes
+  // The input's Annex 2 true peak (linear): true_peak_scan's value on the audio before the limiter,
+  // from pass 1's readings (no scan of its own).
+  double input_true_peak_linear = 0.0;
 };
 
 // Stereo-linked look-ahead true-peak limiter, in place, latency compensated. After it returns,
@@ -64,7 +69,11 @@ struct LimiterStats {
 // is left bit-identical (no gain reduction).
 // The ceiling in linear terms is dsp::db_to_linear(ceiling_dbtp) (kernels/dsp/dynamics.hpp,
 // prepare_limiter). Latency: none seen by the caller (the look-ahead is compensated inside).
-LimiterStats limit_true_peak(AudioBuffer& audio, const dsp::LimiterParams& params, ThreadPool& pool);
+// `before_write`, when given, is called with f before the limiter first writes a frame under f
+// (f rising): a caller still reading the input on another thread returns once it has read frames
+// [0, f), so that both can work on the same buffer at once.
+LimiterStats limit_true_peak(AudioBuffer& audio, const dsp::LimiterParams& params, ThreadPool& pool,
+                             const std::function<void(int64_t)>& before_write = {});
 
 // The limiter's detector at every position n in [0, N + dsp::kLimiterSupport - 1): the max over
 // channels of Annex 2's reading (dsp::true_peak_at; 0 past N + 10) and of the two 4x sincs'

@@ -37,6 +37,7 @@
 // the size of the song is allocated beside the audio (at 600 s: 605 -> 367 MB peak for the render).
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <vector>
 
 #include "kernels/cpu/convolver.hpp"
@@ -82,20 +83,26 @@ namespace {
 // largest over channels of Annex 2's (dsp::true_peak_range, the same bits as dsp::true_peak_at; 0
 // past N + 10) and the 4x sincs' |y_p[n]|, y_p[n] = sum_t h_p[t] x[n - t], every phase of every
 // filter, one forward FFT per block for all of them. Position n reads frames n - 127 .. n only.
-void detector_readings(const AudioBuffer& a, int64_t p0, int64_t p1, double* out, ThreadPool& pool) {
+// Returns the largest of Annex 2's readings there (true_peak_scan's value over those positions).
+double detector_readings(const AudioBuffer& a, int64_t p0, int64_t p1, double* out, ThreadPool& pool) {
   const int64_t len = a.frames();
   const int64_t annex_end = std::min(p1, len + dsp::kTruePeakTapsPerPhase - 1);
   std::fill(out, out + (p1 - p0), 0.0);
+  double annex_max = 0.0;
   if (annex_end > p0) {
+    std::vector<double> block_max(size_t((annex_end - p0 + kBlock - 1) / kBlock), 0.0);
     parallel_for_blocks(pool, annex_end - p0, kBlock, [&](int64_t b, int64_t e) {
       std::vector<double> tp(size_t(e - b));
       for (const auto& ch : a.channels) {
         true_peak_range(ch.data(), len, p0 + b, p0 + e, tp.data());
         for (int64_t i = b; i < e; ++i) out[i] = std::max(out[i], tp[size_t(i - b)]);
       }
+      block_max[size_t(b / kBlock)] = *std::max_element(out + b, out + e);
     });
+    annex_max = *std::max_element(block_max.begin(), block_max.end());
   }
   for (const auto& ch : a.channels) sinc_bank().max_abs(ch.data(), len, out, p0, p1, pool);
+  return annex_max;
 }
 
 double max_of(const double* x, int64_t n) { return n > 0 ? *std::max_element(x, x + n) : 0.0; }
@@ -154,13 +161,14 @@ class Readings {
   int64_t positions() const { return positions_; }
   int64_t end() const { return end_; }
   double max() const { return max_; }  // over every position computed so far
+  double annex_max() const { return annex_max_; }  // Annex 2's alone, likewise
   const double* at(int64_t p) const { return buf_.data() + (p - begin_); }
   void extend_to(int64_t end) {
     end = std::min((end + grid() - 1) / grid() * grid(), positions_);
     if (end <= end_) return;
     buf_.resize(size_t(end - begin_));
     double* fresh = buf_.data() + (end_ - begin_);
-    detector_readings(a_, end_, end, fresh, pool_);
+    annex_max_ = std::max(annex_max_, detector_readings(a_, end_, end, fresh, pool_));
     max_ = std::max(max_, max_of(fresh, end - end_));
     end_ = end;
   }
@@ -173,7 +181,7 @@ class Readings {
   const AudioBuffer& a_;
   ThreadPool& pool_;
   int64_t positions_, begin_ = 0, end_ = 0;
-  double max_ = 0.0;
+  double max_ = 0.0, annex_max_ = 0.0;
   std::vector<double> buf_;
 };
 
@@ -191,10 +199,12 @@ struct Scratch {
   std::vector<double> gain_in, support, h, g, readings;
 };
 
-// The outcome of a pass: whether it rescaled any frame, and the largest reading of its output.
+// The outcome of a pass: whether it rescaled any frame, the largest reading of its output, and
+// the largest of Annex 2's readings of its input.
 struct PassOutcome {
   bool applied = false;
   double after = 0.0;
+  double input_annex_max = 0.0;
 };
 
 // One pass over `a` in spans of kSpan frames: gains(b0, len, r, r_n, f) writes the gains f[0, len) of
@@ -202,8 +212,10 @@ struct PassOutcome {
 // most `reach` positions past the span's end are read). Frames with f = 1 keep their bits. The
 // output's readings are measured in whole grid blocks as soon as every frame of their windows is
 // final, and taken from the input's where neither this span nor the previous one changed a frame.
+// before_write (may be empty): dynamics.hpp, limit_true_peak.
 template <class Gains>
-PassOutcome rescale_pass(AudioBuffer& a, int64_t reach, Gains&& gains, GainTally* tally, Scratch& s, ThreadPool& pool) {
+PassOutcome rescale_pass(AudioBuffer& a, int64_t reach, Gains&& gains, GainTally* tally, Scratch& s, ThreadPool& pool,
+                         const std::function<void(int64_t)>& before_write = {}) {
   const int64_t n = a.frames(), span = std::min(n, kSpan);
   Readings in(a, pool);
   PassOutcome o;
@@ -226,6 +238,7 @@ PassOutcome rescale_pass(AudioBuffer& a, int64_t reach, Gains&& gains, GainTally
     // The readings this span's gains read, and every block whose window holds one of its frames.
     in.extend_to(b0 + len + std::max(reach, Readings::history()));
     gains(b0, len, in.at(b0), in.end() - b0, s.h.data());
+    if (before_write) before_write(b0 + len);
     parallel_for_blocks(pool, len, kBlock, [&](int64_t b, int64_t e) {
       const double* f = s.h.data();
       bool any = false;
@@ -277,6 +290,7 @@ PassOutcome rescale_pass(AudioBuffer& a, int64_t reach, Gains&& gains, GainTally
     verified = std::max(verified, v1);
     in.drop_before(std::min(verified, b0 + len));
   }
+  o.input_annex_max = in.annex_max();
   return o;
 }
 
@@ -284,7 +298,7 @@ PassOutcome rescale_pass(AudioBuffer& a, int64_t reach, Gains&& gains, GainTally
 // the minima read them ahead of the span, the release carries its last gain into the next span, the
 // box average the last W - 1 gains.
 PassOutcome limiter_pass(AudioBuffer& a, double ceiling, double c, const dsp::LimiterCoefficients& k, GainTally& tally,
-                         Scratch& s, ThreadPool& pool) {
+                         Scratch& s, ThreadPool& pool, const std::function<void(int64_t)>& before_write) {
   const int64_t w = k.lookahead_frames, span = std::min(a.frames(), kSpan);
   s.gain_in.resize(size_t(span + w - 1 + kSupport - 1));
   s.support.resize(size_t(span + w - 1));
@@ -311,7 +325,7 @@ PassOutcome limiter_pass(AudioBuffer& a, double ceiling, double c, const dsp::Li
       }
     });
   };
-  return rescale_pass(a, w - 1 + kSupport - 1, gains, &tally, s, pool);
+  return rescale_pass(a, w - 1 + kSupport - 1, gains, &tally, s, pool, before_write);
 }
 
 // remove_true_peak_overs from a known largest reading `tp`; returns the rounds and updates tp.
@@ -354,7 +368,8 @@ int remove_true_peak_overs(AudioBuffer& audio, double ceiling_linear, ThreadPool
   return remove_overs(audio, ceiling_linear, tp, nullptr, s, pool);
 }
 
-LimiterStats limit_true_peak(AudioBuffer& audio, const dsp::LimiterParams& params, ThreadPool& pool) {
+LimiterStats limit_true_peak(AudioBuffer& audio, const dsp::LimiterParams& params, ThreadPool& pool,
+                             const std::function<void(int64_t)>& before_write) {
   LimiterStats stats;
   const int64_t n = audio.frames();
   if (n == 0 || audio.channel_count() == 0) {
@@ -366,7 +381,10 @@ LimiterStats limit_true_peak(AudioBuffer& audio, const dsp::LimiterParams& param
   Scratch scratch;
   double c = k.ceiling * kMargin, tp = 0.0;
   for (;;) {
-    const PassOutcome o = limiter_pass(audio, k.ceiling, c, k, tally, scratch, pool);
+    // Only pass 1 can write a frame the caller has not read yet: it ends after the last span.
+    const PassOutcome o = limiter_pass(audio, k.ceiling, c, k, tally, scratch, pool,
+                                       stats.passes == 0 ? before_write : std::function<void(int64_t)>{});
+    if (stats.passes == 0) stats.input_true_peak_linear = o.input_annex_max;
     tp = o.after;
     if (!o.applied) break;  // no reading over the ceiling (only possible on pass 1): the input's bits
     ++stats.passes;

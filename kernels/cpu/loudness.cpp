@@ -124,10 +124,12 @@ std::vector<std::vector<double>> k_weighted_segment_energies(const AudioBuffer& 
   return energies;
 }
 
-MeterStream::MeterStream(std::span<const int> used, int channels, double sample_rate, int64_t segment_frames)
+MeterStream::MeterStream(std::span<const int> used, int channels, double sample_rate, int64_t segment_frames,
+                         bool true_peak)
     : used_(used.begin(), used.end()),
       k_(used.size(), KWeightedEnergies(sample_rate, segment_frames)),
-      history_(size_t(channels), std::vector<float>(size_t(kHistory), 0.0f)) {
+      history_(size_t(channels), std::vector<float>(size_t(kHistory), 0.0f)),
+      scan_true_peak_(true_peak) {
   for (int c : used_) {
     if (c < 0 || c >= channels) throw std::invalid_argument("k_weighted_segment_energies: channel index out of range");
   }
@@ -159,6 +161,7 @@ void MeterStream::add(const AudioBuffer& audio, int64_t begin, int64_t end, Thre
     float peak = 0.0f;
     for (int64_t i = b0; i < b1; ++i) peak = std::max(peak, std::fabs(x[i]));
     sp[size_t(u)] = peak;
+    if (!scan_true_peak_) return;
     // Positions of frames kHistory on read the span only; the first ones need the history (below).
     const int64_t p0 = std::max(b0, kHistory);
     if (p0 >= b1) return;
@@ -168,6 +171,8 @@ void MeterStream::add(const AudioBuffer& audio, int64_t begin, int64_t end, Thre
   });
   for (float v : sp) sample_peak_ = std::max(sample_peak_, double(v));
   for (double v : tp) true_peak_ = std::max(true_peak_, v);
+  frames_ += n;
+  if (!scan_true_peak_) return;
   // The first kHistory positions from the history and the span's first frames; then the history.
   const int64_t head = std::min(n, kHistory);
   for (int c = 0; c < channels; ++c) {
@@ -183,10 +188,10 @@ void MeterStream::add(const AudioBuffer& audio, int64_t begin, int64_t end, Thre
       history_[size_t(c)].assign(w.end() - kHistory, w.end());
     }
   }
-  frames_ += n;
 }
 
 void MeterStream::finish() {
+  if (!scan_true_peak_) return;
   // The filter's tail: positions after the last frame read the last kHistory frames and zeros.
   for (const auto& h : history_) {
     double r[kHistory];

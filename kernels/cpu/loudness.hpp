@@ -56,7 +56,9 @@ class KWeightedEnergies {
 // true_peak_scan over the whole signal, for any spans and any thread count.
 class MeterStream {
  public:
-  MeterStream(std::span<const int> used, int channels, double sample_rate, int64_t segment_frames);
+  // true_peak = false: no true-peak scan (true_peak() stays 0), for a caller that has it elsewhere.
+  MeterStream(std::span<const int> used, int channels, double sample_rate, int64_t segment_frames,
+              bool true_peak = true);
   void add(const AudioBuffer& audio, int64_t begin, int64_t end, ThreadPool& pool);  // frames [begin, end)
   void finish();
   const std::vector<double>& energies(size_t j) const { return k_[j].energies(); }  // of used[j]
@@ -71,6 +73,7 @@ class MeterStream {
   std::vector<std::vector<float>> history_;  // per channel: its last kHistory frames (0 before the start)
   double sample_peak_ = 0.0, true_peak_ = 0.0;
   int64_t frames_ = 0;
+  bool scan_true_peak_ = true;
 };
 
 // energies[j][k] = sum over i in [k*segment_frames, (k+1)*segment_frames) of y[i]^2, in float64 in

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <numbers>
 #include <random>
@@ -448,5 +449,50 @@ TEST(Limiter, PerOutputWindowPassesEqualTheBlockedCpuForms) {
       ASSERT_GE(got, mean - 1.0 / scale) << "w " << w << " m " << m;
     }
     EXPECT_EQ(lq::dsp::box_average_at(in.data(), w, scale, 0.01, in_n - 1), 0.01) << "the cap applies";
+  }
+}
+
+// The limiter while a meter still reads its input (the render measures the loudness before on
+// another thread): before_write(f) comes before any frame under f is written, with f rising to the
+// end; the output and figures are those of the plain call; and the input's true peak it reports is
+// the meter's (independent scan above, bit for bit), on signals it limits over several passes, over
+// one, not at all, and longer than one span of a pass.
+TEST(Limiter, WaitsForAReaderAheadOfItsWritesAndGivesTheInputsTruePeak) {
+  std::mt19937 rng(21);
+  lq::cpu::ThreadPool pool(2);
+  struct Case {
+    Kind kind;
+    double seconds, over_db;
+  };
+  for (const Case& c : {Case{kDrums, 7.0, 9.0}, Case{kSweep, 3.0, 6.0}, Case{kPink, 2.0, -3.0}}) {
+    const std::string what = kKindNames[c.kind];
+    const auto in = random_signal(c.kind, 48000.0, c.seconds, -1.0, c.over_db, rng);
+    auto plain = in;
+    const auto expected = lq::cpu::limit_true_peak(plain, {}, pool);
+    auto a = in;
+    std::vector<int64_t> calls;
+    bool untouched = true;  // every frame under f still holds the input's bits when f is announced
+    const auto stats = lq::cpu::limit_true_peak(a, {}, pool, [&](int64_t f) {
+      const int64_t from = calls.empty() ? 0 : calls.back();
+      for (size_t ch = 0; ch < a.channels.size(); ++ch) {
+        for (int64_t i = from; i < std::min(f, a.frames()); ++i) {
+          untouched &= std::bit_cast<uint32_t>(a.channels[ch][size_t(i)]) == std::bit_cast<uint32_t>(in.channels[ch][size_t(i)]);
+        }
+      }
+      calls.push_back(f);
+    });
+    ASSERT_FALSE(calls.empty()) << what;
+    EXPECT_TRUE(std::is_sorted(calls.begin(), calls.end())) << what;
+    EXPECT_EQ(calls.back(), in.frames()) << what;
+    if (c.seconds > 6.0) {
+      EXPECT_GT(calls.size(), 1u) << what << ": more than one span";
+    }
+    EXPECT_TRUE(untouched) << what;
+    EXPECT_TRUE(lq::test::bit_equal(a.channels[0], plain.channels[0])) << what;
+    EXPECT_TRUE(lq::test::bit_equal(a.channels[1], plain.channels[1])) << what;
+    EXPECT_EQ(stats.passes, expected.passes) << what;
+    EXPECT_EQ(stats.mean_gain_reduction_db, expected.mean_gain_reduction_db) << what;
+    EXPECT_EQ(stats.input_true_peak_linear, true_peak(in)) << what;
+    EXPECT_EQ(expected.input_true_peak_linear, true_peak(in)) << what;
   }
 }
