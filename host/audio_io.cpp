@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <sstream>
 #include <fstream>
 #include <mutex>
@@ -192,8 +193,13 @@ struct AudioReader::Impl {
   uint32_t peak_bits = 0;
   // Integer PCM is read as libsndfile's full-scale 32-bit integers and scaled here (see read()).
   bool integer_pcm = false;
+  // Little-endian 16- or 24-bit PCM in a WAV-family container: the data chunk's bytes are read as
+  // they are (sf_read_raw, libsndfile still parsing the container and bounding the data) and
+  // converted here; 0 otherwise (see read()).
+  int raw_bytes = 0;
   std::vector<float> block;
   std::vector<int32_t> int_block;
+  std::vector<unsigned char> raw_block;
 };
 
 namespace {
@@ -211,6 +217,32 @@ bool is_integer_pcm(int format) {
 }
 
 constexpr float kIntToFloat = 1.0f / 2147483648.0f;  // 2^-31, exact
+
+// The bytes per sample when `snd` can be read raw: 16- or 24-bit PCM, stored in that many bytes
+// (the header's own bit depth), little-endian on a little-endian host (libsndfile's
+// SFC_RAW_DATA_NEEDS_ENDSWAP), in an uncompressed WAV-family container. Each sample is then the
+// full-scale integer libsndfile's own conversion makes (the code in the top bits: the same
+// floats after * 2^-31), at half the decoding's time: its conversion loop was half of it.
+int raw_pcm_bytes(SNDFILE* snd, int format, const ContainerFacts& facts) {
+  if constexpr (std::endian::native != std::endian::little) return 0;
+  const int type = format & SF_FORMAT_TYPEMASK, sub = format & SF_FORMAT_SUBMASK;
+  if (type != SF_FORMAT_WAV && type != SF_FORMAT_WAVEX && type != SF_FORMAT_W64 && type != SF_FORMAT_RF64) return 0;
+  const int bytes = sub == SF_FORMAT_PCM_16 ? 2 : sub == SF_FORMAT_PCM_24 ? 3 : 0;
+  if (bytes == 0 || facts.bits_per_sample != 8 * bytes) return 0;
+  if (sf_command(snd, SFC_RAW_DATA_NEEDS_ENDSWAP, nullptr, 0) != SF_FALSE) return 0;
+  return bytes;
+}
+
+// Sample k of a raw little-endian block as libsndfile's full-scale integer.
+template <int Bytes>
+int32_t raw_sample(const unsigned char* p, int64_t k) {
+  const unsigned char* b = p + k * Bytes;
+  if constexpr (Bytes == 2) {
+    return static_cast<int32_t>((uint32_t{b[0]} << 16) | (uint32_t{b[1]} << 24));
+  } else {
+    return static_cast<int32_t>((uint32_t{b[0]} << 8) | (uint32_t{b[1]} << 16) | (uint32_t{b[2]} << 24));
+  }
+}
 
 }  // namespace
 
@@ -270,7 +302,10 @@ AudioReader::AudioReader(const fs::path& path) : impl_(std::make_unique<Impl>())
   // A corrupt FLAC header may claim far more than exists: callers reserve what the file size allows.
   r.info.plausible_frames = std::min<int64_t>(sfi.frames, (int64_t{1} << 22) + static_cast<int64_t>(file_size));
   r.integer_pcm = is_integer_pcm(sfi.format);
-  if (r.integer_pcm) {
+  r.raw_bytes = raw_pcm_bytes(r.snd.get(), sfi.format, facts);
+  if (r.raw_bytes) {
+    r.raw_block.resize(static_cast<size_t>(kBlockFrames * ch * r.raw_bytes));
+  } else if (r.integer_pcm) {
     r.int_block.resize(static_cast<size_t>(kBlockFrames * ch));
   } else {
     r.block.resize(static_cast<size_t>(kBlockFrames * ch));
@@ -290,8 +325,10 @@ int64_t AudioReader::read(AudioBuffer& out, int64_t at, int64_t max_frames) {
   // Integer loops without branches, which the compiler vectorises.
   while (done < max_frames) {
     const sf_count_t want = std::min(kBlockFrames, max_frames - done);
-    const sf_count_t n = r.integer_pcm ? sf_readf_int(r.snd.get(), r.int_block.data(), want)
-                                       : sf_readf_float(r.snd.get(), r.block.data(), want);
+    const sf_count_t frame_bytes = ch * r.raw_bytes;
+    const sf_count_t n = r.raw_bytes     ? sf_read_raw(r.snd.get(), r.raw_block.data(), want * frame_bytes) / frame_bytes
+                         : r.integer_pcm ? sf_readf_int(r.snd.get(), r.int_block.data(), want)
+                                         : sf_readf_float(r.snd.get(), r.block.data(), want);
     if (n <= 0) break;
     for (int c = 0; c < ch; ++c) {
       auto& dst = out.channels[static_cast<size_t>(c)];
@@ -312,10 +349,11 @@ int64_t AudioReader::read(AudioBuffer& out, int64_t at, int64_t max_frames) {
         block_bad += finite ? 0 : 1;
         block_peak = std::max(block_peak, finite ? u : 0u);
       };
-      auto deinterleave = [&](const auto* src, auto to_float) {
+      // sample(k): interleaved sample k of the block as a float.
+      auto deinterleave = [&](auto sample) {
         if (pair) {
           for (sf_count_t i = 0; i < n; ++i) {
-            const float x0 = to_float(src[i * ch]), x1 = to_float(src[i * ch + 1]);
+            const float x0 = sample(i * ch + c0), x1 = sample(i * ch + c0 + 1);
             d0[i] = x0;
             d1[i] = x1;
             scan(x0);
@@ -323,15 +361,22 @@ int64_t AudioReader::read(AudioBuffer& out, int64_t at, int64_t max_frames) {
           }
         } else {
           for (sf_count_t i = 0; i < n; ++i) {
-            d0[i] = to_float(src[i * ch]);
+            d0[i] = sample(i * ch + c0);
             scan(d0[i]);
           }
         }
       };
-      if (r.integer_pcm) {
-        deinterleave(r.int_block.data() + c0, [](int32_t v) { return static_cast<float>(v) * kIntToFloat; });
+      const unsigned char* raw = r.raw_block.data();
+      const int32_t* ints = r.int_block.data();
+      const float* floats = r.block.data();
+      if (r.raw_bytes == 2) {
+        deinterleave([raw](int64_t k) { return static_cast<float>(raw_sample<2>(raw, k)) * kIntToFloat; });
+      } else if (r.raw_bytes == 3) {
+        deinterleave([raw](int64_t k) { return static_cast<float>(raw_sample<3>(raw, k)) * kIntToFloat; });
+      } else if (r.integer_pcm) {
+        deinterleave([ints](int64_t k) { return static_cast<float>(ints[k]) * kIntToFloat; });
       } else {
-        deinterleave(r.block.data() + c0, [](float v) { return v; });
+        deinterleave([floats](int64_t k) { return floats[k]; });
       }
       r.peak_bits = std::max(r.peak_bits, block_peak);
       if (block_bad > 0) {
