@@ -568,6 +568,19 @@ LQ_CPU_CLONES void interleave_codes(const float* src, int64_t n, int bits, int s
   }
 }
 
+// The same codes as the little-endian bytes of a 16- or 24-bit sample (Bytes = bits / 8), every
+// stride bytes: what libsndfile's int -> 16/24-bit conversion writes (the top bits, low byte first).
+template <int Bytes>
+LQ_CPU_CLONES void interleave_code_bytes(const float* src, int64_t n, int64_t stride, unsigned char* dst) {
+  for (int64_t i = 0; i < n; ++i) {
+    const auto code = static_cast<uint32_t>(dsp::quantize_to_code(src[i], 8 * Bytes, 0.0));
+    unsigned char* b = dst + i * stride;
+    b[0] = static_cast<unsigned char>(code);
+    b[1] = static_cast<unsigned char>(code >> 8);
+    if constexpr (Bytes == 3) b[2] = static_cast<unsigned char>(code >> 16);
+  }
+}
+
 }  // namespace
 
 struct AudioWriter::Impl {
@@ -583,18 +596,30 @@ struct AudioWriter::Impl {
     // No PEAK chunk: libsndfile stamps it with the time of writing, so two renders of one session
     // would differ in those bytes (the report holds the peaks instead).
     sf_command(snd.get(), SFC_SET_ADD_PEAK_CHUNK, nullptr, SF_FALSE);
-    if (bits) {
+    // 16/24-bit WAV on a little-endian host: the samples' bytes are made here and written raw
+    // (sf_write_raw; libsndfile writes the header and counts the frames), the same bytes as its
+    // own conversion writes, without a second pass over the block and with one write() per block.
+    if constexpr (std::endian::native == std::endian::little) {
+      if (spec.format == OutputFormat::wav && (bits == 16 || bits == 24) &&
+          sf_command(snd.get(), SFC_RAW_DATA_NEEDS_ENDSWAP, nullptr, 0) == SF_FALSE) {
+        raw_bytes = bits / 8;
+      }
+    }
+    if (raw_bytes) {
+      rblock.resize(static_cast<size_t>(kBlockFrames * ch * raw_bytes));
+    } else if (bits) {
       iblock.resize(static_cast<size_t>(kBlockFrames * ch));
     } else {
       fblock.resize(static_cast<size_t>(kBlockFrames * ch));
     }
   }
-  int bits, ch, samplerate = 0;
+  int bits, ch, samplerate = 0, raw_bytes = 0;
   int64_t frames = 0;
   TempFile tmp;
   SndFile snd;
   std::vector<float> fblock;
   std::vector<int> iblock;
+  std::vector<unsigned char> rblock;
 };
 
 AudioWriter::AudioWriter(const fs::path& out, const EncodeSpec& spec, int channels, double rate) {
@@ -615,15 +640,21 @@ void AudioWriter::write(const AudioBuffer& audio, int64_t begin, int64_t end) {
     const int64_t n = std::min(kBlockFrames, end - start);
     for (int c = 0; c < m.ch; ++c) {
       const float* src = audio.channels[static_cast<size_t>(c)].data() + start;
-      if (m.bits) {
+      if (m.raw_bytes == 3) {
+        interleave_code_bytes<3>(src, n, 3 * m.ch, m.rblock.data() + 3 * c);
+      } else if (m.raw_bytes == 2) {
+        interleave_code_bytes<2>(src, n, 2 * m.ch, m.rblock.data() + 2 * c);
+      } else if (m.bits) {
         interleave_codes(src, n, m.bits, m.ch, m.iblock.data() + c);
       } else {
         for (int64_t i = 0; i < n; ++i) m.fblock[static_cast<size_t>(i * m.ch + c)] = src[i];
       }
     }
-    const sf_count_t wrote = m.bits ? sf_writef_int(m.snd.get(), m.iblock.data(), n)
-                                    : sf_writef_float(m.snd.get(), m.fblock.data(), n);
-    if (wrote != n) m.tmp.fail(std::string("libsndfile: ") + sf_strerror(m.snd.get()));
+    const sf_count_t expected = m.raw_bytes ? n * m.ch * m.raw_bytes : n;  // bytes raw, else frames
+    const sf_count_t wrote = m.raw_bytes ? sf_write_raw(m.snd.get(), m.rblock.data(), expected)
+                             : m.bits    ? sf_writef_int(m.snd.get(), m.iblock.data(), n)
+                                         : sf_writef_float(m.snd.get(), m.fblock.data(), n);
+    if (wrote != expected) m.tmp.fail(std::string("libsndfile: ") + sf_strerror(m.snd.get()));
     m.frames += n;
   }
   m.tmp.start_writeback();
