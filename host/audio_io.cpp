@@ -601,11 +601,23 @@ class TempFile {
 
 namespace {
 
+// x[i] = code_to_float(quantize_to_code(x[i], bits, the dither of frame first_frame + i)), written
+// so that it vectorises: the channel's dither stream started once, the code kept in double (an
+// integer there, so / 2^(bits-1) is the exact * 2^-(bits-1)) and quantize_to_code's NaN test as a
+// select. The same bits (tests: Quantize.*).
 LQ_CPU_CLONES void quantize_range(float* x, int64_t b, int64_t e, int64_t first_frame, int channel, int bits, bool dither,
                                   uint64_t seed) {
+  const uint64_t stream = dsp::dither_stream(seed, channel);
+  const double scale = static_cast<double>(int64_t{1} << (bits - 1));
+  const double unscale = 1.0 / scale, lo = -scale, hi = scale - 1.0;
   for (int64_t i = b; i < e; ++i) {
-    const double d = dither ? dsp::tpdf_dither_lsb(seed, channel, first_frame + i) : 0.0;
-    x[i] = dsp::code_to_float(dsp::quantize_to_code(x[i], bits, d), bits);
+    const double d = dither ? dsp::tpdf_from_bits(dsp::dither_bits_at(stream, first_frame + i)) : 0.0;
+    double v = static_cast<double>(x[i]) * scale + d;
+    v = v != v ? 0.0 : v;
+    v = std::floor(v + 0.5);
+    v = v > hi ? hi : v;
+    v = v < lo ? lo : v;
+    x[i] = static_cast<float>(v * unscale);
   }
 }
 

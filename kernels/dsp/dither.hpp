@@ -25,20 +25,33 @@ LQ_HD uint64_t splitmix64_mix(uint64_t z) {
   return z ^ (z >> 31);
 }
 
-// 64 random bits for (seed, channel, frame).
-LQ_HD uint64_t dither_bits(uint64_t seed, int channel, int64_t frame) {
-  uint64_t state = splitmix64_mix(seed ^ kSplitMixGamma);
-  state = splitmix64_mix(state ^ (static_cast<uint64_t>(static_cast<uint32_t>(channel)) * 0xD1B54A32D192ED03ull));
-  return splitmix64_mix(state + (static_cast<uint64_t>(frame) + 1u) * kSplitMixGamma);
+// The start state of the (seed, channel) stream.
+LQ_HD uint64_t dither_stream(uint64_t seed, int channel) {
+  const uint64_t state = splitmix64_mix(seed ^ kSplitMixGamma);
+  return splitmix64_mix(state ^ (static_cast<uint64_t>(static_cast<uint32_t>(channel)) * 0xD1B54A32D192ED03ull));
 }
 
-// TPDF dither in LSB units, in [-1, 1): the sum of two uniforms in [-0.5, 0.5). Exact in double
-// (two 32-bit integers scaled by 2^-32).
-LQ_HD double tpdf_dither_lsb(uint64_t seed, int channel, int64_t frame) {
-  const uint64_t r = dither_bits(seed, channel, frame);
-  const double u1 = static_cast<double>(r >> 32);
-  const double u2 = static_cast<double>(r & 0xFFFFFFFFull);
+// 64 random bits for a frame of the stream that starts at `stream`.
+LQ_HD uint64_t dither_bits_at(uint64_t stream, int64_t frame) {
+  return splitmix64_mix(stream + (static_cast<uint64_t>(frame) + 1u) * kSplitMixGamma);
+}
+
+// 64 random bits for (seed, channel, frame).
+LQ_HD uint64_t dither_bits(uint64_t seed, int channel, int64_t frame) {
+  return dither_bits_at(dither_stream(seed, channel), frame);
+}
+
+// TPDF dither in LSB units, in [-1, 1) from 64 random bits: the sum of two uniforms in
+// [-0.5, 0.5). Exact in double (two 32-bit integers scaled by 2^-32).
+LQ_HD double tpdf_from_bits(uint64_t r) {
+  const double u1 = static_cast<double>(static_cast<uint32_t>(r >> 32));
+  const double u2 = static_cast<double>(static_cast<uint32_t>(r));
   return (u1 + u2) * 2.3283064365386963e-10 - 1.0;  // 2^-32
+}
+
+// TPDF dither in LSB units for (seed, channel, frame).
+LQ_HD double tpdf_dither_lsb(uint64_t seed, int channel, int64_t frame) {
+  return tpdf_from_bits(dither_bits(seed, channel, frame));
 }
 
 // Integer code of x (full scale +-1.0) on a `bits`-bit grid (2 <= bits <= 31): round

@@ -2,6 +2,7 @@
 // error power, the resampler keeps frequencies, and every malformed input of verification.md
 // 5.4 (cases 1-13, 18, 19) is a one-line UserError naming the file and the problem; outputs are
 // published atomically (cases 20, 21).
+#include <bit>
 #include <gtest/gtest.h>
 #include <sndfile.h>
 #include <sys/resource.h>
@@ -270,8 +271,9 @@ TEST(Dither, NoiseIsTriangularOnPlusMinusOneLsb) {
   EXPECT_LT(hi, 1.0);
 }
 
-// Blocks of frames quantised in parallel give the bits of the sequential loop, and each sample is
-// the scalar definition (dsp::quantize_to_code of the sample and its own dither value).
+// Blocks of frames quantised in parallel give the bits of the sequential loop, and every sample is
+// the scalar definition (dsp::quantize_to_code of the sample and its own dither value, then
+// dsp::code_to_float), with and without dither, for values that clamp, NaN and infinities too.
 TEST(Dither, ParallelQuantisationEqualsTheSequentialDefinition) {
   const int64_t n = 3 * (int64_t{1} << 16) + 12345;
   AudioBuffer in(2, n, 48000.0);
@@ -281,18 +283,28 @@ TEST(Dither, ParallelQuantisationEqualsTheSequentialDefinition) {
     for (auto& v : ch) v = g(rng);
   }
   in.channels[0][7] = 3.0f;  // clamps
+  in.channels[1][8] = -3.0f;
+  in.channels[0][9] = std::numeric_limits<float>::quiet_NaN();
+  in.channels[1][10] = std::numeric_limits<float>::infinity();
+  in.channels[0][11] = -std::numeric_limits<float>::infinity();
+  in.channels[1][12] = 1.0f;   // the top code is 2^(bits-1) - 1
+  in.channels[0][13] = -1.0f;  // the bottom code, exactly
   lq::cpu::ThreadPool pool(2);
-  for (int bits : {16, 24}) {
-    const EncodeSpec spec{OutputFormat::wav, bits, true, 1234};
-    AudioBuffer seq = in, par = in;
-    lq::quantize_in_place(seq, spec);
-    lq::quantize_in_place(par, spec, &pool);
-    for (size_t c = 0; c < 2; ++c) {
-      EXPECT_TRUE(lq::test::bit_equal(seq.channels[c], par.channels[c])) << bits << " bits, channel " << c;
-      for (int64_t i : {int64_t(0), int64_t(7), n / 2, n - 1}) {
-        const double d = lq::dsp::tpdf_dither_lsb(1234, int(c), i);
-        const float want = lq::dsp::code_to_float(lq::dsp::quantize_to_code(in.channels[c][size_t(i)], bits, d), bits);
-        EXPECT_EQ(par.channels[c][size_t(i)], want) << bits << " bits, channel " << c << ", frame " << i;
+  for (const bool dither : {true, false}) {
+    for (int bits : {16, 24}) {
+      const EncodeSpec spec{OutputFormat::wav, bits, dither, 1234};
+      AudioBuffer seq = in, par = in;
+      lq::quantize_in_place(seq, spec);
+      lq::quantize_in_place(par, spec, &pool);
+      for (size_t c = 0; c < 2; ++c) {
+        EXPECT_TRUE(lq::test::bit_equal(seq.channels[c], par.channels[c])) << bits << " bits, channel " << c;
+        int64_t mismatches = 0;
+        for (int64_t i = 0; i < n; ++i) {
+          const double d = dither ? lq::dsp::tpdf_dither_lsb(1234, int(c), i) : 0.0;
+          const float want = lq::dsp::code_to_float(lq::dsp::quantize_to_code(in.channels[c][size_t(i)], bits, d), bits);
+          mismatches += std::bit_cast<uint32_t>(par.channels[c][size_t(i)]) != std::bit_cast<uint32_t>(want);
+        }
+        EXPECT_EQ(mismatches, 0) << bits << " bits, dither " << dither << ", channel " << c;
       }
     }
   }
