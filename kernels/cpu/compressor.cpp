@@ -34,28 +34,49 @@ float max_magnitude(const AudioBuffer& a, int64_t i) {
   return m;
 }
 
+constexpr int64_t kRun = 64;  // frames per test for a run with nothing to compute
+
 // The linked detector of one or two channels (l == r for one) over [b, e): the same values as the
 // general loop in compress(), written without branches (every value computed, then selected) so
-// that it vectorises.
+// that it vectorises. A run of kRun frames all under the knee (most of a quiet stem's) is 0 without
+// its logarithms; NaN counts as loud, as in the per-frame test.
 LQ_CPU_CLONES void linked_reduction(const float* l, const float* r, int64_t b, int64_t e,
                                     const dsp::CompressorCoefficients& k, float* gr) {
-  for (int64_t i = b; i < e; ++i) {
-    const float al = std::fabs(l[i]), ar = std::fabs(r[i]);
-    const float peak = al < ar ? ar : al;
-    const float g = dsp::gain_reduction_db(dsp::level_db(peak), k.threshold_db, k.ratio, k.knee_db);
-    gr[i] = peak < k.quiet_magnitude ? 0.0f : g;
+  for (int64_t r0 = b; r0 < e; r0 += kRun) {
+    const int64_t r1 = std::min(e, r0 + kRun);
+    int loud = 0;
+    for (int64_t i = r0; i < r1; ++i) loud |= !(std::fabs(l[i]) < k.quiet_magnitude && std::fabs(r[i]) < k.quiet_magnitude);
+    if (loud == 0) {
+      std::fill(gr + r0, gr + r1, 0.0f);
+      continue;
+    }
+    for (int64_t i = r0; i < r1; ++i) {
+      const float al = std::fabs(l[i]), ar = std::fabs(r[i]);
+      const float peak = al < ar ? ar : al;
+      const float g = dsp::gain_reduction_db(dsp::level_db(peak), k.threshold_db, k.ratio, k.knee_db);
+      gr[i] = peak < k.quiet_magnitude ? 0.0f : g;
+    }
   }
 }
 
 // gain[i] = the linear gain of smoothed[min(n - 1, i + lookahead)] for i in [b, e); rest where that
-// reduction is exactly 0.
+// reduction is exactly 0 (a run of kRun such frames without its exponentials).
 LQ_CPU_CLONES void reduction_to_gain(const float* smoothed, int64_t n, int64_t lookahead, int64_t b, int64_t e,
                                      double makeup_db, float rest, float* gain) {
   const int64_t direct = std::max(b, std::min(e, n - 1 - lookahead));
-  for (int64_t i = b; i < direct; ++i) {
-    const float r = smoothed[i + lookahead];
-    const float g = dsp::compressor_gain(r, makeup_db);
-    gain[i] = r == 0.0f ? rest : g;
+  for (int64_t r0 = b; r0 < direct; r0 += kRun) {
+    const int64_t r1 = std::min(direct, r0 + kRun);
+    int reduced = 0;
+    for (int64_t i = r0; i < r1; ++i) reduced |= smoothed[i + lookahead] != 0.0f;
+    if (reduced == 0) {
+      std::fill(gain + r0, gain + r1, rest);
+      continue;
+    }
+    for (int64_t i = r0; i < r1; ++i) {
+      const float r = smoothed[i + lookahead];
+      const float g = dsp::compressor_gain(r, makeup_db);
+      gain[i] = r == 0.0f ? rest : g;
+    }
   }
   const float r = smoothed[n - 1];
   const float held = r == 0.0f ? rest : dsp::compressor_gain(r, makeup_db);
