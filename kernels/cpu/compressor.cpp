@@ -42,10 +42,12 @@ constexpr int64_t kRun = 64;  // frames per test for a run with nothing to compu
 // its logarithms; NaN counts as loud, as in the per-frame test.
 LQ_CPU_CLONES void linked_reduction(const float* l, const float* r, int64_t b, int64_t e,
                                     const dsp::CompressorCoefficients& k, float* gr) {
+  // The coefficients in locals: stores to gr cannot change them, so the loops vectorise.
+  const float quiet = k.quiet_magnitude, threshold = k.threshold_db, ratio = k.ratio, knee = k.knee_db;
   for (int64_t r0 = b; r0 < e; r0 += kRun) {
     const int64_t r1 = std::min(e, r0 + kRun);
     int loud = 0;
-    for (int64_t i = r0; i < r1; ++i) loud |= !(std::fabs(l[i]) < k.quiet_magnitude && std::fabs(r[i]) < k.quiet_magnitude);
+    for (int64_t i = r0; i < r1; ++i) loud |= !(std::fabs(l[i]) < quiet && std::fabs(r[i]) < quiet);
     if (loud == 0) {
       std::fill(gr + r0, gr + r1, 0.0f);
       continue;
@@ -53,8 +55,8 @@ LQ_CPU_CLONES void linked_reduction(const float* l, const float* r, int64_t b, i
     for (int64_t i = r0; i < r1; ++i) {
       const float al = std::fabs(l[i]), ar = std::fabs(r[i]);
       const float peak = al < ar ? ar : al;
-      const float g = dsp::gain_reduction_db(dsp::level_db(peak), k.threshold_db, k.ratio, k.knee_db);
-      gr[i] = peak < k.quiet_magnitude ? 0.0f : g;
+      const float g = dsp::gain_reduction_db(dsp::level_db(peak), threshold, ratio, knee);
+      gr[i] = peak < quiet ? 0.0f : g;
     }
   }
 }
