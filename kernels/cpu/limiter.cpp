@@ -43,6 +43,7 @@
 #include "kernels/cpu/convolver.hpp"
 #include "kernels/cpu/dynamics.hpp"
 #include "kernels/cpu/recurrence.hpp"
+#include "kernels/cpu/simd.hpp"
 #include "kernels/dsp/dynamics.hpp"
 #include "kernels/cpu/true_peak_range.hpp"
 #include "kernels/dsp/true_peak.hpp"
@@ -116,23 +117,35 @@ double limiter_detector_profile(const AudioBuffer& a, std::vector<double>& peak,
   return max_of(peak.data(), positions);
 }
 
-// van Herk / Gil-Werman within each block: prefix and suffix minima over segments of w, three
-// comparisons per sample whatever w; min is exact, so any blocking gives the same values.
+namespace {
+
+// out[i - b] = min of in[i .. i + w - 1] (1.0 from in_n on) for i in [b, e), by doubling: after
+// pass k, t[j] is the minimum of the 2^k values from j on; the window is then two overlapping runs
+// of the largest 2^k <= w. About log2(w) vectorised passes over the block where the running minima
+// of van Herk / Gil-Werman are two latency-bound chains per sample; min is exact, so both (and any
+// blocking) give the same values. s0 and s1 hold (e - b) + w - 1 values each.
+LQ_CPU_CLONES void window_min_block(const double* in, int64_t in_n, int64_t b, int64_t e, int64_t w, double* out,
+                                    double* __restrict s0, double* __restrict s1) {
+  const int64_t span = (e - b) + w - 1;
+  const int64_t have = std::clamp<int64_t>(in_n - b, 0, span);
+  std::copy(in + b, in + b + have, s0);
+  std::fill(s0 + have, s0 + span, 1.0);
+  int64_t run = 1;
+  for (; 2 * run <= w; run *= 2) {
+    for (int64_t j = 0; j + run < span; ++j) s1[j] = std::min(s0[j], s0[j + run]);
+    std::swap(s0, s1);  // the last `run` values stay stale: no window read below reaches them
+  }
+  for (int64_t i = 0; i < e - b; ++i) out[i] = std::min(s0[i], s0[i + w - run]);
+}
+
+}  // namespace
+
 void sliding_min(const double* in, int64_t in_n, int64_t w, double* out, int64_t out_n, ThreadPool& pool) {
   parallel_for_blocks(pool, out_n, kBlock, [&](int64_t b, int64_t e) {
-    const int64_t span = (e - b) + w - 1;
-    std::vector<double> pre(static_cast<size_t>(span)), suf(static_cast<size_t>(span));
-    auto at = [&](int64_t j) { return b + j < in_n ? in[b + j] : 1.0; };
-    for (int64_t s0 = 0; s0 < span; s0 += w) {
-      const int64_t s1 = std::min(span, s0 + w);
-      pre[size_t(s0)] = at(s0);
-      for (int64_t j = s0 + 1; j < s1; ++j) pre[size_t(j)] = std::min(pre[size_t(j - 1)], at(j));
-      suf[size_t(s1 - 1)] = at(s1 - 1);
-      for (int64_t j = s1 - 2; j >= s0; --j) suf[size_t(j)] = std::min(suf[size_t(j + 1)], at(j));
-    }
-    for (int64_t i = 0; i < e - b; ++i) {
-      out[b + i] = i % w == 0 ? suf[size_t(i)] : std::min(suf[size_t(i)], pre[size_t(i + w - 1)]);
-    }
+    thread_local std::vector<double> s0, s1;
+    const auto span = static_cast<size_t>((e - b) + w - 1);
+    if (s0.size() < span) s0.resize(span), s1.resize(span);
+    window_min_block(in, in_n, b, e, w, out + b, s0.data(), s1.data());
   });
 }
 
