@@ -226,6 +226,22 @@ struct PassOutcome {
 // output's readings are measured in whole grid blocks as soon as every frame of their windows is
 // final, and taken from the input's where neither this span nor the previous one changed a frame.
 // before_write (may be empty): dynamics.hpp, limit_true_peak.
+// x[m] * f[m] in double, rounded to float, where f[m] < 1, for m in [b, e); whether a bit changed.
+LQ_CPU_CLONES bool scale_frames(float* x, const double* f, int64_t b, int64_t e) {
+  int moved = 0;
+  for (int64_t m = b; m < e; ++m) {
+    const float y = f[m] < 1.0 ? static_cast<float>(double(x[m]) * f[m]) : x[m];
+    moved |= y != x[m];
+    x[m] = y;
+  }
+  return moved != 0;
+}
+
+// gr[m - b] = the gain reduction (dB) of f[m] for m in [b, e), 0 where f[m] >= 1.
+LQ_CPU_CLONES void frame_reductions(const double* f, int64_t b, int64_t e, double* gr) {
+  for (int64_t m = b; m < e; ++m) gr[m - b] = f[m] < 1.0 ? dsp::reduction_db_of_gain(f[m]) : 0.0;
+}
+
 template <class Gains>
 PassOutcome rescale_pass(AudioBuffer& a, int64_t reach, Gains&& gains, GainTally* tally, Scratch& s, ThreadPool& pool,
                          const std::function<void(int64_t)>& before_write = {}) {
@@ -259,23 +275,17 @@ PassOutcome rescale_pass(AudioBuffer& a, int64_t reach, Gains&& gains, GainTally
       if (!any) return;
       scaled[size_t((b0 + b) / kBlock)] = 1;
       bool moved = false;
-      for (auto& ch : a.channels) {
-        float* x = ch.data() + b0;
-        for (int64_t m = b; m < e; ++m) {
-          const float y = f[m] < 1.0 ? static_cast<float>(double(x[m]) * f[m]) : x[m];
-          moved |= y != x[m];
-          x[m] = y;
-        }
-      }
+      for (auto& ch : a.channels) moved |= scale_frames(ch.data() + b0, f, b, e);
       changed[size_t((b0 + b) / kBlock)] = moved;
       if (tally == nullptr) return;
-      double sum = 0.0;
+      double sum = 0.0, gr[kCell];
       for (int64_t c0 = b; c0 < e; c0 += kCell) {
+        const int64_t c1 = std::min(e, c0 + kCell);
+        frame_reductions(f, c0, c1, gr);
         double mx = 0.0;
-        for (int64_t m = c0; m < std::min(e, c0 + kCell); ++m) {
-          const double gr = f[m] < 1.0 ? -dsp::linear_to_db(f[m]) : 0.0;
-          mx = std::max(mx, gr);
-          sum += gr;
+        for (int64_t m = 0; m < c1 - c0; ++m) {
+          mx = std::max(mx, gr[m]);
+          sum += gr[m];
         }
         tally->cell_max[size_t((b0 + c0) / kCell)] += mx;
       }
