@@ -85,6 +85,16 @@ LQ_CPU_CLONES void reduction_to_gain(const float* smoothed, int64_t n, int64_t l
   for (int64_t i = direct; i < e; ++i) gain[i] = held;
 }
 
+// The statistics of n smoothed reductions from first_frame on (dsp::ReductionStats's order),
+// built for each vector width.
+LQ_CPU_CLONES void add_stats(dsp::ReductionStats& st, const float* v, int64_t first_frame, int64_t n) {
+  st.add(v, first_frame, n);
+}
+
+LQ_CPU_CLONES void multiply_by(float* x, const float* g, int64_t b, int64_t e) {
+  for (int64_t i = b; i < e; ++i) x[i] *= g[i];
+}
+
 }  // namespace
 
 struct CompressorStream::Impl {
@@ -166,7 +176,7 @@ void CompressorStream::process(AudioBuffer& audio, int64_t frames, ThreadPool& p
       const int64_t b = std::max(g0, (first_block + j) * kBlock) - g0;
       const int64_t e = std::min(g1, (first_block + j + 1) * kBlock) - g0;
       dsp::ReductionStats st = j == 0 ? s.open[size_t(d)] : dsp::ReductionStats{};
-      st.add(sm + b, g0 + b, e - b);
+      add_stats(st, sm + b, g0 + b, e - b);
       reduction_to_gain(sm, n, k.lookahead_frames, b, e, k.makeup_db, rest_gain, gain.data());
       span_stats[size_t(j)] = st;
     });
@@ -179,9 +189,7 @@ void CompressorStream::process(AudioBuffer& audio, int64_t frames, ThreadPool& p
 
   parallel_for_blocks(pool, frames, kBlock, [&](int64_t b, int64_t e) {
     for (int c = 0; c < channels; ++c) {
-      const float* g = gr[size_t(detectors == 1 ? 0 : c)].data();
-      float* x = audio.channels[size_t(c)].data();
-      for (int64_t i = b; i < e; ++i) x[i] *= g[i];
+      multiply_by(audio.channels[size_t(c)].data(), gr[size_t(detectors == 1 ? 0 : c)].data(), b, e);
     }
   });
   s.frames_done = g1;

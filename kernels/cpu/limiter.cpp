@@ -98,7 +98,7 @@ double detector_readings(const AudioBuffer& a, int64_t p0, int64_t p1, double* o
         true_peak_range(ch.data(), len, p0 + b, p0 + e, tp.data());
         for (int64_t i = b; i < e; ++i) out[i] = std::max(out[i], tp[size_t(i - b)]);
       }
-      block_max[size_t(b / kBlock)] = *std::max_element(out + b, out + e);
+      block_max[size_t(b / kBlock)] = max_reading(out + b, e - b);
     });
     annex_max = *std::max_element(block_max.begin(), block_max.end());
   }
@@ -106,7 +106,7 @@ double detector_readings(const AudioBuffer& a, int64_t p0, int64_t p1, double* o
   return annex_max;
 }
 
-double max_of(const double* x, int64_t n) { return n > 0 ? *std::max_element(x, x + n) : 0.0; }
+double max_of(const double* x, int64_t n) { return max_reading(x, n); }
 
 }  // namespace
 

@@ -158,16 +158,14 @@ void MeterStream::add(const AudioBuffer& audio, int64_t begin, int64_t end, Thre
     }
     const int64_t u = t - k_tasks, c = u / tp_blocks, b0 = (u % tp_blocks) * kTpBlock, b1 = std::min(n, b0 + kTpBlock);
     const float* x = x_of(int(c));
-    float peak = 0.0f;
-    for (int64_t i = b0; i < b1; ++i) peak = std::max(peak, std::fabs(x[i]));
-    sp[size_t(u)] = peak;
+    sp[size_t(u)] = cpu::sample_peak(x + b0, b1 - b0);
     if (!scan_true_peak_) return;
     // Positions of frames kHistory on read the span only; the first ones need the history (below).
     const int64_t p0 = std::max(b0, kHistory);
     if (p0 >= b1) return;
     std::vector<double> r(size_t(b1 - p0));
     true_peak_range(x, n, p0, b1, r.data());
-    tp[size_t(u)] = *std::max_element(r.begin(), r.end());
+    tp[size_t(u)] = max_reading(r.data(), int64_t(r.size()));
   });
   for (float v : sp) sample_peak_ = std::max(sample_peak_, double(v));
   for (double v : tp) true_peak_ = std::max(true_peak_, v);
@@ -213,9 +211,7 @@ double true_peak_scan(const AudioBuffer& audio, ThreadPool& pool) {
     const int64_t n0 = (t % blocks) * block, n1 = std::min(positions, n0 + block);
     std::vector<double> tp(static_cast<size_t>(n1 - n0));
     true_peak_range(x, len, n0, n1, tp.data());
-    double peak = 0.0;
-    for (double v : tp) peak = std::max(peak, v);
-    peaks[static_cast<size_t>(t)] = peak;
+    peaks[static_cast<size_t>(t)] = max_reading(tp.data(), n1 - n0);
   });
   return *std::max_element(peaks.begin(), peaks.end());
 }
@@ -229,9 +225,7 @@ double sample_peak_scan(const AudioBuffer& audio, ThreadPool& pool) {
   pool.parallel_for(static_cast<int64_t>(peaks.size()), [&](int64_t t) {
     const float* x = audio.channels[static_cast<size_t>(t / blocks)].data();
     const int64_t i0 = (t % blocks) * block, i1 = std::min(len, i0 + block);
-    float peak = 0.0f;
-    for (int64_t i = i0; i < i1; ++i) peak = std::max(peak, std::fabs(x[i]));
-    peaks[static_cast<size_t>(t)] = peak;
+    peaks[static_cast<size_t>(t)] = sample_peak(x + i0, i1 - i0);
   });
   return double(*std::max_element(peaks.begin(), peaks.end()));
 }

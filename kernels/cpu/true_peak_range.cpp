@@ -1,6 +1,7 @@
 // kernels/cpu/true_peak_range.hpp: the vectorised true-peak scan.
 #include "kernels/cpu/true_peak_range.hpp"
 
+#include <cmath>
 #include <cstring>
 
 #include "kernels/cpu/simd.hpp"
@@ -54,6 +55,40 @@ LQ_CPU_CLONES void true_peak_range(const float* x, int64_t len, int64_t begin, i
     std::memcpy(out + (n0 - begin), best, sizeof best);
   }
   for (int64_t n = inner1 > begin ? inner1 : begin; n < end; ++n) out[n - begin] = dsp::true_peak_at(x, len, n);
+}
+
+// Lane k holds the maximum of the elements i = k mod kLanes: `a > m ? a : m` is one max
+// instruction per vector (it passes over NaN, as std::max does).
+LQ_CPU_CLONES float sample_peak(const float* x, int64_t n) {
+  constexpr int kLanes = 16;
+  float m[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    for (int k = 0; k < kLanes; ++k) {
+      const float a = std::fabs(x[i + k]);
+      m[k] = a > m[k] ? a : m[k];
+    }
+  }
+  for (; i < n; ++i) {
+    const float a = std::fabs(x[i]);
+    m[0] = a > m[0] ? a : m[0];
+  }
+  float peak = 0.0f;
+  for (const float v : m) peak = v > peak ? v : peak;
+  return peak;
+}
+
+LQ_CPU_CLONES double max_reading(const double* x, int64_t n) {
+  constexpr int kLanes = 8;
+  double m[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    for (int k = 0; k < kLanes; ++k) m[k] = x[i + k] > m[k] ? x[i + k] : m[k];
+  }
+  for (; i < n; ++i) m[0] = x[i] > m[0] ? x[i] : m[0];
+  double best = 0.0;
+  for (const double v : m) best = v > best ? v : best;
+  return best;
 }
 
 }  // namespace lq::cpu

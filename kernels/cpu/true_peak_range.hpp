@@ -12,4 +12,12 @@ namespace lq::cpu {
 // the same bits); only the edges take the checked path.
 void true_peak_range(const float* x, int64_t len, int64_t begin, int64_t end, double* out);
 
+// The largest |x[i]| for i < n, 0 for n = 0; NaN is passed over, as std::max passes it over.
+// Vectorised (max is exact in any order: the same value as the plain loop).
+float sample_peak(const float* x, int64_t n);
+
+// The largest of n readings >= 0 (true peaks, magnitudes), 0 for n = 0: std::max_element's value,
+// vectorised.
+double max_reading(const double* x, int64_t n);
+
 }  // namespace lq::cpu
