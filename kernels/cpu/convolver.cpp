@@ -162,7 +162,7 @@ bool load_frame(const float* x, int64_t n_in, int64_t start, int64_t k, float* f
 }
 
 // bins = x * h (complex, K/2 + 1 bins).
-void multiply_spectra(const fftwf_complex* x, const fftwf_complex* h, int64_t k, fftwf_complex* bins) {
+LQ_CPU_CLONES void multiply_spectra(const fftwf_complex* x, const fftwf_complex* h, int64_t k, fftwf_complex* bins) {
   for (int64_t i = 0; i <= k / 2; ++i) {
     const float xr = x[i][0], xi = x[i][1];
     bins[i][0] = xr * h[i][0] - xi * h[i][1];
