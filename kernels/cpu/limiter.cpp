@@ -25,7 +25,7 @@
 // keeps the loudest reading, which lands on c, from being over by float rounding alone; without it
 // nearly every signal took a second pass.
 //
-// Decomposition: the meter, the sliding minima (van Herk / Gil-Werman per block), the box average
+// Decomposition: the meter, the sliding minima (doubling per block, window_min_block), the box average
 // and the application are parallel maps over fixed blocks of frames; the release is the chunked
 // recurrence. Every step is exact or order-fixed, so the bits do not depend on the thread count.
 //

@@ -214,7 +214,7 @@ LQ_HD double fixed_mean_to_gain(int64_t sum, int64_t width, double scale) {
 }
 
 // The GPU's per-output forms of the limiter's window passes (kernels/cuda/dynamics.cu: one thread
-// per output reads its whole window). Both are exact, so they equal the CPU's van Herk minimum and
+// per output reads its whole window). Both are exact, so they equal the CPU's blocked minimum and
 // running fixed-point sum bit for bit (tests/dsp/limiter_test.cpp).
 // min(1, in[i .. i + w - 1]) with in[j] = 1 for j >= in_n: for gains (<= 1) the window's minimum.
 LQ_HD double window_min_at(const double* in, int64_t in_n, int64_t w, int64_t i) {

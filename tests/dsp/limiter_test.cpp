@@ -418,7 +418,7 @@ TEST(Limiter, OverRemovalTouchesOnlyTheSamplesThatFeedAnOver) {
 }
 
 // The GPU's per-output window passes (dsp::window_min_at, dsp::box_average_at) equal the CPU's
-// van Herk minimum bit for bit, and the box average equals a running fixed-point sum bit for bit
+// blocked (doubling) minimum bit for bit, and the box average equals a running fixed-point sum bit for bit
 // (and lies within 2^-b of the float64 mean, never above it).
 TEST(Limiter, PerOutputWindowPassesEqualTheBlockedCpuForms) {
   std::mt19937 rng(17);
