@@ -604,7 +604,7 @@ namespace {
 // x[i] = code_to_float(quantize_to_code(x[i], bits, the dither of frame first_frame + i)), written
 // so that it vectorises: the channel's dither stream started once, the code kept in double (an
 // integer there, so / 2^(bits-1) is the exact * 2^-(bits-1)) and quantize_to_code's NaN test as a
-// select. The same bits (tests: Quantize.*).
+// select. The same bits (test: Dither.ParallelQuantisationEqualsTheSequentialDefinition).
 LQ_CPU_CLONES void quantize_range(float* x, int64_t b, int64_t e, int64_t first_frame, int channel, int bits, bool dither,
                                   uint64_t seed) {
   const uint64_t stream = dsp::dither_stream(seed, channel);

@@ -106,15 +106,13 @@ double detector_readings(const AudioBuffer& a, int64_t p0, int64_t p1, double* o
   return annex_max;
 }
 
-double max_of(const double* x, int64_t n) { return max_reading(x, n); }
-
 }  // namespace
 
 double limiter_detector_profile(const AudioBuffer& a, std::vector<double>& peak, ThreadPool& pool) {
   const int64_t positions = a.frames() + kSupport - 1;
   peak.resize(size_t(positions));
   detector_readings(a, 0, positions, peak.data(), pool);
-  return max_of(peak.data(), positions);
+  return max_reading(peak.data(), positions);
 }
 
 namespace {
@@ -182,7 +180,7 @@ class Readings {
     buf_.resize(size_t(end - begin_));
     double* fresh = buf_.data() + (end_ - begin_);
     annex_max_ = std::max(annex_max_, detector_readings(a_, end_, end, fresh, pool_));
-    max_ = std::max(max_, max_of(fresh, end - end_));
+    max_ = std::max(max_, max_reading(fresh, end - end_));
     end_ = end;
   }
   void drop_before(int64_t p) {
@@ -220,12 +218,6 @@ struct PassOutcome {
   double input_annex_max = 0.0;
 };
 
-// One pass over `a` in spans of kSpan frames: gains(b0, len, r, r_n, f) writes the gains f[0, len) of
-// frames [b0, b0 + len) from the readings r[0, r_n) of positions b0 .. (of `a` before the pass; at
-// most `reach` positions past the span's end are read). Frames with f = 1 keep their bits. The
-// output's readings are measured in whole grid blocks as soon as every frame of their windows is
-// final, and taken from the input's where neither this span nor the previous one changed a frame.
-// before_write (may be empty): dynamics.hpp, limit_true_peak.
 // x[m] * f[m] in double, rounded to float, where f[m] < 1, for m in [b, e); whether a bit changed.
 LQ_CPU_CLONES bool scale_frames(float* x, const double* f, int64_t b, int64_t e) {
   int moved = 0;
@@ -242,6 +234,12 @@ LQ_CPU_CLONES void frame_reductions(const double* f, int64_t b, int64_t e, doubl
   for (int64_t m = b; m < e; ++m) gr[m - b] = f[m] < 1.0 ? dsp::reduction_db_of_gain(f[m]) : 0.0;
 }
 
+// One pass over `a` in spans of kSpan frames: gains(b0, len, r, r_n, f) writes the gains f[0, len) of
+// frames [b0, b0 + len) from the readings r[0, r_n) of positions b0 .. (of `a` before the pass; at
+// most `reach` positions past the span's end are read). Frames with f = 1 keep their bits. The
+// output's readings are measured in whole grid blocks as soon as every frame of their windows is
+// final, and taken from the input's where neither this span nor the previous one changed a frame.
+// before_write (may be empty): dynamics.hpp, limit_true_peak.
 template <class Gains>
 PassOutcome rescale_pass(AudioBuffer& a, int64_t reach, Gains&& gains, GainTally* tally, Scratch& s, ThreadPool& pool,
                          const std::function<void(int64_t)>& before_write = {}) {
@@ -304,9 +302,9 @@ PassOutcome rescale_pass(AudioBuffer& a, int64_t reach, Gains&& gains, GainTally
       if (again) {
         s.readings.resize(size_t(q1 - q0));
         detector_readings(a, q0, q1, s.readings.data(), pool);
-        o.after = std::max(o.after, max_of(s.readings.data(), q1 - q0));
+        o.after = std::max(o.after, max_reading(s.readings.data(), q1 - q0));
       } else {
-        o.after = std::max(o.after, max_of(in.at(q0), q1 - q0));
+        o.after = std::max(o.after, max_reading(in.at(q0), q1 - q0));
       }
       q0 = q1;
     }
