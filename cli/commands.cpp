@@ -1,6 +1,10 @@
 #include "cli/commands.hpp"
 
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -12,6 +16,7 @@
 #include "host/catalog.hpp"
 #include "host/devices.hpp"
 #include "host/errors.hpp"
+#include "host/files.hpp"
 #include "host/loudness.hpp"
 #include "host/render.hpp"
 #include "host/session.hpp"
@@ -34,9 +39,12 @@ std::string fmt(const json& v, const char* unit) {
 
 int run_render(const RenderArgs& args) {
   const fs::path input(args.input);
-  std::error_code ec;
-  if (!fs::exists(input, ec)) throw UserError(input, "no such file or folder");
-  const Session session = fs::is_directory(input, ec) ? session_from_stem_dir(input) : load_session(input);
+  struct stat st {};
+  if (::stat(input.c_str(), &st) != 0) {
+    const int e = errno;
+    throw UserError(input, e == ENOENT ? std::string("no such file or folder") : std::string(std::strerror(e)));
+  }
+  const Session session = S_ISDIR(st.st_mode) ? session_from_stem_dir(input) : load_session(input);
   RenderOptions opt;
   opt.output = args.output;
   if (!args.no_report) {
@@ -46,6 +54,7 @@ int run_render(const RenderArgs& args) {
   opt.ceiling_dbtp = args.ceiling_dbtp;
   opt.threads = args.threads;
   opt.backend = args.backend;
+  const TemporariesRemovedOnSignal on_signal;  // SIGINT/SIGTERM: nothing of this render is left
   const RenderResult r = render(session, opt);
   if (args.quiet) return 0;
   const json& m = r.report["master"];
@@ -68,9 +77,19 @@ int run_render(const RenderArgs& args) {
 int run_measure(const MeasureArgs& args) {
   cpu::ThreadPool pool(args.threads);
   json all = json::array();
+  int failed = 0;
   for (const auto& f : args.files) {
     AudioFileInfo info;
-    const AudioBuffer a = read_audio(f, &info);
+    AudioBuffer a;
+    try {
+      a = read_audio(f, &info);
+    } catch (const UserError& e) {
+      // One bad file does not hide the others' figures: it is reported, and the exit code says so.
+      ++failed;
+      std::cerr << "lacquer: " << e.what() << "\n";
+      if (args.json) all.push_back({{"file", f}, {"error", e.what()}});
+      continue;
+    }
     const LoudnessMeasurement m = measure_loudness(a, pool);
     auto num = [](double v) { return std::isfinite(v) ? json(v) : json(nullptr); };
     const json j = {{"file", f},
@@ -96,7 +115,7 @@ int run_measure(const MeasureArgs& args) {
               << "  true peak      " << fmt(j["true_peak_dbtp"], "dBTP") << "\n";
   }
   if (args.json) std::cout << all.dump(2) << "\n";
-  return 0;
+  return failed > 0 ? 1 : 0;
 }
 
 int run_devices() {

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <malloc.h>
 
+#include <cmath>
 #include <cstdio>
 #include <exception>
 #include <filesystem>
@@ -21,6 +22,19 @@ int main(int argc, char** argv) {
   mallopt(M_MMAP_THRESHOLD, 16 << 20);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
   mallopt(M_ARENA_MAX, 1);
+  // CLI::Range lets NaN through (its comparisons are false): every number must also be finite.
+  const CLI::Validator finite(
+      [](std::string& text) {
+        try {
+          size_t used = 0;
+          const double v = std::stod(text, &used);
+          if (!std::isfinite(v)) return std::string("must be a finite number, not '") + text + "'";
+        } catch (const std::exception&) {
+          return std::string("'") + text + "' is not a number";
+        }
+        return std::string();
+      },
+      "FINITE");
   CLI::App app{"Lacquer: GPU-accelerated offline stem mastering"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("lacquer ") + LQ_VERSION);
@@ -33,9 +47,9 @@ int main(int argc, char** argv) {
   render_cmd->add_option("--report", render.report, "JSON report path (default: OUTPUT with .json)");
   render_cmd->add_flag("--no-report", render.no_report, "Do not write a JSON report");
   render_cmd->add_option("--target-lufs", render.target_lufs, "Integrated loudness target, LUFS")
-      ->check(CLI::Range(-40.0, -5.0));
+      ->check(finite)->check(CLI::Range(-40.0, -5.0));
   render_cmd->add_option("--ceiling-dbtp", render.ceiling_dbtp, "True-peak ceiling, dBTP")
-      ->check(CLI::Range(-20.0, 0.0));
+      ->check(finite)->check(CLI::Range(-20.0, 0.0));
   render_cmd->add_option("--threads", render.threads, "Worker threads (0: all cores)")->check(CLI::Range(0, 1024));
   render_cmd->add_option("--backend", render.backend, "cpu, cuda or auto")
       ->check(CLI::IsMember({"cpu", "cuda", "auto"}));
@@ -67,7 +81,7 @@ int main(int argc, char** argv) {
   batch_cmd->add_option("--shard-count", batch.shard_count, "Shards, with JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs)")
       ->check(CLI::Range(1, 1000000));
   batch_cmd->add_option("--max-inflight-gib", batch.max_inflight_gib, "Memory for songs in flight (0: half the RAM)")
-      ->check(CLI::Range(0.0, 1e6));
+      ->check(finite)->check(CLI::Range(0.0, 1e6));
   batch_cmd->add_flag("-q,--quiet", batch.quiet, "Print nothing but errors");
   batch_cmd->add_flag("--json-log", batch.json_log, "One JSON object per song and one for the summary, on stdout");
 

@@ -26,6 +26,7 @@
 #include <stdexcept>
 
 #include "host/errors.hpp"
+#include "host/files.hpp"
 #include "kernels/cpu/simd.hpp"
 #include "kernels/dsp/dither.hpp"
 
@@ -60,18 +61,6 @@ SndFile open_sndfile(int fd, int mode, SF_INFO* info, Fail&& fail) {
   if (!f) fail(why);
   return SndFile(f);
 }
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() { if (fd_ >= 0) ::close(fd_); }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 // ---- container facts libsndfile does not report -------------------------------------------
 
@@ -310,20 +299,9 @@ int64_t deinterleave_raw_stereo(const unsigned char* raw, int64_t n, float* l, f
 AudioReader::AudioReader(const fs::path& path) : impl_(std::make_unique<Impl>()) {
   Impl& r = *impl_;
   r.path = path;
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
-    const int e = errno;
-    struct stat lst {};
-    if (e == ENOENT && ::lstat(path.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode)) {
-      throw UserError(path, "broken symbolic link (" + errno_text(e) + ")");
-    }
-    throw UserError(path, errno_text(e));
-  }
-  if (S_ISDIR(st.st_mode)) throw UserError(path, "is a directory, not an audio file");
-  if (!S_ISREG(st.st_mode)) throw UserError(path, "not a regular file");
-  r.fd = std::make_unique<Fd>(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  r.fd = std::make_unique<Fd>(open_input(path));  // a regular file, opened without blocking
   const int fd = r.fd->get();
-  if (fd < 0) throw UserError(path, errno_text(errno));
+  struct stat st {};
   if (::fstat(fd, &st) != 0) throw UserError(path, errno_text(errno));
   const auto file_size = static_cast<uint64_t>(st.st_size);
   if (file_size == 0) throw UserError(path, "empty file (0 bytes), not an audio file");
@@ -352,6 +330,18 @@ AudioReader::AudioReader(const fs::path& path) : impl_(std::make_unique<Impl>())
                               std::to_string(facts.data_present / fb) + " (data chunk claims " +
                               std::to_string(facts.data_declared) + " bytes, " +
                               std::to_string(facts.data_present) + " present)");
+  }
+  if (!uncompressed && sfi.frames == SF_COUNT_MAX) {
+    // A FLAC or Ogg file written to a pipe has no total length in its header: count the frames by
+    // decoding once (the file's own size bounds the work), then read from the start.
+    std::vector<float> scratch(static_cast<size_t>(kBlockFrames * ch));
+    int64_t counted = 0;
+    for (sf_count_t n; (n = sf_readf_float(r.snd.get(), scratch.data(), kBlockFrames)) > 0;) counted += n;
+    if (sf_error(r.snd.get()) != SF_ERR_NO_ERROR) {
+      throw UserError(path, std::string("corrupt (libsndfile: ") + sf_strerror(r.snd.get()) + ")");
+    }
+    if (sf_seek(r.snd.get(), 0, SEEK_SET) != 0) throw UserError(path, "cannot seek back to the start after counting frames");
+    sfi.frames = counted;
   }
   if (sfi.frames <= 0) throw UserError(path, "no audio (0 frames)");
   r.declared = sfi.frames;
@@ -544,59 +534,6 @@ int output_bits(const EncodeSpec& spec, const fs::path& out = "output") {
                            std::to_string(spec.bit_depth) + "-bit is not available (WAV: 16, 24, 32 float; FLAC: 16, 24)");
 }
 
-// A uniquely named file beside `out`; removed on destruction unless published.
-class TempFile {
- public:
-  explicit TempFile(const fs::path& out) : out_(out) {
-    if (!out.has_filename()) throw UserError(out, "not a file name");
-    dir_ = out.parent_path().empty() ? fs::path(".") : out.parent_path();
-    std::random_device rd;
-    char tag[40];
-    std::snprintf(tag, sizeof tag, ".tmp-%ld-%08x%08x", static_cast<long>(::getpid()), rd(), rd());
-    path_ = dir_ / (out.filename().string() + tag);
-    fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd_ < 0) {
-      throw UserError(out, "cannot create a file in folder '" + dir_.string() + "': " + errno_text(errno));
-    }
-  }
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
-  ~TempFile() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!published_) ::unlink(path_.c_str());
-  }
-  int fd() const { return fd_; }
-  // Starts writing what was written so far to the disk without waiting (Linux: sync_file_range),
-  // so that publish()'s fsync waits for the last part only. Durability still rests on the fsync.
-  void start_writeback() const {
-#if defined(__linux__)
-    (void)::sync_file_range(fd_, 0, 0, SYNC_FILE_RANGE_WRITE);
-#endif
-  }
-  [[noreturn]] void fail(const std::string& why) const { throw UserError(out_, "write failed: " + why); }
-
-  // fsync, close, rename over `out`, fsync the folder (so the new name survives a power loss).
-  void publish() {
-    if (::fsync(fd_) != 0) fail("fsync: " + errno_text(errno));
-    const int rc = ::close(fd_);
-    fd_ = -1;
-    if (rc != 0) fail("close: " + errno_text(errno));
-    if (::rename(path_.c_str(), out_.c_str()) != 0) fail("rename: " + errno_text(errno));
-    published_ = true;
-    // Best effort: the new file is already in place, a failure here cannot be undone.
-    const int dfd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-      (void)::fsync(dfd);
-      ::close(dfd);
-    }
-  }
-
- private:
-  fs::path out_, dir_, path_;
-  int fd_ = -1;
-  bool published_ = false;
-};
-
 }  // namespace
 
 namespace {
@@ -668,13 +605,13 @@ LQ_CPU_CLONES void interleave_code_bytes(const float* src, int64_t n, int64_t st
 
 struct AudioWriter::Impl {
   Impl(const fs::path& out, const EncodeSpec& spec, int channels, double rate)
-      : bits(output_bits(spec, out)), ch(channels), tmp(out) {
+      : bits(output_bits(spec, out)), ch(channels), tmp(std::make_unique<TempFile>(out)) {
     SF_INFO sfi{};
     sfi.samplerate = static_cast<int>(rate);
     sfi.channels = ch;
     sfi.format = (spec.format == OutputFormat::flac ? SF_FORMAT_FLAC : SF_FORMAT_WAV) |
                  (bits == 16 ? SF_FORMAT_PCM_16 : bits == 24 ? SF_FORMAT_PCM_24 : SF_FORMAT_FLOAT);
-    snd = open_sndfile(tmp.fd(), SFM_WRITE, &sfi, [&](const std::string& why) { tmp.fail("libsndfile: " + why); });
+    snd = open_sndfile(tmp->fd(), SFM_WRITE, &sfi, [&](const std::string& why) { tmp->fail("libsndfile: " + why); });
     samplerate = sfi.samplerate;
     // No PEAK chunk: libsndfile stamps it with the time of writing, so two renders of one session
     // would differ in those bytes (the report holds the peaks instead).
@@ -698,7 +635,7 @@ struct AudioWriter::Impl {
   }
   int bits, ch, samplerate = 0, raw_bytes = 0;
   int64_t frames = 0;
-  TempFile tmp;
+  std::unique_ptr<TempFile> tmp;
   SndFile snd;
   std::vector<float> fblock;
   std::vector<int> iblock;
@@ -717,7 +654,7 @@ AudioWriter::~AudioWriter() = default;
 
 void AudioWriter::write(const AudioBuffer& audio, int64_t begin, int64_t end) {
   Impl& m = *impl_;
-  if (audio.channel_count() != m.ch) m.tmp.fail("a span with " + std::to_string(audio.channel_count()) + " channels");
+  if (audio.channel_count() != m.ch) m.tmp->fail("a span with " + std::to_string(audio.channel_count()) + " channels");
   // Integer formats go through sf_writef_int with the exact codes (interleave_codes).
   for (int64_t start = begin; start < end; start += kBlockFrames) {
     const int64_t n = std::min(kBlockFrames, end - start);
@@ -737,51 +674,51 @@ void AudioWriter::write(const AudioBuffer& audio, int64_t begin, int64_t end) {
     const sf_count_t wrote = m.raw_bytes ? sf_write_raw(m.snd.get(), m.rblock.data(), expected)
                              : m.bits    ? sf_writef_int(m.snd.get(), m.iblock.data(), n)
                                          : sf_writef_float(m.snd.get(), m.fblock.data(), n);
-    if (wrote != expected) m.tmp.fail(std::string("libsndfile: ") + sf_strerror(m.snd.get()));
+    if (wrote != expected) m.tmp->fail(std::string("libsndfile: ") + sf_strerror(m.snd.get()));
     m.frames += n;
   }
-  m.tmp.start_writeback();
+  m.tmp->start_writeback();
 }
 
-void AudioWriter::commit() {
+std::string AudioWriter::commit(Publication* pub) {
   Impl& m = *impl_;
   const int rc = sf_close(m.snd.release());
-  if (rc != 0) m.tmp.fail(std::string("libsndfile: ") + sf_error_number(rc));
+  if (rc != 0) m.tmp->fail(std::string("libsndfile: ") + sf_error_number(rc));
   // The header (sizes, FLAC STREAMINFO) is written at close: read it back.
-  if (::lseek(m.tmp.fd(), 0, SEEK_SET) != 0) m.tmp.fail("lseek: " + errno_text(errno));
+  if (::lseek(m.tmp->fd(), 0, SEEK_SET) != 0) m.tmp->fail("lseek: " + errno_text(errno));
   {
     SF_INFO back{};
-    SndFile check(sf_open_fd(m.tmp.fd(), SFM_READ, &back, SF_FALSE));
+    SndFile check(sf_open_fd(m.tmp->fd(), SFM_READ, &back, SF_FALSE));
     if (!check || back.frames != m.frames || back.channels != m.ch || back.samplerate != m.samplerate) {
-      m.tmp.fail("the written file does not read back with " + std::to_string(m.frames) + " frames");
+      m.tmp->fail("the written file does not read back with " + std::to_string(m.frames) + " frames");
     }
   }
-  m.tmp.publish();
+  std::string checksum;
+  try {
+    checksum = fd_xxh128(m.tmp->fd());
+  } catch (const UserError& e) {
+    m.tmp->fail(e.what());
+  }
+  Publication alone;
+  Publication& p = pub ? *pub : alone;
+  p.add(std::move(m.tmp));
+  if (!pub) alone.publish();
+  return checksum;
 }
 
-void write_audio_atomic(const fs::path& out, const AudioBuffer& audio, const EncodeSpec& spec) {
+std::string write_audio_atomic(const fs::path& out, const AudioBuffer& audio, const EncodeSpec& spec, Publication* pub) {
   AudioWriter w(out, spec, audio.channel_count(), audio.sample_rate);
   w.write(audio, 0, audio.frames());
-  w.commit();
-}
-
-void write_text_atomic(const fs::path& out, const std::string& text) {
-  TempFile tmp(out);
-  const char* p = text.data();
-  size_t left = text.size();
-  while (left > 0) {
-    const ssize_t n = ::write(tmp.fd(), p, left);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) tmp.fail(errno_text(n < 0 ? errno : EIO));
-    p += n;
-    left -= static_cast<size_t>(n);
-  }
-  tmp.publish();
+  return w.commit(pub);
 }
 
 bool probe_audio_header(const fs::path& path, int64_t* frames, int* sample_rate, int* channels) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) return false;
+  Fd fd;
+  try {
+    fd = open_input(path);
+  } catch (const UserError&) {
+    return false;  // the caller's read_audio reports the problem
+  }
   SF_INFO sfi{};
   bool ok = true;
   const SndFile snd = open_sndfile(fd.get(), SFM_READ, &sfi, [&](const std::string&) { ok = false; });
@@ -800,19 +737,6 @@ bool probe_audio_header(const fs::path& path, int64_t* frames, int* sample_rate,
   *sample_rate = sfi.samplerate;
   *channels = sfi.channels;
   return true;
-}
-
-std::string read_text_file(const fs::path& file) {
-  struct stat st {};
-  if (::stat(file.c_str(), &st) != 0) throw UserError(file, std::strerror(errno));
-  if (S_ISDIR(st.st_mode)) throw UserError(file, "is a folder, not a file");
-  errno = 0;
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw UserError(file, errno ? std::strerror(errno) : "cannot open");
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) throw UserError(file, "read error");
-  return text.str();
 }
 
 }  // namespace lq

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "host/files.hpp"
 #include "kernels/cpu/audio_buffer.hpp"
 #include "kernels/cpu/thread_pool.hpp"
 
@@ -79,16 +80,16 @@ struct EncodeSpec {
 void quantize_in_place(AudioBuffer& audio, const EncodeSpec& spec, cpu::ThreadPool* pool = nullptr,
                        int64_t first_frame = 0);
 
-// Writes `audio` (already quantised by quantize_in_place for integer formats) to a temporary
-// file in out's folder, checks every write and the close, fsyncs, then renames it over `out`.
-// On any failure the temporary file is removed, `out` is untouched, and a UserError names `out`.
-void write_audio_atomic(const std::filesystem::path& out, const AudioBuffer& audio,
-                        const EncodeSpec& spec);
+// Writes `audio` (already quantised by quantize_in_place for integer formats) through an
+// AudioWriter and commits it; returns the file's XXH3-128 (hex).
+std::string write_audio_atomic(const std::filesystem::path& out, const AudioBuffer& audio, const EncodeSpec& spec,
+                               Publication* pub = nullptr);
 
-// An audio file written in consecutive spans, as write_audio_atomic writes one buffer: a temporary
-// file in out's folder, every write checked; commit() closes it, reads its header back, fsyncs and
-// renames it over `out`. Destroyed before commit(), it removes the temporary file and leaves `out`
-// untouched. Failures are UserErrors naming `out`.
+// An audio file written in consecutive spans to an unnamed temporary file in out's folder
+// (host/files.hpp), every write checked. commit() closes it, reads its header back, fsyncs it and
+// returns its XXH3-128 (hex); it is then published at once, or added to `pub` to be published
+// with the rest of a render. Destroyed before commit(), it leaves nothing and `out` untouched.
+// Failures are UserErrors naming `out`.
 class AudioWriter {
  public:
   AudioWriter(const std::filesystem::path& out, const EncodeSpec& spec, int channels, double rate);
@@ -97,18 +98,12 @@ class AudioWriter {
   AudioWriter& operator=(const AudioWriter&) = delete;
   // Appends audio's frames [begin, end) (quantised by quantize_in_place for integer formats).
   void write(const AudioBuffer& audio, int64_t begin, int64_t end);
-  void commit();
+  std::string commit(Publication* pub = nullptr);
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
-
-// Writes text (the JSON report) the same way: temporary name, fsync, rename.
-void write_text_atomic(const std::filesystem::path& out, const std::string& text);
-
-// A whole text file (a session, a report, a summary); UserError naming the file when it cannot be read.
-std::string read_text_file(const std::filesystem::path& file);
 
 // The header's frames, rate and channels, without decoding; false when libsndfile cannot open it,
 // or for FLAC and Ogg when the last declared frame cannot be read (seek and read one frame).

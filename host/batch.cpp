@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,6 +18,7 @@
 #include <iostream>
 #include <mutex>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -25,6 +27,7 @@
 #include "host/audio_io.hpp"
 #include "host/catalog.hpp"
 #include "host/errors.hpp"
+#include "host/files.hpp"
 #include "host/render.hpp"
 #include "host/session.hpp"
 
@@ -49,12 +52,9 @@ namespace {
 
 std::atomic<int> g_signal{0};
 // The first SIGINT/SIGTERM asks the batch to stop after the songs in flight; a second one ends the
-// process at once (what it leaves are temporary files, removed when their songs next render).
+// process at once (unnamed temporaries vanish with it, named ones are removed; host/files.hpp).
 extern "C" void on_stop_signal(int sig) {
-  if (g_signal.exchange(sig) != 0) {
-    ::signal(sig, SIG_DFL);
-    ::raise(sig);
-  }
+  if (g_signal.exchange(sig) != 0) terminate_on_signal(sig);  // named temporaries removed first
 }
 
 // SIGINT/SIGTERM stop the batch from taking new songs while it runs; restored afterwards.
@@ -85,8 +85,14 @@ bool stop_requested() { return g_signal.load() != 0; }
 class FolderLock {
  public:
   explicit FolderLock(const fs::path& dir) {
-    fd_ = ::open((dir / ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    fd_ = ::open((dir / ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0666);
     if (fd_ < 0) throw UserError(dir / ".lock", std::string("cannot create the lock file: ") + std::strerror(errno));
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
+      ::close(fd_);
+      fd_ = -1;
+      throw UserError(dir / ".lock", "the lock file is not a regular file");
+    }
     held_ = ::flock(fd_, LOCK_EX | LOCK_NB) == 0;
   }
   ~FolderLock() {
@@ -101,11 +107,16 @@ class FolderLock {
   bool held_ = false;
 };
 
-// Removes what a killed run left: temporary files (NAME.tmp-PID-RANDOM, audio_io's atomic writes).
+// Removes what a run killed while publishing left: named temporaries of Lacquer's own
+// (is_lacquer_temporary: ".lacquer-PID-16HEX.tmp", regular files only), in a song folder of the
+// output, which is never a source folder (run_batch refuses an overlap). Nothing else is touched.
 void remove_stale_temporaries(const fs::path& dir) {
   std::error_code ec;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    if (it->path().filename().string().find(".tmp-") != std::string::npos) fs::remove(it->path(), ec);
+    std::error_code fec;
+    if (is_lacquer_temporary(it->path().filename().string()) && it->is_regular_file(fec) && !it->is_symlink(fec)) {
+      fs::remove(it->path(), fec);
+    }
   }
 }
 
@@ -143,9 +154,12 @@ json complete_figures(const fs::path& report_path, const fs::path& master, const
     json r = json::parse(read_text_file(report_path));
     if (r.at("batch").at("song_hash").get<std::string>() != hash) return nullptr;
     if (r.at("output").at("xxh3_128").get<std::string>() != file_xxh128(master)) return nullptr;
-    if (r.contains("deliverables")) {
-      for (const auto& d : r["deliverables"]) {
-        const fs::path file = master.parent_path() / fs::path(d.at("path").get<std::string>()).filename();
+    // Every file the report names must be there with its checksum: deliverables and group exports.
+    for (const char* key : {"deliverables", "exported_groups"}) {
+      if (!r.contains(key)) continue;
+      const fs::path folder = std::string(key) == "deliverables" ? master.parent_path() : master.parent_path() / "groups";
+      for (const auto& d : r[key]) {
+        const fs::path file = folder / fs::path(d.at("path").get<std::string>()).filename();
         if (!fs::exists(file, ec) || d.at("xxh3_128").get<std::string>() != file_xxh128(file)) return nullptr;
       }
     }
@@ -163,16 +177,28 @@ json complete_figures(const fs::path& report_path, const fs::path& master, const
 // and filters.
 int64_t estimate_bytes(const Session& s) {
   int64_t frames_max = 0, converted = 0;
+  double rate = s.sample_rate.value_or(0.0);  // the processing rate: the session's, else the first stem's
   for (const auto& st : s.stems) {
     int64_t n = 0;
     int fs_hz = 0, channels = 0;
     if (!probe_audio_header(st.file, &n, &fs_hz, &channels) || fs_hz <= 0) continue;  // the render says why
-    const double rate = s.sample_rate.value_or(fs_hz);
+    if (rate <= 0.0) rate = fs_hz;
     const auto frames = static_cast<int64_t>(double(n) * rate / double(fs_hz));
     frames_max = std::max(frames_max, frames);
     if (rate != double(fs_hz)) converted = std::max(converted, (n + frames) * std::max(1, channels) * 4);
   }
-  return 2 * frames_max * 2 * 4 + converted + int64_t(s.stems.size()) * (int64_t{8} << 20) + (int64_t{64} << 20);
+  // The longest reverb tail beyond the stems.
+  frames_max += static_cast<int64_t>(s.master.tail_s * std::max(rate, 0.0));
+  const int64_t stereo = frames_max * 2 * 4;
+  // The master and the loop's gained copy; a deliverable finishes its own copy; a master at another
+  // output rate is converted beside the bus (both rates' buffers live at once).
+  int64_t held = 2 * stereo + (s.deliverables.empty() ? 0 : stereo);
+  auto converted_master = [&](const std::optional<double>& out_rate) {
+    return out_rate && rate > 0.0 && *out_rate != rate ? int64_t(double(stereo) * (1.0 + *out_rate / rate)) : int64_t{0};
+  };
+  int64_t conversion = converted_master(s.master.sample_rate);
+  for (const auto& d : s.deliverables) conversion = std::max(conversion, converted_master(d.master.sample_rate));
+  return held + conversion + converted + int64_t(s.stems.size()) * (int64_t{8} << 20) + (int64_t{64} << 20);
 }
 
 // Admission by bytes in flight: a song waits until its estimate fits beside the songs in flight,
@@ -207,8 +233,14 @@ SongResult render_song(const CatalogSong& song, const BatchOptions& opt, int thr
   SongResult r;
   r.id = song.id;
   try {
+    if (!song.error.empty()) throw UserError(song.error);
     const fs::path dir = opt.out_dir / song.id;
-    fs::create_directories(dir);
+    std::error_code dec;
+    fs::create_directory(dir, dec);
+    // The song's folder must be a real folder of the output: never a symlink to somewhere else.
+    if (fs::is_symlink(dir, dec) || !fs::is_directory(fs::symlink_status(dir, dec))) {
+      throw UserError(dir, "is not a folder (a symbolic link or a file): outputs are written only into real folders");
+    }
     FolderLock lock(dir);
     if (!lock.held()) {
       r.status = "locked";
@@ -230,6 +262,8 @@ SongResult render_song(const CatalogSong& song, const BatchOptions& opt, int thr
       }
     }
     std::error_code ec;
+    check_replaceable(master);  // only regular files of the song's folder are replaced or removed
+    check_replaceable(report);
     fs::remove(report, ec);  // a report only ever describes the master beside it
     RenderOptions ro;
     ro.output = master;
@@ -238,9 +272,13 @@ SongResult render_song(const CatalogSong& song, const BatchOptions& opt, int thr
     ro.threads = threads;
     ro.backend = opt.backend;
     if (opt.export_groups) {
-      fs::create_directories(dir / "groups");
+      fs::create_directory(dir / "groups", dec);
+      if (fs::is_symlink(dir / "groups", dec) || !fs::is_directory(fs::symlink_status(dir / "groups", dec))) {
+        throw UserError(dir / "groups", "is not a folder (a symbolic link or a file)");
+      }
       ro.export_groups_dir = dir / "groups";
     }
+    if (song.manifest) ro.other_inputs.emplace_back(*song.manifest, "manifest");
     ro.report_extra = {{"batch", {{"song_id", song.id}, {"song_hash", hash}}}};
     const int64_t bytes = estimate_bytes(session);
     budget.acquire(bytes);
@@ -379,18 +417,38 @@ int run_batch(const fs::path& catalog, const BatchOptions& opt) {
     if (!fs::is_regular_file(*opt.preset, ec)) throw UsageError(*opt.preset, "no such preset file");
   }
   std::error_code ec;
-  fs::create_directories(opt.out_dir, ec);
-  // An output folder inside a folder catalog (`lacquer batch . -o out`) is not a song.
-  const fs::path out_abs = fs::weakly_canonical(fs::absolute(opt.out_dir), ec);
+  // The output folder never overlaps what the batch reads: not the catalog folder, not a song's
+  // source folder, not inside or around either (its song folders, locks and temporaries would land
+  // among the user's files, and its cleanup would look there).
+  const fs::path out_abs = resolved(opt.out_dir);
+  auto refuse_overlap = [&](const fs::path& source, const std::string& what) {
+    if (path_within(out_abs, source) || path_within(source, out_abs)) {
+      throw UsageError(opt.out_dir, "the output folder overlaps " + what + " '" + source.string() +
+                                        "' (it must be neither inside it nor contain it)");
+    }
+  };
+  if (fs::is_directory(catalog, ec)) refuse_overlap(catalog, "the catalog");
+  if (path_within(catalog, out_abs)) refuse_overlap(catalog, "the manifest");
+  if (opt.preset && path_within(*opt.preset, out_abs)) refuse_overlap(*opt.preset, "the preset");
   std::vector<CatalogSong> mine;
   for (auto& s : songs) {
-    const fs::path src = fs::weakly_canonical(fs::absolute(s.is_session_file ? s.source.parent_path() : s.source), ec);
-    if (!s.is_session_file && src == out_abs) continue;
+    if (s.error.empty()) refuse_overlap(s.is_session_file ? s.source.parent_path() : s.source, "the source of song '" + s.id + "'");
     if (shard_of(s.id, opt.shard_count) == opt.shard_index) mine.push_back(std::move(s));
   }
+  fs::create_directories(opt.out_dir, ec);
   if (!fs::is_directory(opt.out_dir, ec)) throw UsageError(opt.out_dir, "cannot create the output folder");
   if (::access(opt.out_dir.c_str(), W_OK) != 0) {
     throw UsageError(opt.out_dir, std::string("the output folder is not writable: ") + std::strerror(errno));
+  }
+  const std::string stem = opt.shard_count == 1 ? std::string("summary")
+                                                : "summary-shard-" + std::to_string(opt.shard_index) + "-of-" +
+                                                      std::to_string(opt.shard_count);
+  for (const char* ext : {".json", ".csv"}) {
+    try {
+      check_replaceable(opt.out_dir / (stem + ext));
+    } catch (const UserError& e) {
+      throw UsageError(e.what());
+    }
   }
 
   const int jobs = std::max(1, std::min<int>(opt.jobs > 0 ? opt.jobs : default_batch_jobs(), int(std::max<size_t>(1, mine.size()))));
@@ -456,9 +514,6 @@ int run_batch(const fs::path& catalog, const BatchOptions& opt) {
                   {"counts", counts_of(list)},
                   {"songs", list}};
   if (stop_requested()) summary["interrupted_by_signal"] = g_signal.load();
-  const std::string stem = opt.shard_count == 1 ? std::string("summary")
-                                                : "summary-shard-" + std::to_string(opt.shard_index) + "-of-" +
-                                                      std::to_string(opt.shard_count);
   write_summary(opt.out_dir, stem, summary);
   if (opt.json_log) {
     std::cout << json({{"event", "summary"}, {"file", (opt.out_dir / (stem + ".json")).string()},
@@ -482,7 +537,17 @@ int merge_summaries(const fs::path& out_dir, bool quiet) {
   for (fs::directory_iterator it(out_dir, ec), end; !ec && it != end; it.increment(ec)) {
     std::smatch m;
     const std::string f = it->path().filename().string();
-    if (std::regex_match(f, m, name)) by_count[std::stoi(m[2])][std::stoi(m[1])] = it->path();
+    if (!std::regex_match(f, m, name)) continue;
+    // Only names a batch writes: 0 <= I < N <= 1000000 (select_shard's bounds), no leading zeros.
+    const std::string i_text = m[1], n_text = m[2];
+    if (i_text.size() > 7 || n_text.size() > 7 || (i_text.size() > 1 && i_text[0] == '0') || n_text[0] == '0') {
+      throw UsageError(it->path(), "not a shard summary name a batch writes (shard index or count out of range)");
+    }
+    const int i = std::stoi(i_text), n = std::stoi(n_text);
+    if (n < 1 || n > 1000000 || i >= n) {
+      throw UsageError(it->path(), "not a shard summary name a batch writes (shard index or count out of range)");
+    }
+    by_count[n][i] = it->path();
   }
   if (ec) throw UsageError(out_dir, "cannot list the folder: " + ec.message());
   if (by_count.empty()) throw UsageError(out_dir, "no shard summaries (summary-shard-I-of-N.json) in this folder");
@@ -502,21 +567,28 @@ int merge_summaries(const fs::path& out_dir, bool quiet) {
       missing.push_back(i);
       continue;
     }
-    json s;
     try {
-      s = json::parse(read_text_file(files.at(i)));
-    } catch (const std::exception& e) {
-      throw UserError(files.at(i), std::string("not a summary: ") + e.what());
-    }
-    wall_max = std::max(wall_max, s.value("wall_s", 0.0));
-    audio += s.value("rendered_audio_s", 0.0);
-    for (const auto& song : s.at("songs")) {
-      const std::string id = song.at("id").get<std::string>();
-      if (seen.count(id)) {
-        throw UserError(files.at(i), "song '" + id + "' is also in shard " + std::to_string(seen[id]));
+      const json s = json::parse(read_text_file(files.at(i)));
+      wall_max = std::max(wall_max, s.value("wall_s", 0.0));
+      audio += s.value("rendered_audio_s", 0.0);
+      for (const auto& song : s.at("songs")) {
+        const std::string id = song.at("id").get<std::string>();
+        const std::string status = song.at("status").get<std::string>();
+        static const std::set<std::string> statuses = {"rendered", "skipped", "failed", "locked", "interrupted"};
+        if (!statuses.count(status)) throw UserError("song '" + id + "' has an unknown status '" + status + "'");
+        if (seen.count(id)) {
+          throw UserError(files.at(i), "song '" + id + "' is also in shard " + std::to_string(seen[id]));
+        }
+        seen[id] = i;
+        songs.push_back(song);
       }
-      seen[id] = i;
-      songs.push_back(song);
+    } catch (const UserError& e) {
+      const std::string what = e.what();
+      if (what.rfind(files.at(i).string(), 0) == 0) throw;
+      throw UserError(files.at(i), "not a shard summary: " + what);
+    } catch (const std::exception& e) {
+      // JSON that does not parse, or keys missing or of the wrong type.
+      throw UserError(files.at(i), std::string("not a shard summary: ") + e.what());
     }
   }
   std::sort(songs.begin(), songs.end(), [](const json& a, const json& b) { return a["id"] < b["id"]; });

@@ -2,7 +2,12 @@
 
 #include <xxhash.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
 #include <cctype>
 #include <cstdlib>
 #include <fstream>
@@ -12,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "host/errors.hpp"
+#include "host/files.hpp"
 
 namespace lq {
 
@@ -26,7 +32,11 @@ std::string lower(std::string s) {
 
 std::string check_id(const std::string& id, const std::string& where) {
   if (id.empty() || id.size() > 128) throw UsageError(where + ": song id must be 1 to 128 characters");
-  if (id == "." || id == "..") throw UsageError(where + ": song id '" + id + "' is not a folder name");
+  if (id[0] == '.') throw UsageError(where + ": song id '" + id + "' starts with '.': not a folder name the output can use");
+  const std::string l = lower(id);
+  if (l.rfind("summary", 0) == 0 && (l.size() >= 5 && (l.ends_with(".json") || l.ends_with(".csv")))) {
+    throw UsageError(where + ": song id '" + id + "' is the name of the batch's own summary files");
+  }
   for (unsigned char c : id) {
     if (c == '/' || c == '\\' || c < 0x20 || c == 0x7f) {
       throw UsageError(where + ": song id '" + id + "' has a character not allowed in a folder name");
@@ -75,14 +85,19 @@ CatalogSong song_from(const fs::path& base, const std::string& id, const std::st
                       std::optional<double> target, const std::string& where) {
   CatalogSong s;
   s.id = check_id(id, where);
-  if (source.empty()) throw UsageError(where + ": no source (a session file or a stem folder)");
+  if (source.empty()) {
+    s.error = where + ": no source (a session file or a stem folder)";
+    return s;
+  }
   s.source = fs::path(source).is_absolute() ? fs::path(source) : base / source;
   std::error_code ec;
   s.is_session_file = !fs::is_directory(s.source, ec);
-  if (target && (*target < -40.0 || *target > -5.0)) {
-    throw UsageError(where + ": target_lufs " + std::to_string(*target) + " is outside [-40, -5]");
+  if (target && !(*target >= -40.0 && *target <= -5.0)) {  // NaN fails too
+    s.error = one_line(where + ": target_lufs " + std::to_string(*target) + " is outside [-40, -5]");
   }
   s.target_lufs = target;
+  if (!s.error.empty()) return s;
+  if (::access(s.source.c_str(), F_OK) != 0) s.error = one_line(where + ": " + s.source.string() + ": " + std::strerror(errno));
   return s;
 }
 
@@ -90,7 +105,9 @@ std::optional<double> parse_target(const std::string& text, const std::string& w
   if (text.empty()) return std::nullopt;
   char* end = nullptr;
   const double v = std::strtod(text.c_str(), &end);
-  if (end == text.c_str() || *end != '\0') throw UsageError(where + ": target_lufs '" + text + "' is not a number");
+  if (end == text.c_str() || *end != '\0' || !std::isfinite(v)) {
+    return std::nan("");  // song_from gives the row its error
+  }
   return v;
 }
 
@@ -98,8 +115,14 @@ std::optional<double> parse_target(const std::string& text, const std::string& w
 // line's trailing CR removed and `where` as "FILE:LINE" for error messages.
 template <class Row>
 void for_each_manifest_line(const fs::path& file, Row&& row) {
-  std::ifstream in(file);
-  if (!in) throw UsageError(file, "cannot read the manifest");
+  std::string text;
+  try {
+    text = read_text_file(file);
+  } catch (const UserError& e) {
+    throw UsageError(e.what());
+  }
+  if (text.rfind("\xEF\xBB\xBF", 0) == 0) text.erase(0, 3);  // a UTF-8 byte-order mark (spreadsheets write one)
+  std::istringstream in(text);
   std::string line;
   int line_no = 0;
   while (std::getline(in, line)) {
@@ -114,7 +137,7 @@ void for_each_manifest_line(const fs::path& file, Row&& row) {
 std::vector<CatalogSong> load_csv(const fs::path& file) {
   std::map<std::string, size_t> column;
   std::vector<CatalogSong> songs;
-  const fs::path base = file.parent_path();
+  const fs::path base = fs::absolute(file).parent_path();
   for_each_manifest_line(file, [&](const std::string& line, const std::string& where) {
     const auto f = csv_fields(line);
     if (column.empty()) {
@@ -133,7 +156,7 @@ std::vector<CatalogSong> load_csv(const fs::path& file) {
 
 std::vector<CatalogSong> load_jsonl(const fs::path& file) {
   std::vector<CatalogSong> songs;
-  const fs::path base = file.parent_path();
+  const fs::path base = fs::absolute(file).parent_path();
   for_each_manifest_line(file, [&](const std::string& line, const std::string& where) {
     nlohmann::json j;
     try {
@@ -164,10 +187,15 @@ std::vector<CatalogSong> load_folder(const fs::path& dir) {
     std::error_code dec;
     if (name.empty() || name[0] == '.' || !it->is_directory(dec)) continue;
     CatalogSong s;
-    s.id = check_id(name, dir.string());
+    s.id = name;
     const fs::path session = it->path() / "session.toml";
     s.is_session_file = fs::exists(session, dec);
     s.source = s.is_session_file ? session : it->path();
+    try {
+      check_id(name, it->path().string());
+    } catch (const UsageError& e) {
+      s.error = e.what();  // this folder's song fails; the others render
+    }
     songs.push_back(s);
   }
   if (ec) throw UsageError(dir, "cannot list the catalog: " + ec.message());
@@ -193,6 +221,9 @@ std::vector<CatalogSong> load_catalog(const fs::path& catalog) {
     }
   }
   if (songs.empty()) throw UsageError(catalog, "the catalog has no songs");
+  if (!fs::is_directory(catalog, ec)) {
+    for (auto& s : songs) s.manifest = catalog;
+  }
   std::sort(songs.begin(), songs.end(), [](const CatalogSong& a, const CatalogSong& b) { return a.id < b.id; });
   std::map<std::string, std::string> seen;  // lower-case id -> id
   for (const auto& s : songs) {

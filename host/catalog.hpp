@@ -6,8 +6,11 @@
 // Manifest (.csv with a header line, or .jsonl): one song per row/line with `id`, `source` (a
 // session file or a stem folder, relative to the manifest's folder) and optionally `target_lufs`
 // (overrides the session's). JSON Lines may say `session` or `stems` instead of `source`.
-// Ids are folder names in the output: 1-128 characters, no '/', no control characters, not "."
-// or "..", and unique ignoring case (two songs never map to one output folder).
+// Ids are folder names in the output: 1-128 characters, no '/', no control characters, not
+// starting with '.', not one of Lacquer's own names in the output folder (summary*.json/.csv), and
+// unique ignoring case (two songs never map to one output folder). A manifest may start with a
+// UTF-8 byte-order mark; relative sources are relative to the manifest's folder, from any working
+// folder.
 #pragma once
 
 #include <cstdint>
@@ -23,10 +26,15 @@ struct CatalogSong {
   std::filesystem::path source;        // a session file (.toml) or a folder of stems
   bool is_session_file = false;
   std::optional<double> target_lufs;   // manifest override
+  // A row or folder that names a song but cannot be rendered as given (no source, a bad
+  // target_lufs, a folder name that is not a usable id): the song fails with this, the rest render.
+  std::string error;
+  std::optional<std::filesystem::path> manifest;  // the manifest that lists it, if any
 };
 
 // Songs sorted by id. Throws UsageError for a catalog that cannot be planned (missing, unreadable,
-// a bad manifest row, a bad or duplicate id), naming the file and line.
+// a line that is not a row, a bad or duplicate id in a manifest), naming the file and line; a row
+// or folder whose song cannot be rendered as given carries its `error` instead.
 std::vector<CatalogSong> load_catalog(const std::filesystem::path& catalog);
 
 // The shard a song belongs to among `count`: XXH64 of its id modulo count. It depends on the id

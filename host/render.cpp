@@ -14,6 +14,7 @@
 #include <future>
 #include <limits>
 #include <map>
+#include <set>
 #include <mutex>
 
 #include <xxhash.h>
@@ -39,10 +40,24 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string lower_extension(const fs::path& p) {
-  std::string e = p.extension().string();
-  std::transform(e.begin(), e.end(), e.begin(), [](unsigned char c) { return std::tolower(c); });
-  return e;
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+std::string lower_extension(const fs::path& p) { return lower(p.extension().string()); }
+
+// A stage's output must be finite: a stem, a gain or a filter that overflows the float range
+// fails the song here, naming the stage, instead of reaching the quantiser (which writes NaN as 0).
+void require_finite(const AudioBuffer& a, const fs::path& file, const std::string& stage) {
+  for (const auto& ch : a.channels) {
+    float acc = 0.0f;
+    for (const float x : ch) acc += x * 0.0f;  // NaN when any x is NaN or infinite
+    if (acc != acc) {
+      throw UserError(file, "the mix is not finite after " + stage +
+                                " (a level beyond the float range: check the stems' levels and gains)");
+    }
+  }
 }
 
 std::string hex128(XXH128_hash_t h) {
@@ -53,22 +68,6 @@ std::string hex128(XXH128_hash_t h) {
 }
 
 }  // namespace
-
-std::string file_xxh128(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  XXH3_state_t* st = XXH3_createState();
-  XXH3_128bits_reset(st);
-  std::vector<char> buf(1 << 20);
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    XXH3_128bits_update(st, buf.data(), static_cast<size_t>(in.gcount()));
-  }
-  const auto h = XXH3_128bits_digest(st);
-  XXH3_freeState(st);
-  return hex128(h);
-}
-
-std::string text_xxh128(const std::string& text) { return hex128(XXH3_128bits(text.data(), text.size())); }
 
 namespace {
 
@@ -89,12 +88,6 @@ OutputFormat format_for(const fs::path& out) {
   throw UsageError(out, "unknown output format '" + e + "' (use .wav or .flac)");
 }
 
-bool same_file(const fs::path& a, const fs::path& b) {
-  struct stat sa{}, sb{};
-  if (::stat(a.c_str(), &sa) != 0 || ::stat(b.c_str(), &sb) != 0) return false;
-  return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
-
 // Processes one bus in place: EQ, compressor; returns the report entry (warn_if_eq_off).
 json process_bus(AudioBuffer& bus, const std::string& what, const std::vector<EqBand>& eq,
                  const std::optional<dsp::CompressorParams>& comp, Backend& backend, json& warnings) {
@@ -107,22 +100,66 @@ json process_bus(AudioBuffer& bus, const std::string& what, const std::vector<Eq
 
 }  // namespace
 
+fs::path deliverable_path(const fs::path& output, const std::string& name, OutputFormat format) {
+  return output.parent_path() /
+         (output.stem().string() + "-" + name + (format == OutputFormat::wav ? ".wav" : ".flac"));
+}
+
+std::vector<std::pair<std::string, std::string>> group_export_names(const Session& session) {
+  std::vector<std::pair<std::string, std::string>> out;
+  std::set<std::string> taken;  // lower case: unique on case-insensitive file systems too
+  for (const auto& g : session.groups) {
+    std::string base = g.name;  // group names are TOML keys: keep them inside the folder
+    for (char& ch : base) {
+      if (ch == '/' || ch == '\\' || static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) ch = '_';
+    }
+    if (base.empty() || base[0] == '.') base = "_" + base;  // never hidden, never "." or ".."
+    if (base.size() > 200) base.resize(200);
+    std::string name = base;
+    for (int k = 2; taken.count(lower(name)); ++k) name = base + "-" + std::to_string(k);
+    taken.insert(lower(name));
+    out.emplace_back(g.name, name);
+  }
+  return out;
+}
+
+void plan_render_paths(const Session& session, const RenderOptions& options) {
+  PathPlan plan;
+  std::error_code ec;
+  plan.read(session.source, fs::is_directory(session.source, ec) ? "stem folder" : "session file");
+  if (session.preset) plan.read(*session.preset, "preset");
+  for (const auto& s : session.stems) plan.read(s.file, "stem '" + s.name + "'");
+  for (const auto& r : session.reverbs) plan.read(r.ir, "impulse response of '" + r.name + "'");
+  for (const auto& [p, what] : options.other_inputs) plan.read(p, what);
+  const OutputFormat format = format_for(options.output);
+  plan.write(options.output, "master", true);
+  for (const auto& d : session.deliverables) {
+    plan.write(deliverable_path(options.output, d.name, d.format.value_or(format)), "deliverable '" + d.name + "'", false);
+  }
+  if (options.export_groups_dir) {
+    for (const auto& [group, name] : group_export_names(session)) {
+      plan.write(*options.export_groups_dir / (name + lower_extension(options.output)), "export of group '" + group + "'",
+                 false);
+    }
+  }
+  if (options.report) plan.write(*options.report, "report", true);
+  plan.check();
+}
+
 void preflight_output(const Session& session, const fs::path& output) {
   format_for(output);
+  if (output.filename().empty() || output.filename() == "." || output.filename() == "..") {
+    throw UsageError(output, "not a file name");
+  }
   const fs::path folder = output.has_parent_path() ? output.parent_path() : fs::path(".");
   std::error_code ec;
   if (!fs::is_directory(folder, ec)) throw UserError(folder, "output folder does not exist");
   if (::access(folder.c_str(), W_OK) != 0) {
     throw UserError(folder, std::string("output folder is not writable: ") + std::strerror(errno));
   }
-  if (fs::is_directory(output, ec)) throw UsageError(output, "output path is a folder");
-  for (const auto& s : session.stems) {
-    if (same_file(s.file, output)) throw UserError(output, "would overwrite an input (stem '" + s.name + "')");
-  }
-  for (const auto& r : session.reverbs) {
-    if (same_file(r.ir, output)) throw UserError(output, "would overwrite an input (impulse response of '" + r.name + "')");
-  }
-  if (same_file(session.source, output)) throw UserError(output, "would overwrite the session file");
+  RenderOptions o;
+  o.output = output;
+  plan_render_paths(session, o);
 }
 
 std::string session_hash(const Session& session) {
@@ -159,6 +196,12 @@ std::shared_ptr<const DecodedIr> load_ir(const fs::path& file, double rate) {
   static SharedCache<std::string, DecodedIr> cache(16);
   struct stat sb {};
   if (::stat(file.c_str(), &sb) != 0) throw UserError(file, std::strerror(errno));
+  // The length limit from the header, before anything is decoded.
+  int64_t frames = 0;
+  int ir_rate = 0, channels = 0;
+  if (probe_audio_header(file, &frames, &ir_rate, &channels) && ir_rate > 0 && double(frames) / ir_rate > 60.0) {
+    throw UserError(file, "impulse response is " + std::to_string(int(double(frames) / ir_rate)) + " s long (at most 60 s)");
+  }
   char key[64];
   std::snprintf(key, sizeof key, "|%lld|%lld.%ld|%a", static_cast<long long>(sb.st_size),
                 static_cast<long long>(sb.st_mtim.tv_sec), static_cast<long>(sb.st_mtim.tv_nsec), rate);
@@ -226,11 +269,16 @@ LoudnessLoop normalise_and_limit(AudioBuffer master, bool normalise, double targ
 // verified on what is delivered, encoding to `out`. Returns the report's figures for it; warnings
 // are prefixed with `what`.
 json finish_master(AudioBuffer master_bus, const MasterSpec& spec, const EncodeSpec& enc, const fs::path& out,
-                   Backend& backend, cpu::ThreadPool& pool, json& timing, json& warnings, const std::string& what) {
+                   Backend& backend, cpu::ThreadPool& pool, json& timing, json& warnings, const std::string& what,
+                   Publication& publication) {
   json m;
   if (spec.sample_rate && *spec.sample_rate != master_bus.sample_rate) {
     StageTimer t(timing, "resample");
     master_bus = resample(master_bus, *spec.sample_rate);
+  }
+  if (master_bus.frames() < 1) {
+    throw UserError(out, "the song is shorter than one sample at " + std::to_string(int(master_bus.sample_rate)) +
+                             " Hz: nothing to write");
   }
   const double out_rate = master_bus.sample_rate;
 
@@ -284,6 +332,10 @@ json finish_master(AudioBuffer master_bus, const MasterSpec& spec, const EncodeS
       StageTimer t(timing, "loudness");
       before = measure_loudness(master_bus, backend);
     }
+    if (!before.integrated_defined && !(before.integrated_lufs == -HUGE_VAL)) {
+      throw UserError(out, "the mix's level (sample peak " + std::to_string(before.sample_peak_dbfs) +
+                               " dBFS) is beyond what the loudness meter can measure: check the stems' levels and gains");
+    }
     if (!before.integrated_defined) {
       warnings.push_back(what + "the mix is silent or shorter than 400 ms: its loudness is undefined, no normalisation gain applied");
     }
@@ -321,6 +373,7 @@ json finish_master(AudioBuffer master_bus, const MasterSpec& spec, const EncodeS
         for (size_t c = 0; c < span.channels.size(); ++c) {
           std::copy_n(loop.output.channels[c].begin() + b0, len, span.channels[c].begin());
         }
+        require_finite(span, out, "the loudness gain and the limiter");
         quantize_in_place(span, enc, &pool, b0);
         meter.add(span, 0, len);
         if (writing.valid()) writing.get();  // rethrows the writer's error
@@ -329,7 +382,7 @@ json finish_master(AudioBuffer master_bus, const MasterSpec& spec, const EncodeS
       if (writing.valid()) writing.get();
       after = meter.finish();
       if (after.true_peak_linear <= ceiling) {
-        writer.commit();
+        m["xxh3_128"] = writer.commit(&publication);
         break;
       }
       if (verify_rounds == 8) {
@@ -374,7 +427,6 @@ json finish_master(AudioBuffer master_bus, const MasterSpec& spec, const EncodeS
   m["format"] = enc.format == OutputFormat::wav ? "wav" : "flac";
   m["dither"] = enc.dither && enc.bit_depth != 32 ? "tpdf" : "none";
   m["path"] = fs::absolute(out).string();
-  m["xxh3_128"] = file_xxh128(out);
   return m;
 }
 
@@ -399,13 +451,14 @@ RenderResult render(const Session& session, const RenderOptions& options) {
     if (::access(folder.c_str(), W_OK) != 0) {
       throw UserError(folder, std::string("report folder is not writable: ") + std::strerror(errno));
     }
-    if (same_file(*options.report, options.output) || *options.report == options.output) {
-      throw UsageError(*options.report, "the report path is the output path");
-    }
-    for (const auto& s : session.stems) {
-      if (same_file(s.file, *options.report)) throw UserError(*options.report, "would overwrite an input (stem '" + s.name + "')");
-    }
   }
+  if (options.export_groups_dir && !fs::is_directory(*options.export_groups_dir)) {
+    throw UserError(*options.export_groups_dir, "the group export folder does not exist");
+  }
+  // Every file this render writes, against every file it reads and each other (host/files.hpp).
+  plan_render_paths(session, options);
+  // What it writes is published together at the end, or not at all.
+  Publication publication;
 
   MasterSpec master_spec = session.master;
   if (options.target_lufs) master_spec.target_lufs = options.target_lufs;
@@ -486,6 +539,7 @@ RenderResult render(const Session& session, const RenderOptions& options) {
 #endif
   report["inputs"] = std::move(mix.inputs);
   report["stems"] = std::move(mix.stems);
+  require_finite(mix.master, session.source, "the stems, groups and reverb returns are summed into the master bus");
   report["groups"] = std::move(mix.groups);
   report["reverbs"] = reverbs_report;
   AudioBuffer master_bus = std::move(mix.master);
@@ -501,6 +555,7 @@ RenderResult render(const Session& session, const RenderOptions& options) {
     if (r.contains("compressor")) m["compressor"] = r["compressor"];
     tail_frames = trim_tail(master_bus, song_frames, std::llround(master_spec.tail_s * rate));
   }
+  require_finite(master_bus, session.source, "the master's EQ and compressor");
   m["processing_sample_rate"] = rate;
   m["tail_s"] = double(tail_frames) / rate;
   std::vector<json> delivered_extra;
@@ -508,14 +563,15 @@ RenderResult render(const Session& session, const RenderOptions& options) {
     EncodeSpec denc = d.master.encode;
     denc.format = d.format.value_or(enc.format);
     denc.dither_seed = enc.dither_seed ^ XXH3_64bits(d.name.data(), d.name.size());
-    const fs::path file = options.output.parent_path() /
-                          (options.output.stem().string() + "-" + d.name + (denc.format == OutputFormat::wav ? ".wav" : ".flac"));
-    json dm = finish_master(master_bus, d.master, denc, file, backend, pool, timing, warnings, "deliverable '" + d.name + "': ");
+    const fs::path file = deliverable_path(options.output, d.name, denc.format);
+    json dm = finish_master(master_bus, d.master, denc, file, backend, pool, timing, warnings,
+                            "deliverable '" + d.name + "': ", publication);
     dm["name"] = d.name;
     delivered_extra.push_back(dm);
   }
   {
-    json fm = finish_master(std::move(master_bus), master_spec, enc, options.output, backend, pool, timing, warnings, "");
+    json fm = finish_master(std::move(master_bus), master_spec, enc, options.output, backend, pool, timing, warnings, "",
+                            publication);
     report["output"] = {{"path", fm["path"]}, {"xxh3_128", fm["xxh3_128"]}};
     fm.erase("path");
     fm.erase("xxh3_128");
@@ -528,21 +584,19 @@ RenderResult render(const Session& session, const RenderOptions& options) {
     StageTimer t(timing, "export_groups");
     json exported = json::array();
     const int64_t master_frames = song_frames + tail_frames;
+    std::map<std::string, std::string> file_names;
+    for (const auto& [group, name] : group_export_names(session)) file_names[group] = name;
     for (auto& [name, bus] : exported_groups) {
       bus.resize_frames(master_frames);
       if (bus.sample_rate != out_rate) bus = resample(bus, out_rate);
       bus.resize_frames(delivered_frames);
+      require_finite(bus, session.source, "group '" + name + "'");
       EncodeSpec genc = enc;
       genc.dither_seed = enc.dither_seed ^ XXH3_64bits(name.data(), name.size());
       quantize_in_place(bus, genc, &pool);
-      std::string file_name = name;  // group names are TOML keys: keep them inside the folder
-      for (char& ch : file_name) {
-        if (ch == '/' || ch == '\\' || static_cast<unsigned char>(ch) < 0x20) ch = '_';
-      }
-      if (file_name == "." || file_name == "..") file_name = "_" + file_name;
-      const fs::path file = *options.export_groups_dir / (file_name + lower_extension(options.output));
-      write_audio_atomic(file, bus, genc);
-      exported.push_back({{"group", name}, {"path", fs::absolute(file).string()}, {"xxh3_128", file_xxh128(file)}});
+      const fs::path file = *options.export_groups_dir / (file_names.at(name) + lower_extension(options.output));
+      const std::string sum = write_audio_atomic(file, bus, genc, &publication);
+      exported.push_back({{"group", name}, {"path", fs::absolute(file).string()}, {"xxh3_128", sum}});
     }
     report["exported_groups"] = exported;
   }
@@ -554,7 +608,8 @@ RenderResult render(const Session& session, const RenderOptions& options) {
   report["session"] = {{"source", session.source.string()}, {"hash", session_hash(session)}};
   for (const auto& [key, value] : options.report_extra.items()) report[key] = value;
   timing["total"] = std::chrono::duration<double>(Clock::now() - t_start).count();
-  if (options.report) write_text_atomic(*options.report, report.dump(2) + "\n");
+  if (options.report) write_text_atomic(*options.report, report.dump(2) + "\n", &publication);  // the report last
+  publication.publish();
   return {report, options.output};
 }
 

@@ -11,9 +11,12 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "host/files.hpp"
 #include "host/session.hpp"
 
 namespace lq {
@@ -30,6 +33,8 @@ struct RenderOptions {
   // and gain), at the output's rate, bit depth and length, sample-aligned with the master.
   std::optional<std::filesystem::path> export_groups_dir;
   nlohmann::json report_extra;                  // merged into the report's top level (e.g. "batch")
+  // Other files the command reads (a batch's manifest), for the check of written against read paths.
+  std::vector<std::pair<std::filesystem::path, std::string>> other_inputs;
 };
 
 struct RenderResult {
@@ -37,20 +42,21 @@ struct RenderResult {
   std::filesystem::path output;
 };
 
-// Renders the session to options.output (written atomically; nothing is left behind on failure).
-// Throws UserError for anything the user can fix (bad files, bad paths, unsupported settings).
+// Renders the session to options.output. Before any work, every path it writes (master,
+// deliverables, group exports, report) is checked against every path it reads and each other
+// (PathPlan, host/files.hpp); all of them are published together at the end, or none: nothing is
+// left behind on failure. Throws UserError for anything the user can fix (bad files, bad paths,
+// unsupported settings), UsageError for a conflict between paths named on the command line.
 RenderResult render(const Session& session, const RenderOptions& options);
 
-// Checks that `output` can be written (folder exists and is writable, extension known) and that
-// it is not one of the session's inputs (same device and inode). Throws UsageError/UserError.
+// Checks that `output` can be written (folder exists and is writable, extension known, not a
+// special file) and that neither it nor a deliverable beside it is one of the session's inputs.
+// Throws UsageError/UserError.
 void preflight_output(const Session& session, const std::filesystem::path& output);
 
 // Hash of the settings, the inputs' sizes and modification times, and Lacquer's version
 // (hex XXH3-128): equal hashes mean a re-render would produce the same master.
 std::string session_hash(const Session& session);
 
-// XXH3-128 of a file's bytes (hex), as the report's output.xxh3_128; text_xxh128 of a string.
-std::string file_xxh128(const std::filesystem::path& file);
-std::string text_xxh128(const std::string& text);
 
 }  // namespace lq

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
@@ -19,6 +20,7 @@
 #include <toml++/toml.h>
 
 #include "host/errors.hpp"
+#include "host/files.hpp"
 
 namespace lq {
 
@@ -113,6 +115,12 @@ class Reader {
     if (!(v >= lo && v <= hi)) {
       fail(n->source(), join(where, key), num_text(v) + " is out of range [" + num_text(lo) + ", " + num_text(hi) + "]");
     }
+    return v;
+  }
+  // A sample rate: a whole number of Hz in [kMinSampleRate, kMaxSampleRate] (files hold integer rates).
+  std::optional<double> rate(const toml::table& t, const std::string& where, std::string_view key) const {
+    const auto v = number(t, where, key, kMinSampleRate, kMaxSampleRate);
+    if (v && *v != std::floor(*v)) fail(t.get(key)->source(), join(where, key), num_text(*v) + " is not a whole number of Hz");
     return v;
   }
   double number_or(const toml::table& t, const std::string& where, std::string_view key, double lo, double hi,
@@ -383,7 +391,7 @@ Session parse_session_file(const fs::path& toml_file, bool preset) {
   Session s;
   s.source = toml_file;
   rd.only(root, "", {"sample_rate", "master", "groups", "reverbs", "stems", "deliverables"});
-  s.sample_rate = rd.number(root, "", "sample_rate", kMinSampleRate, kMaxSampleRate);
+  s.sample_rate = rd.rate(root, "", "sample_rate");
 
   // Reverbs first: sends name them.
   std::set<std::string> reverb_names;
@@ -478,7 +486,7 @@ Session parse_session_file(const fs::path& toml_file, bool preset) {
     MasterSpec& m = s.master;
     m.target_lufs = rd.number(t, "master", "target_lufs", -40.0, -5.0);
     m.limiter.ceiling_dbtp = rd.number_or(t, "master", "ceiling_dbtp", -20.0, 0.0, m.limiter.ceiling_dbtp);
-    m.sample_rate = rd.number(t, "master", "sample_rate", kMinSampleRate, kMaxSampleRate);
+    m.sample_rate = rd.rate(t, "master", "sample_rate");
     m.encode.bit_depth = static_cast<int>(rd.integer_of(t, "master", "bit_depth", {16, 24, 32}).value_or(m.encode.bit_depth));
     m.encode.dither = rd.boolean(t, "master", "dither").value_or(m.encode.dither);
     m.tail_s = rd.number_or(t, "master", "tail_s", 0.0, 60.0, m.tail_s);
@@ -506,7 +514,7 @@ Session parse_session_file(const fs::path& toml_file, bool preset) {
       d.master = s.master;
       if (t.get("target_lufs")) d.master.target_lufs = rd.number(t, at, "target_lufs", -40.0, -5.0);
       d.master.limiter.ceiling_dbtp = rd.number_or(t, at, "ceiling_dbtp", -20.0, 0.0, d.master.limiter.ceiling_dbtp);
-      if (t.get("sample_rate")) d.master.sample_rate = rd.number(t, at, "sample_rate", kMinSampleRate, kMaxSampleRate);
+      if (t.get("sample_rate")) d.master.sample_rate = rd.rate(t, at, "sample_rate");
       d.master.encode.bit_depth =
           static_cast<int>(rd.integer_of(t, at, "bit_depth", {16, 24, 32}).value_or(d.master.encode.bit_depth));
       d.master.encode.dither = rd.boolean(t, at, "dither").value_or(d.master.encode.dither);
@@ -568,6 +576,7 @@ Session session_from_stem_dir(const fs::path& dir, const std::optional<fs::path>
   Session s = preset ? parse_session_file(*preset, true) : Session{};
   if (!preset) s.master.target_lufs = -14.0;
   s.source = dir;
+  s.preset = preset;
   for (const auto& n : names) {
     StemSpec st;
     const std::string stem = fs::path(n).stem().string();

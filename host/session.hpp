@@ -75,6 +75,7 @@ struct Session {
   std::vector<ReverbSpec> reverbs;
   MasterSpec master;
   std::vector<DeliverableSpec> deliverables;  // in file order
+  std::optional<std::filesystem::path> preset;  // the preset file a stem folder's settings came from
   std::string canonical_text;            // normalised text of the settings, for the session hash
 };
 

@@ -18,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "host/files.hpp"
 #include "support/test_files.hpp"
 
 namespace fs = std::filesystem;
@@ -66,6 +67,15 @@ std::map<std::string, json> by_id(const json& summary) {
 }
 
 // Every file under a folder (relative path -> bytes), to compare two output trees.
+// Every file under `dir` (relative path -> bytes).
+std::map<std::string, std::string> outputs_of(const fs::path& dir) {
+  std::map<std::string, std::string> files;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    if (e.is_regular_file()) files[fs::relative(e.path(), dir).string()] = lq::test::read_text_file(e.path());
+  }
+  return files;
+}
+
 std::map<std::string, std::string> masters_of(const fs::path& out) {
   std::map<std::string, std::string> files;
   for (const auto& e : fs::recursive_directory_iterator(out)) {
@@ -80,7 +90,7 @@ std::map<std::string, std::string> masters_of(const fs::path& out) {
 std::vector<std::string> temporaries_in(const fs::path& out) {
   std::vector<std::string> t;
   for (const auto& e : fs::recursive_directory_iterator(out)) {
-    if (e.path().filename().string().find(".tmp-") != std::string::npos) t.push_back(e.path().string());
+    if (lq::is_lacquer_temporary(e.path().filename().string())) t.push_back(e.path().string());
   }
   return t;
 }
@@ -331,11 +341,15 @@ TEST(BatchCli, APresetAppliesToSongsWithoutASessionFile) {
   EXPECT_NE(bad.err.find("a preset has no stems"), std::string::npos) << bad.err;
 }
 
-TEST(BatchCli, AnOutputFolderInsideTheCatalogIsNotASong) {
+TEST(BatchCli, AnOutputFolderInsideOrAroundTheCatalogIsRefusedBeforeAnythingIsWritten) {
   const fs::path cat = make_catalog(2, 0.5);
-  const fs::path out = cat / "masters";
-  ASSERT_EQ(run_lacquer({"batch", cat.string(), "-o", out.string(), "--quiet"}).exit_code, 0);
-  const auto again = run_lacquer({"batch", cat.string(), "-o", out.string(), "--quiet"});
-  EXPECT_EQ(again.exit_code, 0) << again.err;
-  EXPECT_EQ(read_json(out / "summary.json")["songs"].size(), 2u);
+  const auto before = outputs_of(cat);
+  for (const fs::path& out : {cat / "masters", cat, cat / "song00", cat.parent_path()}) {
+    const auto r = run_lacquer({"batch", cat.string(), "-o", out.string(), "--quiet"});
+    EXPECT_EQ(r.exit_code, 2) << out << r.err;
+    EXPECT_NE(r.err.find("overlaps"), std::string::npos) << r.err;
+    EXPECT_EQ(outputs_of(cat), before);
+    EXPECT_FALSE(fs::exists(cat / "masters"));
+    EXPECT_FALSE(fs::exists(cat / "song00" / ".lock"));
+  }
 }

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "host/files.hpp"
 #include "host/loudness.hpp"
 #include "kernels/cpu/dynamics.hpp"
 #include "kernels/cpu/thread_pool.hpp"
@@ -170,7 +171,7 @@ TEST(RenderCli, A16BitMasterLimitedAgainAfterQuantisationLandsUnderTheCeilingAlo
   EXPECT_EQ(report["master"]["after"]["true_peak_dbtp"].get<double>(), 20.0 * std::log10(tp));
   EXPECT_EQ(out.channels[0].size(), report["master"]["frames"].get<size_t>());
   for (const auto& e : fs::directory_iterator(dir)) {
-    EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos) << e.path();
+    EXPECT_FALSE(lq::is_lacquer_temporary(e.path().filename().string())) << e.path();
   }
 }
 

@@ -85,8 +85,17 @@ TEST(Catalog, BadManifestsNameTheFileAndLine) {
     }
   };
   fails_with("a.csv", "name,path\nx,y\n", "a.csv:1");
-  fails_with("b.csv", "id,source,target_lufs\nx,y,loud\n", "b.csv:2");
-  fails_with("c.csv", "id,source,target_lufs\nx,y,-2\n", "outside [-40, -5]");
+  // A row whose song cannot be rendered as given fails that song only: it carries the error.
+  auto song_fails_with = [&](const std::string& name, const std::string& text, const std::string& want) {
+    lq::test::write_text_file(dir / name, text);
+    const auto songs = lq::load_catalog(dir / name);
+    ASSERT_EQ(songs.size(), 1u);
+    EXPECT_NE(songs[0].error.find(want), std::string::npos) << songs[0].error;
+  };
+  song_fails_with("b.csv", "id,source,target_lufs\nx,y,loud\n", "b.csv:2");
+  song_fails_with("c.csv", "id,source,target_lufs\nx,y,-2\n", "outside [-40, -5]");
+  song_fails_with("n.csv", "id,source,target_lufs\nx,y,nan\n", "outside [-40, -5]");
+  song_fails_with("m.csv", "id,source\nx,missing\n", "No such file");
   fails_with("d.jsonl", "{\"id\": \"x\", \"stems\": \"y\"}\nnot json\n", "d.jsonl:2");
   fails_with("e.csv", "id,source\n..,y\n", "not a folder name");
   fails_with("f.csv", "id,source\nSong,y\nsong,z\n", "ignoring case");
