@@ -93,8 +93,9 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    const int code = app.exit(e);
-    return code == 0 ? 0 : 2;
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    std::cerr << "lacquer: " << lq::one_line(e.what()) << " (see lacquer --help)\n";  // one line, exit 2
+    return 2;
   }
   try {
     if (render_cmd->parsed()) return lq::cli::run_render(render);

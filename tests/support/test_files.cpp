@@ -73,9 +73,11 @@ std::string read_text_file(const fs::path& path) {
   return s.str();
 }
 
-pid_t start_lacquer(const std::vector<std::string>& args, const fs::path& out_path, const fs::path& err_path) {
+pid_t start_lacquer(const std::vector<std::string>& args, const fs::path& out_path, const fs::path& err_path,
+                    const fs::path& cwd) {
   const pid_t pid = ::fork();
   if (pid == 0) {
+    if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) ::_exit(126);
     const int o = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     const int e = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     ::dup2(o, 1);
@@ -98,13 +100,13 @@ int wait_lacquer(pid_t pid) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-RunResult run_lacquer(const std::vector<std::string>& args) {
+RunResult run_lacquer(const std::vector<std::string>& args, const fs::path& cwd) {
   const fs::path dir = fs::path(LQ_TEST_TMP);
   fs::create_directories(dir);
   const fs::path out_path = dir / ("run-" + std::to_string(::getpid()) + ".out");
   const fs::path err_path = dir / ("run-" + std::to_string(::getpid()) + ".err");
   RunResult r;
-  r.exit_code = wait_lacquer(start_lacquer(args, out_path, err_path));
+  r.exit_code = wait_lacquer(start_lacquer(args, out_path, err_path, cwd));
   r.out = read_text_file(out_path);
   r.err = read_text_file(err_path);
   fs::remove(out_path);

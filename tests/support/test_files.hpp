@@ -32,13 +32,13 @@ struct RunResult {
   std::string out;
   std::string err;
 };
-// Runs `lacquer ARGS...` (no shell), capturing stdout and stderr.
-RunResult run_lacquer(const std::vector<std::string>& args);
+// Runs `lacquer ARGS...` (no shell), capturing stdout and stderr; in folder `cwd` when given.
+RunResult run_lacquer(const std::vector<std::string>& args, const std::filesystem::path& cwd = {});
 
 // Starts `lacquer ARGS...` with stdout and stderr into the given files; wait_lacquer returns its
 // exit code (128 + signal when a signal ended it).
 int start_lacquer(const std::vector<std::string>& args, const std::filesystem::path& out_path,
-                  const std::filesystem::path& err_path);
+                  const std::filesystem::path& err_path, const std::filesystem::path& cwd = {});
 int wait_lacquer(int pid);
 
 // Sorted file names in a folder (to check that nothing was left behind).
