@@ -476,8 +476,13 @@ void AudioReader::finish() {
   r.info.peak_dbfs = peak > 0.0f ? 20.0 * std::log10(static_cast<double>(peak)) : -HUGE_VAL;
 }
 
-AudioBuffer read_audio(const fs::path& path, AudioFileInfo* info) {
+AudioBuffer read_audio(const fs::path& path, AudioFileInfo* info, double max_seconds, const char* what) {
   AudioReader reader(path);
+  const double seconds = double(reader.info().frames) / reader.info().sample_rate;
+  if (max_seconds > 0.0 && seconds > max_seconds) {  // from the header, before decoding
+    throw UserError(path, std::string(what) + " is " + std::to_string(int(seconds)) + " s long (at most " +
+                              std::to_string(int(max_seconds)) + " s)");
+  }
   AudioBuffer out;
   out.sample_rate = reader.info().sample_rate;
   out.channels.resize(static_cast<size_t>(reader.info().channels));

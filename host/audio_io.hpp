@@ -57,7 +57,10 @@ class AudioReader {
 // (with strerror), directories, empty or non-audio files, truncated or corrupt data, 0 frames,
 // channels outside [1, kMaxInputChannels], rates outside [kMinSampleRate, kMaxSampleRate],
 // NaN or Inf samples.
-AudioBuffer read_audio(const std::filesystem::path& path, AudioFileInfo* info = nullptr);
+// With max_seconds > 0, a file whose header declares more is refused before anything is decoded
+// ("<path>: <what> is N s long (at most M s)").
+AudioBuffer read_audio(const std::filesystem::path& path, AudioFileInfo* info = nullptr, double max_seconds = 0.0,
+                       const char* what = "the file");
 
 // Sample-rate conversion with libsoxr, very high quality; returns a copy when rates are equal.
 // Output length = round(frames * to / from).

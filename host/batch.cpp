@@ -198,7 +198,8 @@ int64_t estimate_bytes(const Session& s) {
   };
   int64_t conversion = converted_master(s.master.sample_rate);
   for (const auto& d : s.deliverables) conversion = std::max(conversion, converted_master(d.master.sample_rate));
-  return held + conversion + converted + int64_t(s.stems.size()) * (int64_t{8} << 20) + (int64_t{64} << 20);
+  const int64_t total = held + conversion + converted + int64_t(s.stems.size()) * (int64_t{8} << 20) + (int64_t{64} << 20);
+  return total + total / 10;  // 10 % for the allocator and what the spans hold beside these
 }
 
 // Admission by bytes in flight: a song waits until its estimate fits beside the songs in flight,

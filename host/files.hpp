@@ -1,5 +1,5 @@
 // Files Lacquer reads and writes, and the rules that keep a user's files safe
-// (docs/architecture.md "Data safety"):
+// (docs/data-safety.md):
 //
 // - Inputs are opened without blocking and must be regular files (a FIFO, a device or a socket is
 //   refused before any read); text inputs have a size limit.

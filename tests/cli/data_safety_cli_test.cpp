@@ -1,10 +1,11 @@
-// Data safety (docs/verification.md "Data safety"): a table of path conflicts and special files for
+// Data safety (docs/data-safety.md): a table of path conflicts and special files for
 // `lacquer render`, `batch` and `summary`. Each case asserts the exit code, one line on stderr with
 // the expected words, that every file in the fixture has the same bytes afterwards and that no new
 // file exists (nothing written, nothing moved, nothing left behind).
 #include <gtest/gtest.h>
 
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -106,6 +107,7 @@ TEST_P(DataSafety, RefusesWithOneLineAndTouchesNothing) {
   const Case& c = GetParam();
   const fs::path d = fixture();
   if (c.setup) c.setup(d);
+  if (::testing::Test::IsSkipped()) return;
   const auto before = snapshot(d);
   struct stat null_before {};
   ASSERT_EQ(::stat("/dev/null", &null_before), 0);
@@ -133,8 +135,14 @@ const std::vector<Case> kCases = {
     {"ReportIsTheMasterThroughDotDot", {"render", "@/s.toml", "-o", "@/a.wav", "--report", "@/cat/../a.wav"}, 2, {"master"}},
     {"ReportIsTheMasterAbsoluteAgainstRelative", {"render", "s.toml", "-o", "a.wav", "--report", "@/a.wav"}, 2, {"master"}, nullptr, true},
     {"ReportIsTheMasterIgnoringCase", {"render", "@/s.toml", "-o", "@/a.wav", "--report", "@/A.WAV"}, 2, {"same file"}},
-    {"ReportIsDevNull", {"render", "@/s.toml", "-o", "@/a.wav", "--report", "/dev/null"}, 2, {"/dev/null", "device"}},
-    {"ReportIsDevStdoutSymlink", {"render", "@/s.toml", "-o", "@/a.wav", "--report", "/dev/stdout"}, 2, {"symbolic link"}},
+    // The fixture's own device node and /dev/stdout-like symlink: a regression must not be able to
+    // replace the machine's /dev/null while the test runs.
+    {"ReportIsADevice", {"render", "@/s.toml", "-o", "@/a.wav", "--report", "@/null"}, 2, {"null", "device"},
+     [](const fs::path& d) {
+       if (::mknod((d / "null").c_str(), S_IFCHR | 0666, ::makedev(1, 3)) != 0) GTEST_SKIP() << "mknod needs root";
+     }},
+    {"ReportIsAStdoutSymlink", {"render", "@/s.toml", "-o", "@/a.wav", "--report", "@/stdout"}, 2, {"symbolic link"},
+     [](const fs::path& d) { fs::create_symlink("/proc/self/fd/1", d / "stdout"); }},
     {"ReportIsASymlinkToTheSession", {"render", "@/s.toml", "-o", "@/a.wav", "--report", "@/r.json"}, 2, {"r.json"},
      [](const fs::path& d) { fs::create_symlink(d / "s.toml", d / "r.json"); }},
     {"ReportIsAHardLinkToAStem", {"render", "@/s.toml", "-o", "@/a.wav", "--report", "@/r.json"}, 2, {"stem 'vox'"},

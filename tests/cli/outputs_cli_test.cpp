@@ -1,5 +1,5 @@
-// Outputs appear together or not at all, and bad songs fail alone (docs/verification.md "Data
-// safety"): signals at many points of a render, a full disk, batch folders, and the inputs that
+// Outputs appear together or not at all, and bad songs fail alone (docs/data-safety.md):
+// signals at many points of a render, a full disk, batch folders, and the inputs that
 // used to be refused wrongly or late.
 #include <gtest/gtest.h>
 
@@ -331,12 +331,18 @@ TEST(RenderInputs, AMixBeyondTheMetersRangeIsRefusedNotCalledSilent) {
 TEST(RenderInputs, AnImpulseResponseOverSixtySecondsIsRefusedFromItsHeader) {
   const fs::path d = lq::test::fresh_dir();
   write_audio_file(d / "x.wav", tone(kRate / 2, 0.05), kRate);
-  write_audio_file(d / "ir.wav", {std::vector<float>(8000 * 61, 0.001f)}, 8000, SF_FORMAT_WAV | SF_FORMAT_PCM_16);
-  write_text_file(d / "s.toml", "[reverbs.r]\nir = \"ir.wav\"\n[stems.x]\nfile = \"x.wav\"\ngroup = \"g\"\n"
+  // A FLAC header that declares 61 s over a file cut after its first blocks: refused from the
+  // header (decoding first would find the file truncated instead).
+  std::vector<float> noise(8000 * 61);
+  uint32_t x = 1;
+  for (float& v : noise) v = float((x = x * 1664525u + 1013904223u) >> 8) / float(1 << 24) * 0.2f - 0.1f;
+  write_audio_file(d / "ir.flac", {noise}, 8000, SF_FORMAT_FLAC | SF_FORMAT_PCM_16);
+  fs::resize_file(d / "ir.flac", 4096);
+  write_text_file(d / "s.toml", "[reverbs.r]\nir = \"ir.flac\"\n[stems.x]\nfile = \"x.wav\"\ngroup = \"g\"\n"
                                 "sends = [ { reverb = \"r\", level_db = -6.0 } ]\n");
   const auto r = run_lacquer({"render", (d / "s.toml").string(), "-o", (d / "m.wav").string()});
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.err.find("ir.wav: impulse response is 61 s long (at most 60 s)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("ir.flac: impulse response is 61 s long (at most 60 s)"), std::string::npos) << r.err;
 }
 
 TEST(RenderInputs, AnOutputNameNear255BytesIsWritten) {
