@@ -181,6 +181,11 @@ const std::vector<Case> kCases = {
     {"CeilingNan", {"render", "@/s.toml", "-o", "@/a.wav", "--ceiling-dbtp", "nan"}, 2, {"--ceiling-dbtp", "finite"}},
     {"SessionIsAFifo", {"render", "@/f.toml", "-o", "@/a.wav"}, 1, {"f.toml", "FIFO"}, [](const fs::path& d) { fifo(d / "f.toml"); }},
     {"SessionIsDevZero", {"render", "/dev/zero", "-o", "@/a.wav"}, 1, {"/dev/zero", "device"}},
+    {"SessionOverTheTextLimit", {"render", "@/big.toml", "-o", "@/a.wav"}, 1, {"big.toml", "more than a text input"},
+     [](const fs::path& d) {
+       write_text_file(d / "big.toml", "");
+       fs::resize_file(d / "big.toml", (int64_t{64} << 20) + 1);  // sparse: 64 MiB + 1 byte
+     }},
     {"SessionIsASymlinkLoop", {"render", "@/loop1", "-o", "@/a.wav"}, 1, {"loop1", "symbolic links"},
      [](const fs::path& d) {
        fs::create_symlink(d / "loop2", d / "loop1");

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sndfile.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -210,6 +211,25 @@ TEST(BatchFolders, ASongFolderThatIsASymlinkFailsThatSongAndWritesNothingThere) 
   EXPECT_NE(s["songs"][0]["error"].get<std::string>().find("symbolic link"), std::string::npos);
   EXPECT_EQ(s["songs"][1]["status"], "rendered");
   EXPECT_TRUE(lq::test::list_dir(elsewhere).empty());
+}
+
+TEST(BatchFolders, AFifoAsAStemOrAsAReportFailsThatSongAndTheSummaryIsWritten) {
+  const fs::path cat = catalog({"one", "two", "three"});
+  const fs::path out = cat.parent_path() / "out";
+  ASSERT_EQ(::mkfifo((cat / "one" / "pipe.wav").c_str(), 0644), 0);
+  fs::create_directories(out / "two");
+  ASSERT_EQ(::mkfifo((out / "two" / "report.json").c_str(), 0644), 0);
+  const auto r = run_lacquer({"batch", cat.string(), "-o", out.string(), "-q"});
+  EXPECT_EQ(r.exit_code, 1);
+  const json s = read_json(out / "summary.json");
+  std::map<std::string, json> by;
+  for (const auto& song : s["songs"]) by[song["id"].get<std::string>()] = song;
+  EXPECT_EQ(by["one"]["status"], "failed");
+  EXPECT_NE(by["one"]["error"].get<std::string>().find("pipe.wav: is a FIFO"), std::string::npos) << by["one"];
+  EXPECT_EQ(by["two"]["status"], "failed");
+  EXPECT_NE(by["two"]["error"].get<std::string>().find("report.json: is a FIFO"), std::string::npos) << by["two"];
+  EXPECT_EQ(by["three"]["status"], "rendered");
+  EXPECT_TRUE(fs::is_fifo(out / "two" / "report.json"));
 }
 
 TEST(BatchFolders, AFolderWhoseNameIsNoUsableIdFailsAloneNamingTheFolder) {
