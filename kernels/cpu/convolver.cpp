@@ -384,4 +384,35 @@ void ConvolverBank::max_abs(const float* x, int64_t n_in, double* out, int64_t o
   });
 }
 
+void ConvolverBank::values(const float* x, int64_t n_in, std::span<double* const> outs, int64_t out_begin,
+                           int64_t out_end, ThreadPool& pool) const {
+  if (out_end <= out_begin) return;
+  n_in = std::max<int64_t>(n_in, 0);
+  const Impl& m = *impl_;
+  const dsp::OverlapSave os{m.k, m.l, m.k - m.l + 1};
+  const int64_t first = out_begin / os.hop, blocks = (out_end + os.hop - 1) / os.hop - first;
+  const int64_t per_job = std::clamp<int64_t>(blocks / (4 * int64_t(pool.size())), 1, std::max<int64_t>(1, job_samples / m.k));
+  const int64_t jobs = (blocks + per_job - 1) / per_job;
+  pool.parallel_for(jobs, [&](int64_t j) {
+    auto frame = fftw_array<float>(m.k);
+    auto input = fftw_array<fftwf_complex>(m.k / 2 + 1);
+    auto bins = fftw_array<fftwf_complex>(m.k / 2 + 1);
+    const int64_t end = first + std::min(blocks, (j + 1) * per_job);
+    for (int64_t b = first + j * per_job; b < end; ++b) {
+      const int64_t i0 = std::max(b * os.hop, out_begin), i1 = std::min((b + 1) * os.hop, out_end);
+      if (!load_frame(x, n_in, os.frame_start(0, b), m.k, frame.get())) {
+        for (double* o : outs) std::fill(o + (i0 - out_begin), o + (i1 - out_begin), 0.0);
+        continue;
+      }
+      fftwf_execute_dft_r2c(m.plans->r2c, frame.get(), input.get());
+      for (size_t f = 0; f < m.spectra.size() && f < outs.size(); ++f) {
+        multiply_spectra(input.get(), m.spectra[f].get(), m.k, bins.get());
+        fftwf_execute_dft_c2r(m.plans->c2r, bins.get(), frame.get());
+        const float* y = frame.get() + (m.l - 1) + (i0 - b * os.hop);
+        std::copy(y, y + (i1 - i0), outs[f] + (i0 - out_begin));
+      }
+    }
+  });
+}
+
 }  // namespace lq::cpu

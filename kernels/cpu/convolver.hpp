@@ -82,6 +82,11 @@ class ConvolverBank {
   // position 0: the same values whatever the thread count or the range asked for.
   void max_abs(const float* x, int64_t n_in, double* out, int64_t out_begin, int64_t out_end, ThreadPool& pool) const;
 
+  // outs[f][k - out_begin] = y_f[k] for every filter f and k in [out_begin, out_end), on the same
+  // grid as max_abs (so the same values whatever the thread count or the range asked for).
+  void values(const float* x, int64_t n_in, std::span<double* const> outs, int64_t out_begin, int64_t out_end,
+              ThreadPool& pool) const;
+
   // The grid: block b computes positions [b hop, (b + 1) hop) by one transform of the frames
   // [b hop - (length - 1), (b + 1) hop). Its values carry the rounding of every frame in that
   // window, so a caller that changes frames between calls asks for whole blocks whose windows hold

@@ -1,0 +1,193 @@
+#include "kernels/cpu/reconstruction_peak.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <mutex>
+#include <vector>
+
+#include "kernels/cpu/convolver.hpp"
+#include "kernels/dsp/true_peak.hpp"
+
+namespace lq::cpu {
+
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+
+// Stage 1: the 4x grid. Phase p (1..3) interpolates x(n - H + p / 4) from x[n - 2H + 1 .. n].
+// 768 taps, Kaiser beta 8: flat within 1e-4 to 0.4967 fs, -80 dB from 0.5033 fs.
+constexpr int kStage1Half = 384;
+constexpr double kStage1Beta = 8.0;
+// Stage 2: 64x from the 4x grid, 16 taps (8 a side) per sub-phase, Kaiser beta 10: on a signal
+// band-limited to 1/8 of the grid's rate its error is under 1e-7 of the peak.
+constexpr int kStage2Half = 8;
+constexpr int kSubPhases = 16;     // fine points per 4x step: 64x
+constexpr double kStage2Beta = 10.0;
+// (pi B d)^2 / 2 with B = fs/2: d = 1/4 (the screen) and d = 1/64 (the refinement).
+const double kScreenSlack = 0.5 * std::pow(kPi / 8.0, 2);    // 0.0771
+const double kFineSlack = 0.5 * std::pow(kPi / 128.0, 2);    // 3.01e-4
+const double kGridToSup = 1.0 / std::cos(kPi / 8.0);         // M <= G / cos(pi / 8)
+
+struct Filters {
+  ConvolverBank stage1;
+  std::array<std::array<double, 2 * kStage2Half>, kSubPhases> stage2{};  // [j][m + 7], j = 0 unused
+};
+
+const Filters& filters() {
+  static const Filters f = [] {
+    const dsp::SincFilter s1{kStage1Half, kStage1Beta, 1.0};
+    std::vector<std::vector<float>> taps(3, std::vector<float>(2 * kStage1Half));
+    for (int p = 1; p <= 3; ++p) {
+      double sum = 0.0;
+      for (int t = 0; t < 2 * kStage1Half; ++t) sum += dsp::sinc_tap_unscaled(s1, p, t);
+      for (int t = 0; t < 2 * kStage1Half; ++t) {
+        taps[size_t(p - 1)][size_t(t)] = static_cast<float>(dsp::sinc_tap_unscaled(s1, p, t) / sum);
+      }
+    }
+    std::vector<std::span<const float>> spans(taps.begin(), taps.end());
+    Filters out{ConvolverBank(spans, 2 * kStage1Half), {}};
+    for (int j = 1; j < kSubPhases; ++j) {
+      const double frac = double(j) / kSubPhases;
+      double sum = 0.0;
+      for (int m = -kStage2Half + 1; m <= kStage2Half; ++m) {
+        const double tau = double(m) - frac, r = tau / kStage2Half;
+        const double w = dsp::bessel_i0(kStage2Beta * std::sqrt(std::max(0.0, 1.0 - r * r))) / dsp::bessel_i0(kStage2Beta);
+        const double v = std::sin(kPi * tau) / (kPi * tau) * w;
+        out.stage2[size_t(j)][size_t(m + kStage2Half - 1)] = v;
+        sum += v;
+      }
+      for (double& v : out.stage2[size_t(j)]) v /= sum;
+    }
+    return out;
+  }();
+  return f;
+}
+
+}  // namespace
+
+struct ReconstructionPeak::Impl {
+  struct Channel {
+    std::vector<float> buf;  // frames [base, base + buf.size())
+    int64_t base = 0;
+    int64_t next = 0;        // the first interval [k, k + 1) not yet screened
+  };
+  std::vector<Channel> ch;
+  int64_t frames = 0;        // frames added
+  double grid_max = 0.0;     // G: the largest 4x value so far
+  double fine_max = 0.0;     // R: the largest value of the refined intervals
+  int64_t refined = 0;
+  std::vector<double> y[3];  // stage-1 values, scratch
+
+  // Screens (and refines) the intervals [c.next, k_end) of one channel.
+  void process(Channel& c, int64_t k_end, ThreadPool& pool) {
+    if (k_end <= c.next) return;
+    const Filters& f = filters();
+    const int64_t k0 = c.next;
+    // 4x values at times k0 - 2 .. k_end + 3: y_p at n = time + H (n - base in buf).
+    const int64_t n0 = k0 - 2 + kStage1Half, n1 = k_end + 3 + kStage1Half;
+    for (auto& v : y) v.assign(size_t(n1 - n0), 0.0);
+    double* outs[3] = {y[0].data(), y[1].data(), y[2].data()};
+    f.stage1.values(c.buf.data(), int64_t(c.buf.size()), outs, n0 - c.base, n1 - c.base, pool);
+    auto sample = [&](int64_t k) { return double(c.buf[size_t(k - c.base)]); };
+    // g4(i): the 4x grid at time i / 4 (i >= 4 (k0 - 2)).
+    auto g4 = [&](int64_t i) {
+      const int64_t k = i >= 0 ? i / 4 : -((-i + 3) / 4);
+      const int p = int(i - 4 * k);
+      return p == 0 ? sample(k) : y[p - 1][size_t(k + kStage1Half - n0)];
+    };
+    auto screen = [&](int64_t k) {
+      double s = std::max(std::fabs(sample(k)), std::fabs(sample(k + 1)));
+      for (int p = 1; p <= 3; ++p) s = std::max(s, std::fabs(y[p - 1][size_t(k + kStage1Half - n0)]));
+      return s;
+    };
+    // G over this chunk first: the threshold then does not depend on how the chunk is split.
+    const int64_t n = k_end - k0;
+    constexpr int64_t kJob = 1 << 14;
+    const int64_t jobs = (n + kJob - 1) / kJob;
+    std::vector<double> job_max(size_t(jobs), 0.0);
+    pool.parallel_for(jobs, [&](int64_t j) {
+      double m = 0.0;
+      for (int64_t k = k0 + j * kJob, e = std::min(k_end, k0 + (j + 1) * kJob); k < e; ++k) m = std::max(m, screen(k));
+      job_max[size_t(j)] = m;
+    });
+    for (const double m : job_max) grid_max = std::max(grid_max, m);
+    const double threshold = grid_max - kScreenSlack * grid_max * kGridToSup;
+    std::vector<double> job_fine(size_t(jobs), 0.0);
+    std::vector<int64_t> job_count(size_t(jobs), 0);
+    pool.parallel_for(jobs, [&](int64_t j) {
+      double m = 0.0;
+      int64_t count = 0;
+      for (int64_t k = k0 + j * kJob, e = std::min(k_end, k0 + (j + 1) * kJob); k < e; ++k) {
+        const double s = screen(k);
+        if (s == 0.0 || s < threshold) continue;
+        ++count;
+        m = std::max(m, s);
+        double w[3 + 2 * kStage2Half];  // g4 at 4k - 7 .. 4k + 11
+        for (int i = 0; i < int(std::size(w)); ++i) w[i] = g4(4 * k - (kStage2Half - 1) + i);
+        for (int q = 0; q < 4; ++q) {
+          for (int sp = 1; sp < kSubPhases; ++sp) {
+            const auto& h = f.stage2[size_t(sp)];
+            double acc = 0.0;
+            for (int t = 0; t < 2 * kStage2Half; ++t) acc += h[size_t(t)] * w[q + t];
+            m = std::max(m, std::fabs(acc));
+          }
+        }
+      }
+      job_fine[size_t(j)] = m;
+      job_count[size_t(j)] = count;
+    });
+    for (int64_t j = 0; j < jobs; ++j) {
+      fine_max = std::max(fine_max, job_fine[size_t(j)]);
+      refined += job_count[size_t(j)];
+    }
+    c.next = k_end;
+    // Keep what the next chunk needs: samples from next - H - 8 on.
+    const int64_t keep = std::max(c.base, c.next - kStage1Half - 8);
+    c.buf.erase(c.buf.begin(), c.buf.begin() + (keep - c.base));
+    c.base = keep;
+  }
+};
+
+ReconstructionPeak::ReconstructionPeak(int channels) : impl_(std::make_unique<Impl>()) {
+  impl_->ch.resize(size_t(std::max(channels, 0)));
+  for (auto& c : impl_->ch) {
+    // Zeros before the signal: its reconstruction starts H before frame 0.
+    c.base = -(kStage1Half + 8);
+    c.buf.assign(size_t(kStage1Half + 8), 0.0f);
+    c.next = -kStage1Half;
+  }
+}
+
+ReconstructionPeak::~ReconstructionPeak() = default;
+
+void ReconstructionPeak::add(const AudioBuffer& audio, int64_t begin, int64_t end, ThreadPool& pool) {
+  Impl& m = *impl_;
+  for (size_t i = 0; i < m.ch.size(); ++i) {
+    auto& c = m.ch[i];
+    const auto& src = audio.channels[i];
+    c.buf.insert(c.buf.end(), src.begin() + begin, src.begin() + end);
+    // Interval k needs samples up to k + 2 + H.
+    m.process(c, c.base + int64_t(c.buf.size()) - kStage1Half - 2, pool);
+  }
+  m.frames += end - begin;
+}
+
+double ReconstructionPeak::finish(ThreadPool& pool) {
+  Impl& m = *impl_;
+  for (auto& c : m.ch) {
+    c.buf.insert(c.buf.end(), size_t(2 * kStage1Half + 8), 0.0f);  // zeros after the signal
+    m.process(c, m.frames + kStage1Half, pool);
+  }
+  return std::max(m.grid_max, m.fine_max / (1.0 - kFineSlack));  // B <= R + slack M, M <= B
+}
+
+int64_t ReconstructionPeak::refined_intervals() const { return impl_->refined; }
+
+double reconstruction_peak(const AudioBuffer& audio, ThreadPool& pool) {
+  ReconstructionPeak r(audio.channel_count());
+  r.add(audio, 0, audio.frames(), pool);
+  return r.finish(pool);
+}
+
+}  // namespace lq::cpu
