@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "kernels/cpu/audio_buffer.hpp"
 #include "kernels/cpu/thread_pool.hpp"
@@ -41,8 +42,21 @@ class ReconstructionPeak {
   // The bound over the whole signal, zeros before and after it (linear; 0 for silence).
   double finish(ThreadPool& pool);
 
+  // The most the bound can move per unit of largest sample change (the sum of |coefficient| of
+  // its interpolators): a change of every sample by at most e moves it by at most e error_gain().
+  static double error_gain();
+
   // Sample intervals refined to 64x so far (for tests and the report).
   int64_t refined_intervals() const;
+
+  // Before the first add(): also list every interval [frame, frame + 1) of a channel whose bound
+  // exceeds `level` (linear), with that bound; overs() returns them by frame.
+  struct Over {
+    int64_t frame;
+    double peak;
+  };
+  void record_overs(double level);
+  std::vector<Over> overs() const;
 
  private:
   struct Impl;
