@@ -33,33 +33,6 @@ std::vector<float> sine(int n, double f, double amplitude, double phase, int fad
   return x;
 }
 
-// y = x low-passed at `cutoff` (fraction of fs) by a 1201-tap Kaiser-windowed sinc (beta 8, about
-// -80 dB from cutoff + 0.005 fs), in double.
-std::vector<double> low_pass(const std::vector<double>& x, double cutoff) {
-  constexpr int kHalf = 600;
-  std::vector<double> h(2 * kHalf + 1);
-  auto i0 = [](double v) {
-    double term = 1.0, sum = 1.0;
-    for (int k = 1; k < 60; ++k) sum += (term *= 0.25 * v * v / (double(k) * k));
-    return sum;
-  };
-  for (int t = -kHalf; t <= kHalf; ++t) {
-    const double r = double(t) / kHalf;
-    const double w = i0(8.0 * std::sqrt(1.0 - r * r)) / i0(8.0);
-    h[size_t(t + kHalf)] = (t == 0 ? 2.0 * cutoff : std::sin(2.0 * kPi * cutoff * t) / (kPi * t)) * w;
-  }
-  std::vector<double> y(x.size(), 0.0);
-  for (size_t n = 0; n < x.size(); ++n) {
-    double acc = 0.0;
-    for (int t = -kHalf; t <= kHalf; ++t) {
-      const long j = long(n) - t;
-      if (j >= 0 && j < long(x.size())) acc += h[size_t(t + kHalf)] * x[size_t(j)];
-    }
-    y[n] = acc;
-  }
-  return y;
-}
-
 double bound_of(const std::vector<std::vector<float>>& channels, int threads = 2) {
   lq::cpu::ThreadPool pool(threads);
   lq::AudioBuffer a(int(channels.size()), int64_t(channels[0].size()), 48000.0);
@@ -100,22 +73,22 @@ std::vector<float> hard_case(int kind, std::mt19937& rng, int n) {
   switch (kind) {
     case 0:
       for (auto& s : v) s = 0.3 * g(rng);
-      v = low_pass(v, 0.49);
+      v = lq::test::low_pass(v, 0.49);
       break;
     case 1: {  // noise low-passed to 0.045 fs, moved up to 0.40 .. 0.49 fs
       for (auto& s : v) s = g(rng);
-      v = low_pass(v, 0.045);
+      v = lq::test::low_pass(v, 0.045);
       for (int i = 0; i < n; ++i) v[size_t(i)] *= 1.2 * std::cos(2.0 * kPi * 0.445 * i);
       break;
     }
     case 2:  // decaying noise bursts driven 8 dB into a hard clip at 0.6, then band-limited
       for (int i = 0; i < n; ++i) v[size_t(i)] = std::clamp(1.5 * std::exp(-double(i % 1200) / 200.0) * g(rng), -0.6, 0.6);
-      v = low_pass(v, 0.49);
+      v = lq::test::low_pass(v, 0.49);
       break;
     case 3: {  // a square wave, band-limited
       const double period = 7.3 + 5.0 * std::uniform_real_distribution<double>(0.0, 1.0)(rng);
       for (int i = 0; i < n; ++i) v[size_t(i)] = std::fmod(double(i), period) < period / 2 ? 0.6 : -0.6;
-      v = low_pass(v, 0.49);
+      v = lq::test::low_pass(v, 0.49);
       break;
     }
     default: {  // two sines near Nyquist beating slowly

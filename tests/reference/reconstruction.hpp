@@ -16,4 +16,8 @@ double reconstruction_at(const std::vector<float>& x, double t);
 double reconstruction_peak(const std::vector<float>& x, double t0, double t1);
 double reconstruction_peak(const std::vector<float>& x);
 
+// x low-passed at `cutoff` (a fraction of fs) by a 1201-tap Kaiser-windowed sinc (beta 8: about
+// -80 dB from cutoff + 0.005 fs), in double.
+std::vector<double> low_pass(const std::vector<double>& x, double cutoff);
+
 }  // namespace lq::test

@@ -7,5 +7,7 @@
 namespace lq::test {
 
 double libebur128_integrated(const DecodedFile& f);
+// libebur128's true peak (its own 4x or 2x interpolator), linear, the largest over channels.
+double libebur128_true_peak(const DecodedFile& f);
 
 }  // namespace lq::test
