@@ -22,6 +22,8 @@ class CudaBackend final : public Backend {
     exec_.convolve(x, n_in, offset, taps, y, n_out);
   }
   DynamicsStats compress(AudioBuffer& audio, const dsp::CompressorParams& params) override {
+    // The RMS detector runs on the host (the device kernels read the per-sample magnitude).
+    if (params.rms_detector) return cpu::compress(audio, params, host_pool_);
     return exec_.compress(audio, params);
   }
   std::unique_ptr<CompressorStream> compressor_stream(const dsp::CompressorParams& params, double sample_rate,

@@ -206,7 +206,7 @@ class Reader {
     const std::string at = join(where, "compressor");
     const toml::table& c = table(*n, at);
     only(c, at, {"threshold_db", "ratio", "knee_db", "attack_ms", "release_ms", "makeup_db", "auto_makeup",
-                 "stereo_link", "lookahead_ms"});
+                 "stereo_link", "lookahead_ms", "detector", "rms_ms"});
     dsp::CompressorParams p;
     p.threshold_db = number_or(c, at, "threshold_db", -80.0, 0.0, p.threshold_db);
     p.ratio = number_or(c, at, "ratio", 1.0, 100.0, p.ratio);
@@ -217,6 +217,14 @@ class Reader {
     p.auto_makeup = boolean(c, at, "auto_makeup").value_or(p.auto_makeup);
     p.stereo_link = number_or(c, at, "stereo_link", 0.0, 1.0, p.stereo_link);
     p.lookahead_ms = number_or(c, at, "lookahead_ms", 0.0, 20.0, p.lookahead_ms);
+    if (const auto d = string(c, at, "detector")) {
+      if (*d != "peak" && *d != "rms") fail(c.get("detector")->source(), join(at, "detector"), "'" + *d + "': use \"peak\" or \"rms\"");
+      p.rms_detector = *d == "rms";
+    }
+    if (c.get("rms_ms")) {
+      if (!p.rms_detector) fail(c.get("rms_ms")->source(), join(at, "rms_ms"), "only with detector = \"rms\"");
+      p.rms_ms = number_or(c, at, "rms_ms", 0.1, 1000.0, p.rms_ms);
+    }
     return p;
   }
 
@@ -290,6 +298,10 @@ struct Canon {
     put(k + ".auto_makeup", c->auto_makeup ? "true" : "false");
     num(k + ".stereo_link", c->stereo_link);
     num(k + ".lookahead_ms", c->lookahead_ms);
+    if (c->rms_detector) {  // absent for the peak detector: earlier sessions keep their hashes
+      put(k + ".detector", "rms");
+      num(k + ".rms_ms", c->rms_ms);
+    }
   }
   void sends(const std::string& key, const std::vector<ReverbSend>& s) {
     for (size_t i = 0; i < s.size(); ++i) {

@@ -8,7 +8,8 @@
 //
 // Detectors: with stereo_link = 1 one detector drives all channels, on the linked level
 // level_db(max_c |x_c|); below 1 every channel has its own detector on
-// linked_level_db(own, linked, link).
+// linked_level_db(own, linked, link). With the RMS detector |x_c| is replaced by the RMS of channel c
+// over the last rms_ms (RmsWindow; docs/algorithms.md "Compressor detectors").
 // Look-ahead W: output frame i gets the gain the smoother computed at frame i + W (the last
 // frame's gain is held for the final W frames), so the output stays aligned with the input.
 #include <algorithm>
@@ -97,8 +98,55 @@ LQ_CPU_CLONES void multiply_by(float* x, const float* g, int64_t b, int64_t e) {
 
 }  // namespace
 
+// The RMS detector's window sums: s[i] = sum of x[j]^2 over the W frames ending at frame i (zeros
+// before the signal), per channel, in double. A running sum restarted exactly at every frame whose
+// index in the signal is a multiple of W, so each value depends on the frame index alone (the same
+// for any spans and any thread count) and the running sum's rounding never spans more than W frames.
+struct RmsWindow {
+  int64_t w = 1;
+  std::vector<double> hist;  // x^2 of the 2W frames before the next span (oldest first)
+
+  // mag[i] = sqrt(s[g0 + i] / W) for the span's frames x[0, n), which start at signal frame g0.
+  void magnitudes(const float* x, int64_t n, int64_t g0, float* mag) const {
+    const int64_t h = int64_t(hist.size());  // == 2W
+    auto sq = [&](int64_t f) {  // x^2 at signal frame f (f < g0 + n)
+      if (f < 0) return 0.0;
+      if (f >= g0) return double(x[f - g0]) * double(x[f - g0]);
+      return hist[size_t(h - (g0 - f))];
+    };
+    auto exact = [&](int64_t f) {
+      double sum = 0.0;
+      for (int64_t j = f - w + 1; j <= f; ++j) sum += sq(j);
+      return sum;
+    };
+    // s[g0 - 1] by the chain from the last restart m at or before g0 (g0 - W < m <= g0: in the
+    // history), so that each value is the one a run from the signal's start computes.
+    const int64_t m = (g0 / w) * w;
+    double sum = exact(m);
+    for (int64_t f = m + 1; f < g0; ++f) sum += sq(f) - sq(f - w);
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t f = g0 + i;
+      if (f > m) sum = (f % w == 0) ? exact(f) : sum + sq(f) - sq(f - w);  // f == m: sum is s[m]
+      mag[i] = static_cast<float>(std::sqrt(std::max(0.0, sum) / double(w)));
+    }
+  }
+  // After a span of `frames` frames from g0: keep x^2 of the 2W frames before g0 + frames.
+  void advance(const float* x, int64_t frames) {
+    const int64_t h = int64_t(hist.size());
+    std::vector<double> next(static_cast<size_t>(h));
+    for (int64_t j = 0; j < h; ++j) {
+      const int64_t back = h - j;  // frames before g0 + frames
+      next[size_t(j)] = back <= frames ? double(x[frames - back]) * double(x[frames - back]) : hist[size_t(h - (back - frames))];
+    }
+    hist = std::move(next);
+  }
+};
+
 struct CompressorStream::Impl {
   dsp::CompressorCoefficients k;
+  bool rms = false;
+  std::vector<RmsWindow> rms_window;  // [channel]
+  std::vector<std::vector<float>> mag;  // [channel][frame of the span]: RMS magnitudes
   int channels = 0, detectors = 0;
   int64_t frames_done = 0;
   std::vector<std::vector<float>> gr;  // [detector][frame of the span]: reduction, then gain
@@ -119,6 +167,12 @@ CompressorStream::CompressorStream(const dsp::CompressorParams& params, double s
   s.state.assign(size_t(s.detectors), 0.0f);
   s.block_sums.resize(size_t(s.detectors));
   s.open.assign(size_t(s.detectors), dsp::ReductionStats{});
+  if (params.rms_detector) {
+    s.rms = true;
+    const int64_t w = std::max<int64_t>(1, std::llround(params.rms_ms * 1e-3 * sample_rate));
+    s.rms_window.assign(size_t(channels), RmsWindow{w, std::vector<double>(size_t(2 * w), 0.0)});
+    s.mag.resize(size_t(channels));
+  }
 }
 
 CompressorStream::~CompressorStream() = default;
@@ -137,7 +191,32 @@ void CompressorStream::process(AudioBuffer& audio, int64_t frames, ThreadPool& p
   for (auto& g : s.gr) g.resize(size_t(n));
   auto& gr = s.gr;
   const bool linked_stereo_or_mono = detectors == 1 && channels <= 2;
-  parallel_for_blocks(pool, n, kBlock, [&](int64_t b, int64_t e) {
+  if (s.rms) {
+    // The RMS magnitudes of each channel (sequential per channel: a running sum), then the static
+    // curve on them as on the peak magnitudes below.
+    pool.parallel_for(channels, [&](int64_t c) {
+      s.mag[size_t(c)].resize(size_t(n));
+      s.rms_window[size_t(c)].magnitudes(audio.channels[size_t(c)].data(), n, s.frames_done, s.mag[size_t(c)].data());
+    });
+    parallel_for_blocks(pool, n, kBlock, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) {
+        float peak = 0.0f;
+        for (int c = 0; c < channels; ++c) peak = std::max(peak, s.mag[size_t(c)][size_t(i)]);
+        if (peak < k.quiet_magnitude) {
+          for (int d = 0; d < detectors; ++d) gr[size_t(d)][size_t(i)] = 0.0f;
+          continue;
+        }
+        const float linked = dsp::level_db(peak);
+        for (int d = 0; d < detectors; ++d) {
+          const float level = detectors == 1 ? linked
+                                             : dsp::linked_level_db(dsp::level_db(s.mag[size_t(d)][size_t(i)]), linked,
+                                                                    k.stereo_link);
+          gr[size_t(d)][size_t(i)] = dsp::gain_reduction_db(level, k.threshold_db, k.ratio, k.knee_db);
+        }
+      }
+    });
+    for (int c = 0; c < channels; ++c) s.rms_window[size_t(c)].advance(audio.channels[size_t(c)].data(), frames);
+  } else parallel_for_blocks(pool, n, kBlock, [&](int64_t b, int64_t e) {
     if (linked_stereo_or_mono) {
       linked_reduction(audio.channels.front().data(), audio.channels.back().data(), b, e, k, gr[0].data());
       return;

@@ -16,6 +16,10 @@ struct CompressorParams {
   bool auto_makeup = false;     // makeup = the static curve's reduction at 0 dBFS / 2
   double stereo_link = 1.0;     // [0, 1]: 1 = one gain for all channels (max of their levels)
   double lookahead_ms = 0.0;    // [0, 20]: the gain is applied this much earlier (latency compensated)
+  // What the static curve reads: the per-sample magnitude (peak), or the RMS over the last rms_ms
+  // (a sine reads 3.01 dB under its peak, a square at its peak).
+  bool rms_detector = false;
+  double rms_ms = 10.0;         // [0.1, 1000]: the RMS window, with rms_detector
 };
 
 // Look-ahead true-peak limiter (DESIGN.md "Limiter").

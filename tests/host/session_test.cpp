@@ -182,6 +182,10 @@ const std::string kCases[] = {
     "[reverbs.room]\nir = \"room.wav\"\n" + kStems +
         "sends = [ { reverb = \"room\" },\n          { reverb = \"room\", level_db = -3.0 } ]\n",       // 23
     "[master.limiter]\nlookahead_ms = 0.1\n" + kStems,                                                  // 24
+    kStems + "compressor = { detector = \"average\" }\n",                                             // 25
+    kStems + "compressor = { rms_ms = 5.0 }\n",                                                       // 26
+    kStems + "compressor = { detector = \"rms\", rms_ms = 0.01 }\n",                                  // 27
+    "sample_rate = 44100.5\n" + kStems,                                                               // 28
 };
 
 INSTANTIATE_TEST_SUITE_P(
@@ -211,7 +215,11 @@ INSTANTIATE_TEST_SUITE_P(
         BadSession{kCases[21].c_str(), 4, "stems.kick.eq", "expected an array, got a table"},
         BadSession{kCases[22].c_str(), 2, "master.dither", "expected true or false, got an integer"},
         BadSession{kCases[23].c_str(), 7, "stems.kick.sends[1].reverb", "a second send to reverb 'room'"},
-        BadSession{kCases[24].c_str(), 2, "master.limiter.lookahead_ms", "0.1 is out of range [0.5, 20]"}));
+        BadSession{kCases[24].c_str(), 2, "master.limiter.lookahead_ms", "0.1 is out of range [0.5, 20]"},
+        BadSession{kCases[25].c_str(), 4, "stems.kick.compressor.detector", "'average': use \"peak\" or \"rms\""},
+        BadSession{kCases[26].c_str(), 4, "stems.kick.compressor.rms_ms", "only with detector = \"rms\""},
+        BadSession{kCases[27].c_str(), 4, "stems.kick.compressor.rms_ms", "0.01 is out of range [0.1, 1000]"},
+        BadSession{kCases[28].c_str(), 1, "sample_rate", "44100.5 is not a whole number of Hz"}));
 
 TEST(Session, SyntaxErrorsAndDuplicateTablesGiveTheLineAndColumn) {
   const fs::path dir = lq::test::fresh_dir();
@@ -274,6 +282,17 @@ TEST(Session, CanonicalTextDependsOnTheSettingsOnly) {
   EXPECT_NE(lq::load_session(dir / "a" / "s.toml").canonical_text, t1);
   lq::test::write_text_file(dir / "a" / "s.toml", "[stems.kick]\nfile = \"kick2.wav\"\ngroup = \"drums\"\n");
   EXPECT_NE(lq::load_session(dir / "a" / "s.toml").canonical_text, t1);
+  // The compressor's detector: "peak" written out is the default; "rms" and its window change it.
+  const std::string comp = base + "compressor = { threshold_db = -20.0";
+  lq::test::write_text_file(dir / "a" / "s.toml", comp + " }\n");
+  const std::string peak = lq::load_session(dir / "a" / "s.toml").canonical_text;
+  lq::test::write_text_file(dir / "a" / "s.toml", comp + ", detector = \"peak\" }\n");
+  EXPECT_EQ(lq::load_session(dir / "a" / "s.toml").canonical_text, peak);
+  lq::test::write_text_file(dir / "a" / "s.toml", comp + ", detector = \"rms\" }\n");
+  const std::string rms = lq::load_session(dir / "a" / "s.toml").canonical_text;
+  EXPECT_NE(rms, peak);
+  lq::test::write_text_file(dir / "a" / "s.toml", comp + ", detector = \"rms\", rms_ms = 20.0 }\n");
+  EXPECT_NE(lq::load_session(dir / "a" / "s.toml").canonical_text, rms);
 }
 
 TEST(DefaultGrouping, MatchesNameFragmentsCaseInsensitively) {
