@@ -67,7 +67,6 @@ class TempFile {
   TempFile(const TempFile&) = delete;
   TempFile& operator=(const TempFile&) = delete;
   int fd() const { return fd_; }
-  const std::filesystem::path& out() const { return out_; }
   // Starts the disk writeback of what is written so far without waiting (Linux sync_file_range).
   void start_writeback() const;
   // fsync and close: the bytes are on disk, the file still has no name.
@@ -97,7 +96,6 @@ class Publication {
   Publication& operator=(const Publication&) = delete;
   void add(std::unique_ptr<TempFile> file);
   void publish();
-  bool empty() const { return files_.empty(); }
 
  private:
   std::vector<std::unique_ptr<TempFile>> files_;

@@ -61,12 +61,6 @@ void require_finite(const AudioBuffer& a, const fs::path& file, const std::strin
   }
 }
 
-std::string hex128(XXH128_hash_t h) {
-  char buf[33];
-  std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(h.high64),
-                static_cast<unsigned long long>(h.low64));
-  return buf;
-}
 
 }  // namespace
 
@@ -147,26 +141,35 @@ void plan_render_paths(const Session& session, const RenderOptions& options) {
   plan.check();
 }
 
-void preflight_output(const Session& session, const fs::path& output) {
+// A folder a render writes into: it exists and is writable.
+void check_folder(const fs::path& file, const char* what) {
+  const fs::path folder = file.has_parent_path() ? file.parent_path() : fs::path(".");
+  std::error_code ec;
+  if (!fs::is_directory(folder, ec)) throw UserError(folder, std::string(what) + " folder does not exist");
+  if (::access(folder.c_str(), W_OK) != 0) {
+    throw UserError(folder, std::string(what) + " folder is not writable: " + std::strerror(errno));
+  }
+}
+
+void preflight_output(const Session& session, const RenderOptions& options) {
+  const fs::path& output = options.output;
   format_for(output);
   if (output.filename().empty() || output.filename() == "." || output.filename() == "..") {
     throw UsageError(output, "not a file name");
   }
-  const fs::path folder = output.has_parent_path() ? output.parent_path() : fs::path(".");
-  std::error_code ec;
-  if (!fs::is_directory(folder, ec)) throw UserError(folder, "output folder does not exist");
-  if (::access(folder.c_str(), W_OK) != 0) {
-    throw UserError(folder, std::string("output folder is not writable: ") + std::strerror(errno));
+  check_folder(output, "output");
+  if (options.report) check_folder(*options.report, "report");
+  if (options.export_groups_dir && !fs::is_directory(*options.export_groups_dir)) {
+    throw UserError(*options.export_groups_dir, "the group export folder does not exist");
   }
-  RenderOptions o;
-  o.output = output;
-  plan_render_paths(session, o);
+  // Every file this render writes, against every file it reads and each other (host/files.hpp).
+  plan_render_paths(session, options);
 }
 
 std::string session_hash(const Session& session) {
-  XXH3_state_t* st = XXH3_createState();
-  XXH3_128bits_reset(st);
-  auto add = [&](const std::string& s) { XXH3_128bits_update(st, s.data(), s.size() + 1); };
+  // Each piece with its terminating NUL, hashed as one text (the bytes the streaming hash read).
+  std::string text;
+  auto add = [&](const std::string& s) { text.append(s.c_str(), s.size() + 1); };
   add(LQ_VERSION);
   add(session.canonical_text);
   auto add_file = [&](const fs::path& p) {
@@ -179,9 +182,7 @@ std::string session_hash(const Session& session) {
   };
   for (const auto& s : session.stems) add_file(s.file);
   for (const auto& r : session.reverbs) add_file(r.ir);
-  const auto h = XXH3_128bits_digest(st);
-  XXH3_freeState(st);
-  return hex128(h);
+  return text_xxh128(text);
 }
 
 namespace {
@@ -404,6 +405,9 @@ json finish_master(AudioBuffer master_bus, const MasterSpec& spec, const EncodeS
     const int bits = enc.bit_depth == 32 ? 0 : enc.bit_depth;
     const double lsb = bits ? std::ldexp(1.0, 1 - bits) : 0.0;
     const double quantisation = (enc.dither ? 1.5 : 0.5) * lsb * cpu::ReconstructionPeak::error_gain();
+    // The level the limited master's bound must keep under, so that the delivered file's is
+    // under the ceiling.
+    const double dip_level = ceiling * (1.0 - 1e-4) - quantisation;
     for (;; ++verify_rounds) {
       // The reconstruction bound of the limited master before quantisation. Peaks between the
       // limiter's 4x readings that are over the ceiling get gain dips (dip_overs), and it is read
@@ -412,14 +416,14 @@ json finish_master(AudioBuffer master_bus, const MasterSpec& spec, const EncodeS
         StageTimer tb(timing, "reconstruction_bound");
         for (int r = 0;; ++r) {
           cpu::ReconstructionPeak reconstruction(loop.output.channel_count());
-          reconstruction.record_overs(ceiling * (1.0 - 1e-4) - quantisation);
+          reconstruction.record_overs(dip_level);
           for (int64_t b0 = 0; b0 < frames; b0 += kSpan) reconstruction.add(loop.output, b0, std::min(frames, b0 + kSpan), pool);
           bound = reconstruction.finish(pool);
           refined = reconstruction.refined_intervals();
           const auto overs = reconstruction.overs();
           if (overs.empty() || r == 4) break;
           dips.count += int64_t(overs.size());
-          dips.max_db = std::max(dips.max_db, dip_overs(loop.output, overs, ceiling * (1.0 - 1e-4) - quantisation));
+          dips.max_db = std::max(dips.max_db, dip_overs(loop.output, overs, dip_level));
         }
         bound += quantisation;  // a bound of what is delivered
       }
@@ -512,20 +516,7 @@ RenderResult render(const Session& session, const RenderOptions& options) {
   if (options.backend != "cpu" && options.backend != "cuda" && options.backend != "auto") {
     throw UsageError("--backend " + options.backend + ": unknown backend (cpu, cuda or auto)");
   }
-  preflight_output(session, options.output);
-  if (options.report) {
-    const fs::path folder = options.report->has_parent_path() ? options.report->parent_path() : fs::path(".");
-    std::error_code ec;
-    if (!fs::is_directory(folder, ec)) throw UserError(folder, "report folder does not exist");
-    if (::access(folder.c_str(), W_OK) != 0) {
-      throw UserError(folder, std::string("report folder is not writable: ") + std::strerror(errno));
-    }
-  }
-  if (options.export_groups_dir && !fs::is_directory(*options.export_groups_dir)) {
-    throw UserError(*options.export_groups_dir, "the group export folder does not exist");
-  }
-  // Every file this render writes, against every file it reads and each other (host/files.hpp).
-  plan_render_paths(session, options);
+  preflight_output(session, options);
   // What it writes is published together at the end, or not at all.
   Publication publication;
 

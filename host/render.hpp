@@ -49,10 +49,10 @@ struct RenderResult {
 // unsupported settings), UsageError for a conflict between paths named on the command line.
 RenderResult render(const Session& session, const RenderOptions& options);
 
-// Checks that `output` can be written (folder exists and is writable, extension known, not a
-// special file) and that neither it nor a deliverable beside it is one of the session's inputs.
-// Throws UsageError/UserError.
-void preflight_output(const Session& session, const std::filesystem::path& output);
+// Checks that the render's outputs can be written (folders exist and are writable, the output's
+// extension is known, nothing to replace is a special file) and that none of them is one of the
+// session's inputs or another output (PathPlan, host/files.hpp). Throws UsageError/UserError.
+void preflight_output(const Session& session, const RenderOptions& options);
 
 // Hash of the settings, the inputs' sizes and modification times, and Lacquer's version
 // (hex XXH3-128): equal hashes mean a re-render would produce the same master.

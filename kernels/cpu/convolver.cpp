@@ -350,47 +350,20 @@ ConvolverBank& ConvolverBank::operator=(ConvolverBank&&) noexcept = default;
 int64_t ConvolverBank::hop() const { return impl_->k - impl_->l + 1; }
 int64_t ConvolverBank::length() const { return impl_->l; }
 
-void ConvolverBank::max_abs(const float* x, int64_t n_in, double* out, int64_t out_begin, int64_t out_end,
-                            ThreadPool& pool) const {
+// Calls on_block(i0, i1, y) for each block b of the grid from position 0 that covers
+// [out_begin, out_end) and whose frame holds a nonzero sample, with [i0, i1) the positions it
+// gives in the range and y(f) the transform of filter f, a pointer to its value at position i0
+// (valid until the next call of y); on_silent(i0, i1) for a block whose frame is all zeros. A
+// position's value comes from its own block's frame, whatever range was asked for.
+template <class OnBlock, class OnSilent>
+void ConvolverBank::for_each_block(const float* x, int64_t n_in, int64_t out_begin, int64_t out_end,
+                                   ThreadPool& pool, OnBlock&& on_block, OnSilent&& on_silent) const {
   if (out_end <= out_begin) return;
   n_in = std::max<int64_t>(n_in, 0);
   const Impl& m = *impl_;
   const dsp::OverlapSave os{m.k, m.l, m.k - m.l + 1};
-  // The blocks of the grid from position 0 that cover [out_begin, out_end): a position's value
-  // comes from its own block's frame, whatever range was asked for.
   const int64_t first = out_begin / os.hop, blocks = (out_end + os.hop - 1) / os.hop - first;
   // At least four jobs per thread where the range allows (a limiter span is a few jobs' worth).
-  const int64_t per_job = std::clamp<int64_t>(blocks / (4 * int64_t(pool.size())), 1, std::max<int64_t>(1, job_samples / m.k));
-  const int64_t jobs = (blocks + per_job - 1) / per_job;
-  pool.parallel_for(jobs, [&](int64_t j) {
-    auto frame = fftw_array<float>(m.k);
-    auto input = fftw_array<fftwf_complex>(m.k / 2 + 1);
-    auto bins = fftw_array<fftwf_complex>(m.k / 2 + 1);
-    std::vector<float> peak(size_t(os.hop));
-    const int64_t end = first + std::min(blocks, (j + 1) * per_job);
-    for (int64_t b = first + j * per_job; b < end; ++b) {
-      if (!load_frame(x, n_in, os.frame_start(0, b), m.k, frame.get())) continue;  // |y| = 0 <= out
-      fftwf_execute_dft_r2c(m.plans->r2c, frame.get(), input.get());
-      const int64_t i0 = std::max(b * os.hop, out_begin), i1 = std::min((b + 1) * os.hop, out_end);
-      std::fill(peak.begin(), peak.end(), 0.0f);
-      for (const auto& h : m.spectra) {
-        multiply_spectra(input.get(), h.get(), m.k, bins.get());
-        fftwf_execute_dft_c2r(m.plans->c2r, bins.get(), frame.get());
-        // y[i - b hop]: position i. The largest |y| over the filters in float, widened once (exact).
-        max_abs_into(frame.get() + (m.l - 1) + (i0 - b * os.hop), i1 - i0, peak.data());
-      }
-      widen_max_into(peak.data(), i1 - i0, out + (i0 - out_begin));
-    }
-  });
-}
-
-void ConvolverBank::values(const float* x, int64_t n_in, std::span<double* const> outs, int64_t out_begin,
-                           int64_t out_end, ThreadPool& pool) const {
-  if (out_end <= out_begin) return;
-  n_in = std::max<int64_t>(n_in, 0);
-  const Impl& m = *impl_;
-  const dsp::OverlapSave os{m.k, m.l, m.k - m.l + 1};
-  const int64_t first = out_begin / os.hop, blocks = (out_end + os.hop - 1) / os.hop - first;
   const int64_t per_job = std::clamp<int64_t>(blocks / (4 * int64_t(pool.size())), 1, std::max<int64_t>(1, job_samples / m.k));
   const int64_t jobs = (blocks + per_job - 1) / per_job;
   pool.parallel_for(jobs, [&](int64_t j) {
@@ -401,18 +374,48 @@ void ConvolverBank::values(const float* x, int64_t n_in, std::span<double* const
     for (int64_t b = first + j * per_job; b < end; ++b) {
       const int64_t i0 = std::max(b * os.hop, out_begin), i1 = std::min((b + 1) * os.hop, out_end);
       if (!load_frame(x, n_in, os.frame_start(0, b), m.k, frame.get())) {
-        for (double* o : outs) std::fill(o + (i0 - out_begin), o + (i1 - out_begin), 0.0);
+        on_silent(i0, i1);
         continue;
       }
       fftwf_execute_dft_r2c(m.plans->r2c, frame.get(), input.get());
-      for (size_t f = 0; f < m.spectra.size() && f < outs.size(); ++f) {
+      on_block(i0, i1, [&](size_t f) -> const float* {
         multiply_spectra(input.get(), m.spectra[f].get(), m.k, bins.get());
         fftwf_execute_dft_c2r(m.plans->c2r, bins.get(), frame.get());
-        const float* y = frame.get() + (m.l - 1) + (i0 - b * os.hop);
-        std::copy(y, y + (i1 - i0), outs[f] + (i0 - out_begin));
-      }
+        return frame.get() + (m.l - 1) + (i0 - b * os.hop);  // y[i - b hop]: position i
+      });
     }
   });
+}
+
+void ConvolverBank::max_abs(const float* x, int64_t n_in, double* out, int64_t out_begin, int64_t out_end,
+                            ThreadPool& pool) const {
+  const size_t filters = impl_->spectra.size();
+  for_each_block(
+      x, n_in, out_begin, out_end, pool,
+      [&](int64_t i0, int64_t i1, auto&& y) {
+        // The largest |y| over the filters in float, widened once (exact).
+        thread_local std::vector<float> peak;  // per worker, reused across blocks
+        peak.assign(size_t(i1 - i0), 0.0f);
+        for (size_t f = 0; f < filters; ++f) max_abs_into(y(f), i1 - i0, peak.data());
+        widen_max_into(peak.data(), i1 - i0, out + (i0 - out_begin));
+      },
+      [](int64_t, int64_t) {});  // |y| = 0 <= out
+}
+
+void ConvolverBank::values(const float* x, int64_t n_in, std::span<double* const> outs, int64_t out_begin,
+                           int64_t out_end, ThreadPool& pool) const {
+  const size_t filters = std::min(impl_->spectra.size(), outs.size());
+  for_each_block(
+      x, n_in, out_begin, out_end, pool,
+      [&](int64_t i0, int64_t i1, auto&& y) {
+        for (size_t f = 0; f < filters; ++f) {
+          const float* v = y(f);
+          std::copy(v, v + (i1 - i0), outs[f] + (i0 - out_begin));
+        }
+      },
+      [&](int64_t i0, int64_t i1) {
+        for (double* o : outs) std::fill(o + (i0 - out_begin), o + (i1 - out_begin), 0.0);
+      });
 }
 
 }  // namespace lq::cpu

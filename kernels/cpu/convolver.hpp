@@ -95,6 +95,11 @@ class ConvolverBank {
   int64_t length() const;
 
  private:
+  // The blocks of the grid that cover [out_begin, out_end), in parallel jobs (convolver.cpp).
+  template <class OnBlock, class OnSilent>
+  void for_each_block(const float* x, int64_t n_in, int64_t out_begin, int64_t out_end, ThreadPool& pool,
+                      OnBlock&& on_block, OnSilent&& on_silent) const;
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
