@@ -17,8 +17,9 @@
 // song's decode overlaps another's processing); each song's thread pool gets threads/jobs cores.
 // Memory in flight is bounded by `jobs` and by `max_inflight_bytes`: a song starts only when the
 // estimate of its working set (estimate_bytes in host/batch.cpp: the master's stereo float buffer
-// twice, 8 MiB per stem, 64 MiB; everything else streams in spans) fits beside the songs in
-// flight, or when nothing else is in flight.
+// at the processing rate twice, a third with deliverables, the conversions to other rates, 8 MiB
+// per stem, 64 MiB, + 10 %; everything else streams in spans) fits beside the songs in flight, or
+// when nothing else is in flight.
 #pragma once
 
 #include <cstdint>
