@@ -48,6 +48,10 @@ using SndFile = std::unique_ptr<SNDFILE, SndCloser>;
 // sf_open_fd, with libsndfile's error text for a failed open: that text lives in one global
 // (sf_strerror(NULL)) which another thread's open can overwrite, so opens are serialised and the
 // text is read under the same lock. `fail` receives it and must throw.
+// libsndfile gets its own duplicate of `fd` and closes it: since 1.0.30 a failed sf_open_fd closes
+// the descriptor it was given even with close_desc false (libsndfile issues #948/#949), so handing
+// it ours made our later close a second one, which in a batch closed whatever another song's thread
+// had opened under that number meanwhile (a valid stem then read as truncated).
 template <class Fail>
 SndFile open_sndfile(int fd, int mode, SF_INFO* info, Fail&& fail) {
   static std::mutex open_mutex;
@@ -55,8 +59,13 @@ SndFile open_sndfile(int fd, int mode, SF_INFO* info, Fail&& fail) {
   SNDFILE* f = nullptr;
   {
     std::lock_guard lock(open_mutex);
-    f = sf_open_fd(fd, mode, info, SF_FALSE);
-    if (!f) why = sf_strerror(nullptr);
+    const int own = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (own < 0) {
+      why = "dup: " + errno_text(errno);
+    } else {
+      f = sf_open_fd(own, mode, info, SF_TRUE);
+      if (!f) why = sf_strerror(nullptr);
+    }
   }
   if (!f) fail(why);
   return SndFile(f);
@@ -693,8 +702,9 @@ std::string AudioWriter::commit(Publication* pub) {
   if (::lseek(m.tmp->fd(), 0, SEEK_SET) != 0) m.tmp->fail("lseek: " + errno_text(errno));
   {
     SF_INFO back{};
-    SndFile check(sf_open_fd(m.tmp->fd(), SFM_READ, &back, SF_FALSE));
-    if (!check || back.frames != m.frames || back.channels != m.ch || back.samplerate != m.samplerate) {
+    bool opened = true;
+    const SndFile check = open_sndfile(m.tmp->fd(), SFM_READ, &back, [&](const std::string&) { opened = false; });
+    if (!opened || !check || back.frames != m.frames || back.channels != m.ch || back.samplerate != m.samplerate) {
       m.tmp->fail("the written file does not read back with " + std::to_string(m.frames) + " frames");
     }
   }
