@@ -21,6 +21,7 @@
 #include "host/loudness.hpp"
 #include "kernels/cpu/convolver.hpp"
 #include "kernels/cpu/dynamics.hpp"
+#include "kernels/cpu/reconstruction_peak.hpp"
 
 namespace {
 
@@ -163,6 +164,22 @@ void LoudnessMeterWithTruePeak(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * kFrames * 2);
 }
 BENCHMARK(LoudnessMeterWithTruePeak)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond);
+
+// The reconstruction bound (the verify's read of a limited master): the 4x grid by FFT and the
+// 64x refinement of the intervals near the peak.
+void ReconstructionBound(benchmark::State& state) {
+  lq::AudioBuffer in = stereo(kFrames);
+  lq::cpu::ThreadPool pool(int(state.range(0)));
+  {
+    lq::AudioBuffer a = in;
+    lq::cpu::limit_true_peak(a, lq::dsp::LimiterParams{}, pool);
+    in = std::move(a);
+  }
+  check(lq::cpu::reconstruction_peak(in, pool) > 0.5, "bound of a limited master");
+  for (auto _ : state) benchmark::DoNotOptimize(lq::cpu::reconstruction_peak(in, pool));
+  state.SetItemsProcessed(state.iterations() * kFrames * 2);
+}
+BENCHMARK(ReconstructionBound)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond);
 
 // Decode and encode of a 24-bit stereo WAV (30 s).
 void EncodeDecode(benchmark::State& state) {

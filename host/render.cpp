@@ -31,6 +31,7 @@
 #include "kernels/cpu/dynamics.hpp"
 #include "kernels/cpu/reconstruction_peak.hpp"
 #include "kernels/dsp/common.hpp"
+#include "kernels/dsp/true_peak.hpp"
 
 namespace lq {
 
@@ -260,9 +261,14 @@ LoudnessLoop normalise_and_limit(AudioBuffer master, bool normalise, double targ
 // target (1 - 1e-4) / peak, flat over kDipFlat frames each side of the interval with raised-cosine
 // ramps of kDipRamp frames, all channels alike; where dips overlap the smaller gain wins. The flat
 // part spans the sinc's nearest taps, so the reconstruction there scales by the dip (the ramps'
-// far taps move it by a few thousandths of a dB; the verify reads it again). Returns the deepest
+// far taps move it by a few thousandths of a dB; the verify reads it again). Adds the frames it
+// changed to `changed` (one range per cluster of touching dips, by frame) and returns the deepest
 // dip in dB (docs/algorithms.md "The reconstruction bound").
-double dip_overs(AudioBuffer& a, const std::vector<cpu::ReconstructionPeak::Over>& overs, double target) {
+struct FrameRange {
+  int64_t begin, end;
+};
+double dip_overs(AudioBuffer& a, const std::vector<cpu::ReconstructionPeak::Over>& overs, double target,
+                 std::vector<FrameRange>& changed) {
   constexpr int64_t kDipFlat = 48, kDipRamp = 96;
   constexpr double kPi = 3.14159265358979323846;
   double deepest = 0.0;
@@ -284,14 +290,27 @@ double dip_overs(AudioBuffer& a, const std::vector<cpu::ReconstructionPeak::Over
         gain[size_t(f - b)] = std::min(gain[size_t(f - b)], 1.0 - (1.0 - g) * w);
       }
     }
+    const int64_t f0 = std::max<int64_t>(b, 0), f1 = std::min<int64_t>(e, a.frames());
     for (auto& ch : a.channels) {
-      for (int64_t f = std::max<int64_t>(b, 0); f < std::min<int64_t>(e, int64_t(ch.size())); ++f) {
-        ch[size_t(f)] = static_cast<float>(double(ch[size_t(f)]) * gain[size_t(f - b)]);
-      }
+      for (int64_t f = f0; f < f1; ++f) ch[size_t(f)] = static_cast<float>(double(ch[size_t(f)]) * gain[size_t(f - b)]);
     }
+    if (f1 > f0) changed.push_back({f0, f1});
     i = j;
   }
   return deepest;
+}
+
+// Ranges widened by `reach` each side and merged where they then touch (input by begin).
+std::vector<FrameRange> widened(const std::vector<FrameRange>& ranges, int64_t reach) {
+  std::vector<FrameRange> out;
+  for (const auto& r : ranges) {
+    if (!out.empty() && r.begin - reach <= out.back().end) {
+      out.back().end = std::max(out.back().end, r.end + reach);
+    } else {
+      out.push_back({r.begin - reach, r.end + reach});
+    }
+  }
+  return out;
 }
 
 // Finishes a master from the mix at the processing rate (DESIGN.md "master"): SRC to the output
@@ -311,6 +330,15 @@ json finish_master(AudioBuffer master_bus, const MasterSpec& spec, const EncodeS
                              " Hz: nothing to write");
   }
   const double out_rate = master_bus.sample_rate;
+
+  // The largest change quantisation makes to a sample: TPDF dither of +-1 LSB and rounding of 1/2.
+  const int bits = enc.bit_depth == 32 ? 0 : enc.bit_depth;
+  const double quantisation_error = (enc.dither ? 1.5 : 0.5) * (bits ? std::ldexp(1.0, 1 - bits) : 0.0);
+  // The limiter holds its readings under the ceiling less what quantisation can add to them, so
+  // that what is delivered reads under the ceiling without a second pass.
+  const double ceiling = dsp::db_to_linear(spec.limiter.ceiling_dbtp);
+  dsp::LimiterParams lp = spec.limiter;
+  if (quantisation_error > 0.0) lp.ceiling_dbtp = dsp::linear_to_db(ceiling - quantisation_error * cpu::limiter_detector_error_gain());
 
   LoudnessMeasurement before;
   LoudnessLoop loop;
@@ -350,7 +378,7 @@ json finish_master(AudioBuffer master_bus, const MasterSpec& spec, const EncodeS
       }
     });
     if (!alongside) measuring.wait();
-    loop.limiter = backend.limit_true_peak_while_read(master_bus, spec.limiter, [&](int64_t f) {
+    loop.limiter = backend.limit_true_peak_while_read(master_bus, lp, [&](int64_t f) {
       std::unique_lock lock(mutex);
       advanced.wait(lock, [&] { return read >= f; });
     });
@@ -371,7 +399,7 @@ json finish_master(AudioBuffer master_bus, const MasterSpec& spec, const EncodeS
     }
     StageTimer t(timing, "loudness_and_limiter");
     loop = normalise_and_limit(std::move(master_bus), before.integrated_defined, *spec.target_lufs,
-                               before.integrated_lufs, spec.limiter, backend);
+                               before.integrated_lufs, lp, backend);
   }
   m["before"] = loudness_json(before);
   master_bus = AudioBuffer();
@@ -384,46 +412,65 @@ json finish_master(AudioBuffer master_bus, const MasterSpec& spec, const EncodeS
   LoudnessMeasurement after;
   double bound = 0.0;  // the reconstruction bound of what is delivered (linear)
   int64_t refined = 0;
-  double effective_ceiling_dbtp = spec.limiter.ceiling_dbtp;  // the limiter's, after the verify's rounds
   struct {
     int64_t count = 0;
     double max_db = 0.0;
   } dips;  // the verify's gain dips around peaks between the limiter's readings
-  const double ceiling = dsp::db_to_linear(spec.limiter.ceiling_dbtp);
   const double kBoundTolerance = dsp::db_to_linear(0.01);
   const int64_t frames = loop.output.frames();
   int verify_rounds = 0;
   {
     StageTimer t(timing, "quantise_measure_encode");
-    dsp::LimiterParams lp = spec.limiter;
     constexpr int64_t kSpan = int64_t{1} << 16;
     // Two spans: one is encoded (libsndfile, one thread) while the next is quantised and measured.
     AudioBuffer spans[2];
     for (auto& b : spans) b = AudioBuffer(loop.output.channel_count(), std::min(frames, kSpan), out_rate);
-    // What quantisation can add to the reconstruction bound: the largest sample error (TPDF dither
-    // of +-1 LSB and rounding of 1/2) through the bound's interpolators.
-    const int bits = enc.bit_depth == 32 ? 0 : enc.bit_depth;
-    const double lsb = bits ? std::ldexp(1.0, 1 - bits) : 0.0;
-    const double quantisation = (enc.dither ? 1.5 : 0.5) * lsb * cpu::ReconstructionPeak::error_gain();
+    // What quantisation can add to the reconstruction bound: the largest sample change through
+    // the bound's interpolators.
+    const double quantisation = quantisation_error * cpu::ReconstructionPeak::error_gain();
     // The level the limited master's bound must keep under, so that the delivered file's is
     // under the ceiling.
     const double dip_level = ceiling * (1.0 - 1e-4) - quantisation;
     for (;; ++verify_rounds) {
+      // The largest of the limiter's readings (Annex 2 and the sincs) of the master before
+      // quantisation: its own of its output, and again where a dip below changed a frame.
+      double detector = dsp::db_to_linear(loop.limiter.output_true_peak_dbtp);
       // The reconstruction bound of the limited master before quantisation. Peaks between the
-      // limiter's 4x readings that are over the ceiling get gain dips (dip_overs), and it is read
-      // again until none is (docs/algorithms.md "The reconstruction bound").
+      // limiter's 4x readings that are over the ceiling get gain dips (dip_overs), and the
+      // intervals the dips can have moved are read again until none is over
+      // (docs/algorithms.md "The reconstruction bound").
       {
         StageTimer tb(timing, "reconstruction_bound");
-        for (int r = 0;; ++r) {
-          cpu::ReconstructionPeak reconstruction(loop.output.channel_count());
-          reconstruction.record_overs(dip_level);
-          for (int64_t b0 = 0; b0 < frames; b0 += kSpan) reconstruction.add(loop.output, b0, std::min(frames, b0 + kSpan), pool);
-          bound = reconstruction.finish(pool);
-          refined = reconstruction.refined_intervals();
-          const auto overs = reconstruction.overs();
-          if (overs.empty() || r == 4) break;
+        cpu::ReconstructionPeak reconstruction(loop.output.channel_count());
+        reconstruction.record_overs(dip_level);
+        for (int64_t b0 = 0; b0 < frames; b0 += kSpan) reconstruction.add(loop.output, b0, std::min(frames, b0 + kSpan), pool);
+        bound = reconstruction.finish(pool);
+        refined = reconstruction.refined_intervals();
+        auto overs = reconstruction.overs();
+        std::vector<FrameRange> changed_all;
+        for (int r = 0; !overs.empty() && r < 4; ++r) {
+          std::vector<FrameRange> changed;
           dips.count += int64_t(overs.size());
-          dips.max_db = std::max(dips.max_db, dip_overs(loop.output, overs, dip_level));
+          dips.max_db = std::max(dips.max_db, dip_overs(loop.output, overs, dip_level, changed));
+          overs.clear();
+          for (const auto& region : widened(changed, cpu::ReconstructionPeak::kReach)) {
+            const auto o = cpu::ReconstructionPeak::overs_in(loop.output, region.begin, region.end, dip_level, pool);
+            overs.insert(overs.end(), o.begin(), o.end());
+          }
+          changed_all.insert(changed_all.end(), changed.begin(), changed.end());
+        }
+        if (!changed_all.empty()) {
+          // Every interval the last reads did not find over peaks at or under dip_level: the
+          // full read and each region's read refine every interval that could exceed it, and an
+          // interval outside the last regions has not changed since it was read.
+          bound = dip_level;
+          for (const auto& o : overs) bound = std::max(bound, o.peak);
+          // A frame feeds the limiter's readings at positions frame .. frame + 127.
+          std::sort(changed_all.begin(), changed_all.end(), [](const FrameRange& x, const FrameRange& y) { return x.begin < y.begin; });
+          for (const auto& region : widened(changed_all, 0)) {
+            detector = std::max(detector, cpu::limiter_detector_max(loop.output, region.begin,
+                                                                     region.end + dsp::kLimiterSupport - 1, pool));
+          }
         }
         bound += quantisation;  // a bound of what is delivered
       }
@@ -445,25 +492,29 @@ json finish_master(AudioBuffer master_bus, const MasterSpec& spec, const EncodeS
       }
       if (writing.valid()) writing.get();
       after = meter.finish();
-      // The ceiling holds on Annex 2 (what loudness specs quote) and, within kBoundTolerance, on the
-      // band-limited reconstruction of what is delivered (docs/algorithms.md "The reconstruction
-      // bound"): the limiter's 4x readings cannot see peaks between them.
-      if (after.true_peak_linear <= ceiling && bound <= ceiling * kBoundTolerance) {
+      // The ceiling holds on Annex 2 (what loudness specs quote), on every reading of the
+      // limiter's detector (the sincs other meters read with) after what quantisation can add, and
+      // within kBoundTolerance on the band-limited reconstruction of what is delivered
+      // (docs/algorithms.md "The reconstruction bound").
+      const double detected = detector + quantisation_error * cpu::limiter_detector_error_gain();
+      if (after.true_peak_linear <= ceiling && detected <= ceiling && bound <= ceiling * kBoundTolerance) {
         m["xxh3_128"] = writer.commit(&publication);
         break;
       }
       if (verify_rounds == 8) {
         throw UserError(out, "could not meet the true-peak ceiling after quantisation");
       }
-      // Quantisation moved a peak over the ceiling, or the dips did not bring the reconstruction
-      // under it: limit again, lower by the excess (the temporary file is dropped with the writer).
-      lp.ceiling_dbtp -= std::max(dsp::linear_to_db(after.true_peak_linear / ceiling), dsp::linear_to_db(bound / ceiling)) + 1e-4;
-      effective_ceiling_dbtp = lp.ceiling_dbtp;
+      // Quantisation or a dip moved a reading over the ceiling, or the dips did not bring the
+      // reconstruction under it: limit again, lower by the excess (the temporary file is dropped
+      // with the writer).
+      lp.ceiling_dbtp -= std::max({dsp::linear_to_db(after.true_peak_linear / ceiling), dsp::linear_to_db(detected / ceiling),
+                                   dsp::linear_to_db(bound / ceiling)}) + 1e-4;
       const auto again = backend.limit_true_peak(loop.output, lp);
       loop.limiter.max_gain_reduction_db = std::max(loop.limiter.max_gain_reduction_db, again.max_gain_reduction_db);
       loop.limiter.output_true_peak_dbtp = again.output_true_peak_dbtp;
     }
   }
+  const double effective_ceiling_dbtp = lp.ceiling_dbtp;  // the limiter's last
   m["after"] = loudness_json(after);
   m["after"]["true_peak_bound_dbtp"] = bound > 0.0 ? json(dsp::linear_to_db(bound)) : json(nullptr);
   m["target_lufs"] = spec.target_lufs ? json(*spec.target_lufs) : json(nullptr);
@@ -478,8 +529,9 @@ json finish_master(AudioBuffer master_bus, const MasterSpec& spec, const EncodeS
                   {"reconstruction_dips", dips.count},
                   {"reconstruction_max_dip_db", dips.max_db},
                   {"effective_ceiling_dbtp", effective_ceiling_dbtp},
-                  // The largest of the limiter's three 4x readings (Annex 2 and two sincs) before
-                  // quantisation; after.true_peak_dbtp is Annex 2's on what is delivered.
+                  // The largest of the limiter's 4x readings (Annex 2 and four sincs) of its output
+                  // before the verify's dips and quantisation; after.true_peak_dbtp is Annex 2's on
+                  // what is delivered.
                   {"detector_peak_dbtp", loop.limiter.output_true_peak_dbtp}};
   if (spec.target_lufs && after.integrated_defined) {
     const double miss = after.integrated_lufs - *spec.target_lufs;

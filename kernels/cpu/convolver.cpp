@@ -329,11 +329,14 @@ struct ConvolverBank::Impl {
   const FloatPlans* plans = nullptr;
 };
 
-ConvolverBank::ConvolverBank(std::span<const std::span<const float>> filters, int64_t max_length)
+ConvolverBank::ConvolverBank(std::span<const std::span<const float>> filters, int64_t max_length, int64_t fft_size)
     : impl_(std::make_unique<Impl>()) {
   Impl& m = *impl_;
   m.l = std::max<int64_t>(2, max_length);
-  m.k = convolver_fft_size(m.l);
+  m.k = fft_size ? fft_size : convolver_fft_size(m.l);
+  if (m.k < 2 * m.l || (m.k & (m.k - 1)) != 0) {
+    throw std::invalid_argument("ConvolverBank: the transform must be a power of two of at least twice the filter");
+  }
   m.plans = &float_plans(m.k);
   for (const auto& taps : filters) {
     if (taps.empty() || static_cast<int64_t>(taps.size()) > m.l) {

@@ -71,7 +71,9 @@ void process_channels(std::span<const Convolver* const> convolvers, std::span<co
 // K = convolver_fft_size(max_length); shorter filters are zero-padded to max_length.
 class ConvolverBank {
  public:
-  ConvolverBank(std::span<const std::span<const float>> filters, int64_t max_length);
+  // fft_size: the transform's length, a power of two >= 2 max_length (0: convolver_fft_size's
+  // choice, the fastest per sample; a shorter one wastes less on short ranges).
+  ConvolverBank(std::span<const std::span<const float>> filters, int64_t max_length, int64_t fft_size = 0);
   ~ConvolverBank();
   ConvolverBank(ConvolverBank&&) noexcept;
   ConvolverBank& operator=(ConvolverBank&&) noexcept;

@@ -76,10 +76,18 @@ LimiterStats limit_true_peak(AudioBuffer& audio, const dsp::LimiterParams& param
                              const std::function<void(int64_t)>& before_write = {});
 
 // The limiter's detector at every position n in [0, N + dsp::kLimiterSupport - 1): the max over
-// channels of Annex 2's reading (dsp::true_peak_at; 0 past N + 10) and of the two 4x sincs'
+// channels of Annex 2's reading (dsp::true_peak_at; 0 past N + 10) and of the 4x sincs'
 // (dsp::sinc_taps, by FFT convolution: float, within about 1e-6 of the direct sum). Returns the max.
 // The same values whatever the thread count.
 double limiter_detector_profile(const AudioBuffer& audio, std::vector<double>& profile, ThreadPool& pool);
+
+// The largest of the detector's readings at positions [begin, end) (clipped to the profile's).
+double limiter_detector_max(const AudioBuffer& audio, int64_t begin, int64_t end, ThreadPool& pool);
+
+// The most any of the detector's readings can move per unit of largest sample change: the largest
+// sum of |tap| over Annex 2's phases and the sincs' (1 for the sample itself). A change of every
+// sample by at most e (quantisation, dither) moves every reading by at most e times this.
+double limiter_detector_error_gain();
 
 // Hard safety (added): scales only the samples that feed a true-peak reading above
 // `ceiling_linear`, each by ceiling_linear (1 - 1e-6) / (largest reading it feeds), until no reading

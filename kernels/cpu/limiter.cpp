@@ -4,9 +4,9 @@
 // One pass at target c (a little under the ceiling C) over N frames, look-ahead W (all channels
 // share one gain):
 //   P[n]  = limiter_detector_profile, n in [0, N + 127): per position the largest of the Annex 2
-//           meter's reading and two 4x sincs' (kernels/dsp/true_peak.hpp: Annex 2 under-reads
+//           meter's reading and four 4x sincs' (kernels/dsp/true_peak.hpp: Annex 2 under-reads
 //           content near Nyquist, and interpolators disagree there), max over channels, so the
-//           ceiling holds on all three;
+//           ceiling holds on all of them;
 //   r[n]  = c / P[n] where P[n] > C, else 1 (dsp::required_gain): a reading at or under the
 //           ceiling asks for nothing, so input under it keeps its bits and a later pass touches only
 //           what an earlier one left over;
@@ -107,6 +107,37 @@ double detector_readings(const AudioBuffer& a, int64_t p0, int64_t p1, double* o
 }
 
 }  // namespace
+
+double limiter_detector_max(const AudioBuffer& a, int64_t begin, int64_t end, ThreadPool& pool) {
+  begin = std::max<int64_t>(begin, 0);
+  end = std::min(end, a.frames() + kSupport - 1);
+  if (end <= begin) return 0.0;
+  std::vector<double> readings(size_t(end - begin));
+  detector_readings(a, begin, end, readings.data(), pool);
+  return max_reading(readings.data(), end - begin);
+}
+
+double limiter_detector_error_gain() {
+  static const double gain = [] {
+    double g = 1.0;
+    for (const auto& phase : dsp::kTruePeakTaps) {
+      double sum = 0.0;
+      for (const double h : phase) sum += std::fabs(h);
+      g = std::max(g, sum);
+    }
+    static float h[dsp::kSincFilterCount][dsp::kSincPhases][dsp::kSincMaxTaps];
+    dsp::sinc_taps(h);
+    for (const auto& filter : h) {
+      for (const auto& phase : filter) {
+        double sum = 0.0;
+        for (const float v : phase) sum += std::fabs(double(v));
+        g = std::max(g, sum);
+      }
+    }
+    return g;
+  }();
+  return gain;
+}
 
 double limiter_detector_profile(const AudioBuffer& a, std::vector<double>& peak, ThreadPool& pool) {
   const int64_t positions = a.frames() + kSupport - 1;

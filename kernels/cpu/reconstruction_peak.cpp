@@ -31,9 +31,15 @@ constexpr double kStage2Beta = 10.0;
 const double kScreenSlack = 0.5 * std::pow(kPi / 8.0, 2);    // 0.0771
 const double kFineSlack = 0.5 * std::pow(kPi / 128.0, 2);    // 3.01e-4
 const double kGridToSup = 1.0 / std::cos(kPi / 8.0);         // M <= G / cos(pi / 8)
+static_assert(ReconstructionPeak::kReach >= kStage1Half + 3, "an interval reads samples k - H - 1 .. k + H + 3");
+
+// Regions (ReconstructionPeak::overs_in) are a few thousand intervals: a 2^15 transform wastes less
+// on them than the 2^16 one that is fastest over a whole song.
+constexpr int64_t kRegionFft = int64_t{1} << 15;
 
 struct Filters {
   ConvolverBank stage1;
+  ConvolverBank stage1_region;  // the same filters, a shorter transform
   std::array<std::array<double, 2 * kStage2Half>, kSubPhases> stage2{};  // [j][m + 7], j = 0 unused
 };
 
@@ -49,7 +55,7 @@ const Filters& filters() {
       }
     }
     std::vector<std::span<const float>> spans(taps.begin(), taps.end());
-    Filters out{ConvolverBank(spans, 2 * kStage1Half), {}};
+    Filters out{ConvolverBank(spans, 2 * kStage1Half), ConvolverBank(spans, 2 * kStage1Half, kRegionFft), {}};
     for (int j = 1; j < kSubPhases; ++j) {
       const double frac = double(j) / kSubPhases;
       double sum = 0.0;
@@ -95,8 +101,8 @@ struct ReconstructionPeak::Impl {
   double over_level = 0.0;
   std::vector<Over> overs;
 
-  // Screens (and refines) the intervals [c.next, k_end) of one channel.
-  void process(Channel& c, int64_t k_end, ThreadPool& pool) {
+  // Screens (and refines) the intervals [c.next, k_end) of one channel, the 4x grid by `stage1`.
+  void process(Channel& c, int64_t k_end, ThreadPool& pool, bool region = false) {
     if (k_end <= c.next) return;
     const Filters& f = filters();
     const int64_t k0 = c.next;
@@ -104,7 +110,7 @@ struct ReconstructionPeak::Impl {
     const int64_t n0 = k0 - 2 + kStage1Half, n1 = k_end + 3 + kStage1Half;
     for (auto& v : y) v.resize(size_t(n1 - n0));  // every value is written by values()
     double* outs[3] = {y[0].data(), y[1].data(), y[2].data()};
-    f.stage1.values(c.buf.data(), int64_t(c.buf.size()), outs, n0 - c.base, n1 - c.base, pool);
+    (region ? f.stage1_region : f.stage1).values(c.buf.data(), int64_t(c.buf.size()), outs, n0 - c.base, n1 - c.base, pool);
     auto sample = [&](int64_t k) { return double(c.buf[size_t(k - c.base)]); };
     // g4(i): the 4x grid at time i / 4 (i >= 4 (k0 - 2)).
     auto g4 = [&](int64_t i) {
@@ -227,6 +233,28 @@ std::vector<ReconstructionPeak::Over> ReconstructionPeak::overs() const {
   // Channels are screened one after another: sort by frame (stable: the same order every time).
   std::stable_sort(o.begin(), o.end(), [](const Over& a, const Over& b) { return a.frame < b.frame; });
   return o;
+}
+
+std::vector<ReconstructionPeak::Over> ReconstructionPeak::overs_in(const AudioBuffer& audio, int64_t k0, int64_t k1,
+                                                                   double level, ThreadPool& pool) {
+  ReconstructionPeak r(audio.channel_count());
+  Impl& m = *r.impl_;
+  m.over_level = level;
+  const int64_t n = audio.frames();
+  k0 = std::max(k0, -int64_t{kStage1Half});
+  k1 = std::min(k1, n + kStage1Half);
+  if (k1 <= k0) return {};
+  for (size_t i = 0; i < m.ch.size(); ++i) {
+    auto& c = m.ch[i];
+    // Samples [k0 - H - 8, k1 + H + 3), zeros outside the song: what intervals [k0, k1) read.
+    c.base = k0 - kStage1Half - 8;
+    c.buf.assign(size_t(k1 + kStage1Half + 3 - c.base), 0.0f);
+    const int64_t s0 = std::max<int64_t>(c.base, 0), s1 = std::min(k1 + kStage1Half + 3, n);
+    if (s1 > s0) std::copy(audio.channels[i].begin() + s0, audio.channels[i].begin() + s1, c.buf.begin() + (s0 - c.base));
+    c.next = k0;
+    m.process(c, k1, pool, /*region=*/true);
+  }
+  return r.overs();
 }
 
 double reconstruction_peak(const AudioBuffer& audio, ThreadPool& pool) {

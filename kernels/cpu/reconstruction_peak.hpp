@@ -58,6 +58,16 @@ class ReconstructionPeak {
   void record_overs(double level);
   std::vector<Over> overs() const;
 
+  // The overs of `level` among the intervals [k0, k1) of `audio` alone (its samples around them
+  // read as they are, zeros outside it), by frame. With record_overs(level), every interval whose
+  // peak can exceed `level` is refined, so an interval that is not an over peaks at or under
+  // `level` (docs/algorithms.md "The reconstruction bound": after gain dips, only the intervals
+  // whose samples within kReach changed need reading again).
+  static std::vector<Over> overs_in(const AudioBuffer& audio, int64_t k0, int64_t k1, double level, ThreadPool& pool);
+  // How far (in samples) a changed sample moves the bound's intervals: interval k reads samples
+  // k - kReach .. k + kReach.
+  static constexpr int64_t kReach = 4096 + 10;
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

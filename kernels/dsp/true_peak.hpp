@@ -83,22 +83,36 @@ LQ_HD double true_peak_at(const float* x, int64_t len, int64_t n) {
 // ffmpeg's ebur128 (libswresample's 4x) and -0.79 on a 4x windowed sinc of 64 samples a side. And
 // interpolators disagree there: held at -1.000 on that long sinc, the master read -0.87 on a short
 // one like libswresample's (16 samples a side, cutoff 0.97), whose transition band rings.
-// The limiter therefore holds its ceiling on the largest of three readings per position: Annex 2
+// And the meters most QC tools are built on (libebur128: the ffmpeg-free loudness scanners, many
+// DAWs' plug-ins) interpolate with a short Hann-windowed sinc whose phases are not scaled to unit
+// DC gain: on broadband noise it reads up to 0.19 dB above the band-limited signal.
+// The limiter therefore holds its ceiling on the largest of these readings per position: Annex 2
 // (the compliance meter, which the report gives), a long Kaiser-windowed sinc (64 input samples a
-// side, beta 9, cutoff fs/2: within 0.02 dB of ideal band-limited interpolation to 0.48 fs) and a
+// side, beta 9, cutoff fs/2: within 0.02 dB of ideal band-limited interpolation to 0.48 fs), a
 // short one (16 a side, beta 9, cutoff 0.97 fs/2: close to libswresample's default filter, which
-// ffmpeg's true-peak meter uses; not a copy of it). benchmarks/interpolator_peaks.py measures a
-// master on these and other interpolators. Each is 4x: phases p = 1, 2, 3 interpolate at x[n - H + p / 4]
-// from x[n - 2H + 1 .. n] for half-width H (phase 0 is the sample itself, which Annex 2's reading
-// already includes); each phase is scaled to unit DC gain.
+// ffmpeg's true-peak meter uses; not a copy of it), and two Hann-windowed sincs with cutoff fs/2
+// and raw (unscaled) taps, 6 and 12 samples a side: the 4x and 2x interpolators of a 49-tap
+// Hann-windowed sinc design, which is what libebur128 reads with under 96 kHz and from 96 to
+// 192 kHz (both read at every rate: the set does not depend on the rate).
+// benchmarks/interpolator_peaks.py measures a master on these and other interpolators. Each is 4x:
+// phases p = 1, 2, 3 interpolate at x[n - H + p / 4] from x[n - 2H + 1 .. n] for half-width H
+// (phase 0 is the sample itself, which Annex 2's reading already includes).
+enum class Window { kaiser, hann };
 struct SincFilter {
   int half_width;  // H: input samples each side; 2 H taps per phase
-  double beta;     // Kaiser window
+  double beta;     // Kaiser window (unused for Hann)
   double cutoff;   // as a fraction of fs/2
+  Window window = Window::kaiser;
+  bool unit_dc = true;  // each phase scaled to unit DC gain (false: the raw windowed sinc)
 };
 inline constexpr int kSincPhases = 3;
-inline constexpr int kSincFilterCount = 2;
-LQ_HD constexpr SincFilter sinc_filter(int f) { return f == 0 ? SincFilter{64, 9.0, 1.0} : SincFilter{16, 9.0, 0.97}; }
+inline constexpr int kSincFilterCount = 4;
+LQ_HD constexpr SincFilter sinc_filter(int f) {
+  return f == 0   ? SincFilter{64, 9.0, 1.0}
+         : f == 1 ? SincFilter{16, 9.0, 0.97}
+         : f == 2 ? SincFilter{6, 0.0, 1.0, Window::hann, false}
+                  : SincFilter{12, 0.0, 1.0, Window::hann, false};
+}
 inline constexpr int kSincMaxTaps = 128;  // 2 H of the longest
 // Sample m feeds the limiter's readings m .. m + kLimiterSupport - 1 (every filter's among them).
 inline constexpr int kLimiterSupport = kSincMaxTaps;
@@ -115,18 +129,22 @@ LQ_HD double bessel_i0(double x) {
 }
 
 // Tap t (0 .. 2H - 1) of phase p (1 .. 3) of filter f before the unit-DC scaling:
-// c sinc(c u) w(u / H), u = H - t - p / 4, c the cutoff, w the Kaiser window.
+// c sinc(c u) w(u / H), u = H - t - p / 4, c the cutoff, w the Kaiser window or the Hann window
+// (1 + cos(pi u / H)) / 2.
 LQ_HD double sinc_tap_unscaled(const SincFilter& f, int p, int t) {
   constexpr double kPi = 3.14159265358979323846;
   const double u = double(f.half_width - t) - 0.25 * double(p);
   const double r = u / double(f.half_width);
-  const double w = bessel_i0(f.beta * ::sqrt(r * r < 1.0 ? 1.0 - r * r : 0.0)) / bessel_i0(f.beta);
+  const double w = f.window == Window::hann
+                       ? 0.5 * (1.0 + ::cos(kPi * r))
+                       : bessel_i0(f.beta * ::sqrt(r * r < 1.0 ? 1.0 - r * r : 0.0)) / bessel_i0(f.beta);
   const double x = kPi * f.cutoff * u;
   return f.cutoff * ::sin(x) / x * w;
 }
 
 // The taps both backends use: h[f][p][t] for t < 2 H of filter f (0 beyond), each phase of
-// sinc_tap_unscaled divided by its sum (summed in tap order, in double), rounded to float.
+// sinc_tap_unscaled divided by its sum (summed in tap order, in double) where the filter asks for
+// unit DC gain, rounded to float.
 LQ_HD void sinc_taps(float (&h)[kSincFilterCount][kSincPhases][kSincMaxTaps]) {
   for (int f = 0; f < kSincFilterCount; ++f) {
     const SincFilter filter = sinc_filter(f);
@@ -134,6 +152,7 @@ LQ_HD void sinc_taps(float (&h)[kSincFilterCount][kSincPhases][kSincMaxTaps]) {
     for (int p = 0; p < kSincPhases; ++p) {
       double sum = 0.0;
       for (int t = 0; t < taps; ++t) sum += sinc_tap_unscaled(filter, p + 1, t);
+      if (!filter.unit_dc) sum = 1.0;
       for (int t = 0; t < kSincMaxTaps; ++t) {
         h[f][p][t] = t < taps ? static_cast<float>(sinc_tap_unscaled(filter, p + 1, t) / sum) : 0.0f;
       }

@@ -6,8 +6,8 @@
 // - band-limited: the float64 ideal reconstruction (tests/reference/reconstruction.hpp) never
 //   above the ceiling by more than 0.01 dB (measured: never above it);
 // - content up to fs/2: within 0.1 dB (measured worst 0.074 dB, noise concentrated at Nyquist);
-// - libebur128's own 4x interpolator reads broadband noise above the ideal reconstruction: up to
-//   0.19 dB over the ceiling measured; held here within 0.25 dB (a known gap, see the docs).
+// - libebur128 (its own 4x and 2x interpolators, which read broadband noise up to 0.19 dB above
+//   the ideal reconstruction) never above the ceiling: the limiter holds its readings too.
 #include <gtest/gtest.h>
 
 #include <sndfile.h>
@@ -89,7 +89,7 @@ TEST(TruePeakCeiling, HoldsOnTheIdealReconstructionOf200Renders) {
     worst_ebu = std::max(worst_ebu, ebu_over);
     EXPECT_LE(ref_over, band_limited ? 0.01 : 0.1) << "render " << i << ": kind " << kind << ", " << rate << " Hz, " << ceiling << " dBTP, "
                               << bits << "-bit";
-    EXPECT_LE(ebu_over, 0.25) << "render " << i;
+    EXPECT_LE(ebu_over, 0.0) << "render " << i << ": kind " << kind << ", " << rate << " Hz, " << ceiling << " dBTP, " << bits << "-bit";
     ++renders;
   }
   std::printf("%d renders: worst over the ceiling on the ideal reconstruction %.4f dB (band-limited %.4f dB), "

@@ -149,3 +149,36 @@ TEST(ReconstructionBound, IsZeroForSilenceAndCoversTheSamplesAtTheEdges) {
 }
 
 }  // namespace
+
+// A region read (what the render's verify does after its gain dips) finds the overs the whole
+// read finds there: the same intervals, bounds equal to float rounding (the FFT grid differs), and
+// none outside the region; near the song's edges too.
+TEST(ReconstructionBound, ARegionReadFindsTheOversTheWholeReadFindsThere) {
+  std::mt19937 rng(77);
+  std::normal_distribution<double> g(0.0, 0.3);
+  lq::AudioBuffer a(2, 200000, 48000.0);
+  for (auto& c : a.channels) {
+    for (auto& v : c) v = float(g(rng));
+  }
+  lq::cpu::ThreadPool pool(2);
+  const double level = 1.0;
+  lq::cpu::ReconstructionPeak whole(2);
+  whole.record_overs(level);
+  whole.add(a, 0, a.frames(), pool);
+  whole.finish(pool);
+  const auto all = whole.overs();
+  ASSERT_GT(all.size(), 20u);
+  for (const auto& [k0, k1] : {std::pair<int64_t, int64_t>{-100, 9000}, {60000, 71000}, {a.frames() - 5000, a.frames() + 9000}}) {
+    const auto region = lq::cpu::ReconstructionPeak::overs_in(a, k0, k1, level, pool);
+    std::vector<lq::cpu::ReconstructionPeak::Over> expected;
+    for (const auto& o : all) {
+      if (o.frame >= k0 && o.frame < k1) expected.push_back(o);
+    }
+    ASSERT_FALSE(expected.empty()) << "[" << k0 << ", " << k1 << ")";
+    ASSERT_EQ(region.size(), expected.size()) << "[" << k0 << ", " << k1 << ")";
+    for (size_t i = 0; i < region.size(); ++i) {
+      EXPECT_EQ(region[i].frame, expected[i].frame);
+      EXPECT_NEAR(region[i].peak, expected[i].peak, 1e-6 * expected[i].peak);
+    }
+  }
+}

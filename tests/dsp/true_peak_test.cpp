@@ -11,6 +11,7 @@
 #include "kernels/cpu/true_peak_range.hpp"
 #include "reference/dynamics_reference.hpp"
 #include "support/expect_close.hpp"
+#include "support/libebur128_meter.hpp"
 
 TEST(TruePeakRange, EqualsTruePeakAtBitForBitOverEveryRange) {
   std::mt19937 rng(17);
@@ -31,8 +32,9 @@ TEST(TruePeakRange, EqualsTruePeakAtBitForBitOverEveryRange) {
   }
 }
 
-// The 4x sinc phases of each filter: unit DC gain, zeros past 2 H, and the symmetry of their
-// construction (phase 3 is phase 1 reversed, phase 2 is its own reverse: sinc and window are even).
+// The 4x sinc phases of each filter: unit DC gain where asked for, zeros past 2 H, and the symmetry
+// of their construction (phase 3 is phase 1 reversed, phase 2 is its own reverse: sinc and window
+// are even).
 TEST(LimiterSinc, PhasesHaveUnitDcGainAndMirrorEachOther) {
   float h[lq::dsp::kSincFilterCount][lq::dsp::kSincPhases][lq::dsp::kSincMaxTaps];
   lq::dsp::sinc_taps(h);
@@ -41,7 +43,13 @@ TEST(LimiterSinc, PhasesHaveUnitDcGainAndMirrorEachOther) {
     for (int p = 0; p < lq::dsp::kSincPhases; ++p) {
       double sum = 0.0;
       for (int t = 0; t < T; ++t) sum += double(h[f][p][t]);
-      EXPECT_NEAR(sum, 1.0, 1e-6) << "filter " << f << " phase " << p + 1;
+      if (lq::dsp::sinc_filter(f).unit_dc) {
+        EXPECT_NEAR(sum, 1.0, 1e-6) << "filter " << f << " phase " << p + 1;
+      } else {
+        for (int t = 0; t < T; ++t) {  // raw taps: the windowed sinc itself
+          EXPECT_EQ(h[f][p][t], static_cast<float>(lq::dsp::sinc_tap_unscaled(lq::dsp::sinc_filter(f), p + 1, t)));
+        }
+      }
       for (int t = T; t < lq::dsp::kSincMaxTaps; ++t) EXPECT_EQ(h[f][p][t], 0.0f);
     }
     for (int t = 0; t < T; ++t) {
@@ -62,7 +70,7 @@ TEST(LimiterSinc, ReadsTheBandLimitedSignalWithinItsPassband) {
   lq::dsp::sinc_taps(h);
   const int64_t len = 4000;
   double worst[lq::dsp::kSincFilterCount] = {}, worst_annex = 0.0;
-  const double passband[lq::dsp::kSincFilterCount] = {0.48, 0.4};
+  const double passband[lq::dsp::kSincFilterCount] = {0.48, 0.4, 0.0, 0.0};  // the Hann ones: below
   for (double f : {0.01, 0.1, 0.2, 0.25, 0.3, 0.4, 0.45, 0.47, 0.48}) {
     for (double phi : {0.0, 0.4, 1.1, 2.0, 2.9}) {
       std::vector<float> x(static_cast<size_t>(len));
@@ -119,5 +127,54 @@ TEST(LimiterSinc, FftDetectorEqualsTheDirectSumAndIsThreadIndependent) {
     EXPECT_LT(worst, 2e-6 * mx) << "len " << len;
     EXPECT_EQ(m1, *std::max_element(p1.begin(), p1.end()));
     EXPECT_NEAR(m1, mx, 2e-6 * mx);
+  }
+}
+
+// The two Hann-windowed sincs read what libebur128 (an implementation we did not write) reads:
+// under 96 kHz its 4x interpolator equals filter 2's phases, from 96 to 192 kHz its 2x one equals
+// filter 3's middle phase (with the sample peak beside them, as libebur128 reports). Signals that
+// part the interpolators: noise flat to Nyquist, noise near Nyquist, clipped bursts. And the
+// limiter's detector reads at least as high at every rate.
+TEST(LimiterSinc, HannFiltersReadWhatLibebur128Reads) {
+  float h[lq::dsp::kSincFilterCount][lq::dsp::kSincPhases][lq::dsp::kSincMaxTaps];
+  lq::dsp::sinc_taps(h);
+  std::mt19937 rng(7);
+  std::normal_distribution<double> g(0.0, 0.3);
+  for (const int rate : {44100, 48000, 96000, 176400}) {
+    for (int kind = 0; kind < 3; ++kind) {
+      const int64_t n = 20000;
+      lq::test::DecodedFile file;
+      file.sample_rate = rate;
+      file.channels.assign(2, std::vector<float>(size_t(n)));
+      for (auto& c : file.channels) {
+        double lp = 0.0;
+        for (int64_t i = 0; i < n; ++i) {
+          lp = 0.8 * lp + 0.2 * g(rng);
+          const double v = kind == 0 ? g(rng) : kind == 1 ? (i % 2 ? -2.0 : 2.0) * lp : std::clamp(3.0 * g(rng), -0.9, 0.9);
+          c[size_t(i)] = static_cast<float>(v);
+        }
+      }
+      const int f = rate < 96000 ? 2 : 3;
+      const int H = lq::dsp::sinc_filter(f).half_width;
+      double ours = 0.0;
+      for (const auto& c : file.channels) {
+        for (int64_t i = 0; i < n; ++i) {
+          ours = std::max(ours, std::fabs(double(c[size_t(i)])));
+          for (int p = 0; p < lq::dsp::kSincPhases; ++p) {
+            if (f == 3 && p != 1) continue;  // 2x: the middle phase only
+            double acc = 0.0;
+            for (int t = 0; t < 2 * H && t <= i; ++t) acc += double(h[f][p][t]) * double(c[size_t(i - t)]);
+            ours = std::max(ours, std::fabs(acc));
+          }
+        }
+      }
+      const double theirs = lq::test::libebur128_true_peak(file);
+      EXPECT_NEAR(ours / theirs, 1.0, 2e-6) << rate << " Hz, kind " << kind;
+      lq::AudioBuffer a(2, n, rate);
+      a.channels = file.channels;
+      lq::cpu::ThreadPool pool(2);
+      std::vector<double> profile;
+      EXPECT_GE(lq::cpu::limiter_detector_profile(a, profile, pool), theirs * (1.0 - 2e-6)) << rate << " Hz, kind " << kind;
+    }
   }
 }
