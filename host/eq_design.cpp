@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <utility>
@@ -28,11 +29,15 @@ namespace lq {
 namespace {
 
 constexpr double floor_db = -30.0;       // error check: attenuation beyond this only needs reaching it
-constexpr double tolerance_db = 0.1;     // the realised response's allowed error
 constexpr double kaiser_beta = 8.0;      // side lobes ~ -58 dB, main lobe +-2.7 bins of fs/M
 // At the length cap, narrower main lobes (at the cost of side lobes) before giving up.
 constexpr double fallback_betas[] = {6.5, 5.0};
-constexpr int max_taps = 65535;
+// Up to this length a design is the plain windowed one (every design of earlier versions, bit for
+// bit); longer ones take kCorrections rounds of iterative frequency sampling (design_taps), which
+// halve the length a narrow band needs (measured: a 25 Hz bell at q 10, 192 kHz: 0.36 dB off at
+// 524287 taps plain, 0.074 dB at 460801 corrected; more rounds gain little).
+constexpr int kPlainTaps = 65535;
+constexpr int kCorrections = 5;
 constexpr int min_taps = 33;
 constexpr double warp_start = 0.45;      // of fs: the target is frozen smoothly from here to fs/2
 
@@ -114,7 +119,7 @@ int64_t pow2_at_least(int64_t n) {
 }
 
 int odd_at_least(double m) {
-  const int n = static_cast<int>(std::min<double>(std::ceil(m), max_taps));
+  const int n = static_cast<int>(std::min<double>(std::ceil(m), kMaxEqTaps));
   return std::max(min_taps, n | 1);
 }
 
@@ -150,23 +155,52 @@ struct RealFft {
   }
 };
 
-// Symmetric Kaiser-windowed taps of length m from the zero-phase target sampled on a grid.
-std::vector<float> design_taps(std::span<const EqBand> bands, double fs, int m, double beta) {
+// Symmetric Kaiser-windowed taps of length m from the zero-phase target sampled on a grid. The
+// window smears the target over its main lobe (about 2.7 fs / m each side), which is what misses a
+// narrow band; `corrections` rounds of iterative frequency sampling take that back where they can:
+// the realised response on the grid is compared with the target and the difference added to what
+// is sampled, then the taps are made again.
+std::vector<float> design_taps(std::span<const EqBand> bands, double fs, int m, double beta, int corrections) {
   const int64_t n = std::max<int64_t>(pow2_at_least(16 * static_cast<int64_t>(m)), 1 << 14);
-  RealFft fft(n, true);
+  RealFft inverse(n, true);
+  std::vector<double> target(static_cast<size_t>(n / 2 + 1)), sampled;
   for (int64_t k = 0; k <= n / 2; ++k) {
-    const double f = warped(static_cast<double>(k) * fs / static_cast<double>(n), fs);
-    fft.bins[k][0] = std::sqrt(target_power(bands, f));
-    fft.bins[k][1] = 0.0;
+    target[static_cast<size_t>(k)] = std::sqrt(target_power(bands, warped(static_cast<double>(k) * fs / static_cast<double>(n), fs)));
   }
-  fftw_execute(fft.plan);  // fft.real[j] = n * h(j), even in j
+  sampled = target;
   const int c = (m - 1) / 2;
   const double i0_beta = bessel_i0(beta);
-  std::vector<float> taps(static_cast<size_t>(m));
+  std::vector<double> window(static_cast<size_t>(c + 1)), h(static_cast<size_t>(c + 1));
   for (int j = 0; j <= c; ++j) {
     const double r = static_cast<double>(j) / static_cast<double>(c);
-    const double window = bessel_i0(beta * std::sqrt(std::max(0.0, 1.0 - r * r))) / i0_beta;
-    const float t = static_cast<float>(fft.real[j] / static_cast<double>(n) * window);
+    window[static_cast<size_t>(j)] = bessel_i0(beta * std::sqrt(std::max(0.0, 1.0 - r * r))) / i0_beta;
+  }
+  std::unique_ptr<RealFft> forward;
+  for (int round = 0;; ++round) {
+    for (int64_t k = 0; k <= n / 2; ++k) {
+      inverse.bins[k][0] = sampled[static_cast<size_t>(k)];
+      inverse.bins[k][1] = 0.0;
+    }
+    fftw_execute(inverse.plan);  // inverse.real[j] = n * h(j), even in j
+    for (int j = 0; j <= c; ++j) {
+      h[static_cast<size_t>(j)] = inverse.real[j] / static_cast<double>(n) * window[static_cast<size_t>(j)];
+    }
+    if (round == corrections) break;
+    // The realised zero-phase response on the same grid: the taps placed about index 0.
+    if (!forward) forward = std::make_unique<RealFft>(n, false);
+    std::fill(forward->real, forward->real + n, 0.0);
+    for (int j = 0; j <= c; ++j) {
+      forward->real[j] = h[static_cast<size_t>(j)];
+      if (j > 0) forward->real[n - j] = h[static_cast<size_t>(j)];
+    }
+    fftw_execute(forward->plan);
+    for (int64_t k = 0; k <= n / 2; ++k) {
+      sampled[static_cast<size_t>(k)] += target[static_cast<size_t>(k)] - forward->bins[k][0];
+    }
+  }
+  std::vector<float> taps(static_cast<size_t>(m));
+  for (int j = 0; j <= c; ++j) {
+    const float t = static_cast<float>(h[static_cast<size_t>(j)]);
     taps[static_cast<size_t>(c + j)] = t;
     taps[static_cast<size_t>(c - j)] = t;
   }
@@ -246,21 +280,22 @@ EqDesign design_linear_phase_eq(std::span<const EqBand> bands, double sample_rat
                                   " band (freq_hz and q must be positive, slope 12/24/36/48 dB/oct)");
     }
   }
-  double f_low = HUGE_VAL, m_start = 0.0;
+  // The start: about 6 periods of each band's frequency, times its q where it sits in the checked
+  // range (its width there is freq_hz / q); a band under it only shows its skirt there.
+  double m_start = 0.0;
   for (const EqBand& b : bands) {
     if (band_is_neutral(b)) continue;
-    f_low = std::min(f_low, b.freq_hz);
-    m_start = std::max(m_start, 6.0 * sample_rate * std::max(1.0, b.q) / b.freq_hz);
+    m_start = std::max(m_start, 6.0 * sample_rate * (b.freq_hz >= kEqCheckLowHz ? std::max(1.0, b.q) : 1.0) / b.freq_hz);
   }
-  d.lowest_freq_hz = std::min(20.0, 0.5 * f_low);
+  d.lowest_freq_hz = kEqCheckLowHz;
   for (int m = odd_at_least(m_start);; m = odd_at_least(1.25 * m)) {
-    d.taps = design_taps(bands, sample_rate, m, kaiser_beta);
+    d.taps = design_taps(bands, sample_rate, m, kaiser_beta, m > kPlainTaps ? kCorrections : 0);
     d.max_error_db = design_error_db(bands, d.taps, sample_rate, d.lowest_freq_hz);
-    if (d.max_error_db <= tolerance_db || m >= max_taps) break;
+    if (d.max_error_db <= kEqToleranceDb || m >= kMaxEqTaps) break;
   }
   for (double beta : fallback_betas) {
-    if (d.max_error_db <= tolerance_db) break;
-    auto taps = design_taps(bands, sample_rate, max_taps, beta);
+    if (d.max_error_db <= kEqToleranceDb) break;
+    auto taps = design_taps(bands, sample_rate, kMaxEqTaps, beta, kCorrections);
     const double err = design_error_db(bands, taps, sample_rate, d.lowest_freq_hz);
     if (err < d.max_error_db) {
       d.taps = std::move(taps);

@@ -3,7 +3,7 @@
 // The target is the product of the bands' magnitudes from the analog (s-domain) RBJ cookbook
 // prototypes; the FIR is designed by frequency sampling: target on a dense grid, zero phase,
 // inverse FFT, Kaiser window to an odd length M (type-I linear phase, delay (M-1)/2).
-// M ~ k * fs * max(1, Q) / f_low, capped at 65535. The realised response is checked.
+// M ~ k * fs * max(1, Q) / f_low, capped at kMaxEqTaps (524287). The realised response is checked.
 //
 // Band shapes (analog prototypes, |H(j 2 pi f)|; exact formulas in eq_design.cpp):
 //  - bell, low_shelf, high_shelf, notch: RBJ cookbook s-domain forms. Bell: gain_db at freq_hz;
@@ -19,16 +19,19 @@
 // Design: the target's magnitude is sampled at k fs / N, N = 2^p >= 16 M, zero phase; from 0.45 fs
 // to fs/2 it is sampled at a frequency that bends smoothly to stand still at Nyquist (no kink in the
 // periodic response); inverse FFT (double); Kaiser window, beta = 8; taps rounded to float and
-// mirrored, so symmetry is exact. M starts at the largest 6 fs max(1, q) / freq_hz over the non-neutral
-// bands (odd, >= 33) and grows by 1.25x until max_error_db <= 0.1 or M = 65535; at the cap, Kaiser
-// beta 6.5 then 5 (narrower main lobe, side lobes ~ -54 dB at 5) are tried, and the best design is
-// kept (max_error_db then says how far off it is).
+// mirrored, so symmetry is exact. M starts at the largest 6 fs max(1, q) / freq_hz over the
+// non-neutral bands (q counted for bands at or above 20 Hz only; odd, >= 33) and grows by 1.25x
+// until max_error_db <= 0.1 or M = kMaxEqTaps; at the cap, Kaiser beta 6.5 then 5 (narrower main
+// lobe, side lobes ~ -54 dB at 5) are tried, and the best design is kept (max_error_db then says how
+// far off it is, and render refuses it: host/mixing.hpp require_realisable_eq). Designs longer than
+// 65535 taps take 5 rounds of iterative frequency sampling (eq_design.cpp design_taps). What cannot
+// be met: a band narrower (freq_hz / q) than about 4.5 fs / kMaxEqTaps for a boost, 11.5 fs /
+// kMaxEqTaps for a 30 dB cut (at 48 kHz 0.41 and 1.04 Hz); docs/algorithms.md "EQ design".
 //
-// Check: lowest_freq_hz = min(20 Hz, lowest band frequency / 2), i.e. the whole audio band, and lower
-// for bands under 40 Hz. Error at every bin of a fine DFT (spacing <= fs / (8 M) and <= lowest/64)
-// from there to min(0.45 fs, 20 kHz): |realised_db - target_db| where target_db >= -30 dB; where the
-// target is below -30 dB (pass filters' stop bands, a notch's centre) the realised response only has
-// to be at or below -30 dB, and the excess above -30 dB counts as error.
+// Check: from kEqCheckLowHz (20 Hz) to min(0.45 fs, 20 kHz), the audio band. Error at every bin of a
+// fine DFT (spacing <= fs / (8 M) and <= 20 Hz / 64): |realised_db - target_db| where target_db >=
+// -30 dB; where the target is below -30 dB (pass filters' stop bands, a notch's centre) the
+// realised response only has to be at or below -30 dB, and the excess above -30 dB counts as error.
 #pragma once
 
 #include <span>
@@ -36,6 +39,10 @@
 #include <vector>
 
 namespace lq {
+
+inline constexpr double kEqToleranceDb = 0.1;      // the realised response's allowed error
+inline constexpr int kMaxEqTaps = (1 << 19) - 1;   // 524287: the longest filter the designer makes
+inline constexpr double kEqCheckLowHz = 20.0;      // the response is checked from here up
 
 enum class EqBandType { bell, low_shelf, high_shelf, low_pass, high_pass, notch, tilt };
 
@@ -53,7 +60,7 @@ struct EqBand {
 
 struct EqDesign {
   std::vector<float> taps;       // odd length, symmetric; {1.0f} when every band is neutral
-  double lowest_freq_hz = 0.0;   // the design is checked from here up to 0.45 fs (capped 20 kHz)
+  double lowest_freq_hz = 0.0;   // the design is checked from here (20 Hz) up to 0.45 fs (capped 20 kHz)
   double max_error_db = 0.0;     // worst |realised - target| over that range
 };
 

@@ -290,7 +290,6 @@ MixResult mix_song(const Session& session, std::span<const int> stem_rates, doub
     const GroupSpec& g = *grp.spec;
     json r;
     r["eq"] = grp.chain->design() ? eq_report(*grp.chain->design()) : json(nullptr);
-    warn_if_eq_off(r["eq"], "group '" + g.name + "'", warnings);
     if (grp.chain->compressor()) r["compressor"] = dynamics_json(grp.chain->compressor()->stats());
     json members = json::array();
     for (const auto& s : session.stems) {

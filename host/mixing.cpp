@@ -8,6 +8,7 @@
 #include <numbers>
 
 #include "host/bus_stream.hpp"
+#include "host/errors.hpp"
 #include "host/shared_cache.hpp"
 #include "kernels/cpu/convolver.hpp"
 #include "kernels/dsp/common.hpp"
@@ -108,12 +109,20 @@ nlohmann::json dynamics_json(const DynamicsStats& s) {
   return {{"max_gain_reduction_db", s.max_gain_reduction_db}, {"mean_gain_reduction_db", s.mean_gain_reduction_db}};
 }
 
-void warn_if_eq_off(const nlohmann::json& eq, const std::string& what, nlohmann::json& warnings) {
-  if (!eq.is_object() || eq["max_error_db"].get<double>() <= 0.1) return;
-  char buf[160];
-  std::snprintf(buf, sizeof buf, "%s: the EQ's realised response is %.2f dB off its target (%zu taps)", what.c_str(),
-                eq["max_error_db"].get<double>(), eq["taps"].get<size_t>());
-  warnings.push_back(buf);
+void require_realisable_eq(const std::vector<EqBand>& bands, double rate, const std::filesystem::path& file,
+                           const std::string& where) {
+  const auto design = eq_design_for(bands, rate);
+  if (!design || design->max_error_db <= kEqToleranceDb) return;
+  // The narrowest band decides (its width is about freq_hz / q).
+  double narrowest = HUGE_VAL;
+  for (const auto& b : bands) narrowest = std::min(narrowest, b.freq_hz / std::max(1.0, b.q));
+  char buf[512];
+  std::snprintf(buf, sizeof buf,
+                "%s: the linear-phase EQ cannot follow these bands within %.1f dB from 20 Hz to 20 kHz at %.0f Hz "
+                "(%.2f dB off with the longest filter, %zu taps; its narrowest band is %.2f Hz wide, freq_hz / q): "
+                "lower that band's q, raise its frequency, or process at a lower sample_rate",
+                where.c_str(), kEqToleranceDb, rate, design->max_error_db, design->taps.size(), narrowest);
+  throw UserError(file, buf);
 }
 
 nlohmann::json eq_report(const EqDesign& d) {

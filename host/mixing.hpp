@@ -43,9 +43,12 @@ void apply_width(AudioBuffer& a, double width, int64_t frames);  // on the first
 std::shared_ptr<const EqDesign> eq_design_for(const std::vector<EqBand>& bands, double rate);
 // The report's entry for a design: taps, latency_frames, lowest_freq_hz, max_error_db.
 nlohmann::json eq_report(const EqDesign& design);
-// The warning for an EQ whose realised response (eq_report) misses its target by more than 0.1 dB
-// (a very steep or narrow low band at the 65535-tap cap): rendered as designed. Null eq: none.
-void warn_if_eq_off(const nlohmann::json& eq, const std::string& what, nlohmann::json& warnings);
+// Throws UserError(file, "<where>: ...") when the design of the bands at `rate` misses its target
+// by more than the designer's 0.1 dB anywhere from 20 Hz to 20 kHz (a band too narrow for the
+// longest filter, kMaxEqTaps): the reason, and what to change. Render calls it for every EQ once the
+// processing rate is known, before any audio is processed.
+void require_realisable_eq(const std::vector<EqBand>& bands, double rate, const std::filesystem::path& file,
+                           const std::string& where);
 // The report's entry for a compressor's figures.
 nlohmann::json dynamics_json(const DynamicsStats& stats);
 

@@ -84,12 +84,11 @@ OutputFormat format_for(const fs::path& out) {
   throw UsageError(out, "unknown output format '" + e + "' (use .wav or .flac)");
 }
 
-// Processes one bus in place: EQ, compressor; returns the report entry (warn_if_eq_off).
+// Processes one bus in place: EQ, compressor; returns the report entry.
 json process_bus(AudioBuffer& bus, const std::string& what, const std::vector<EqBand>& eq,
                  const std::optional<dsp::CompressorParams>& comp, Backend& backend, json& warnings) {
   json r;
   r["eq"] = apply_eq(bus, eq, backend);
-  warn_if_eq_off(r["eq"], what, warnings);
   if (comp) r["compressor"] = dynamics_json(backend.compress(bus, *comp));
   return r;
 }
@@ -613,6 +612,11 @@ RenderResult render(const Session& session, const RenderOptions& options) {
     }
   }
   const double rate = session.sample_rate.value_or(double(stem_rates.front()));
+  // Every EQ designed now (the designs are cached for the render): one the designer cannot
+  // realise stops the render before any audio is processed.
+  for (const auto& s : session.stems) require_realisable_eq(s.eq, rate, session.source, "stems." + s.name + ".eq");
+  for (const auto& g : session.groups) require_realisable_eq(g.eq, rate, session.source, "groups." + g.name + ".eq");
+  require_realisable_eq(session.master.eq, rate, session.source, "master.eq");
   int64_t song_frames = 0;
   for (size_t i = 0; i < stem_count; ++i) {
     const int64_t n = double(stem_rates[i]) == rate

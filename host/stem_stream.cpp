@@ -108,7 +108,6 @@ StemReport StemStream::finish() {
   const double rate = rate_;
   out.report["eq"] = chain_.design() ? eq_report(*chain_.design()) : json(nullptr);
   if (chain_.compressor()) out.report["compressor"] = dynamics_json(chain_.compressor()->stats());
-  warn_if_eq_off(out.report["eq"], "stem '" + spec.name + "'", out.warnings);
   out.report["name"] = spec.name;
   out.report["group"] = spec.group;
 

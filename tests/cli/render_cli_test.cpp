@@ -299,18 +299,43 @@ TEST(MeasureCli, ReadsTheCalibrationToneAtItsLevel) {
   EXPECT_NEAR(j[0]["true_peak_dbtp"].get<double>(), -18.0, 0.2);
 }
 
-TEST(RenderCli, AnEqThatMissesItsTargetIsReported) {
+TEST(RenderCli, AnEqTheDesignerCannotRealiseIsRefusedBeforeAnyAudio) {
   const fs::path dir = lq::test::fresh_dir();
   write_stems(dir, make_stems(1.0));
-  // A narrow, deep low notch cannot be resolved within the 65535-tap cap at 48 kHz.
+  // A 30 dB cut at 20 Hz, q 50, is 0.4 Hz wide: beyond the longest filter at 48 kHz.
   write_text_file(dir / "session.toml",
                   "[stems.bass]\nfile = \"bass.wav\"\ngroup = \"bass\"\n"
-                  "eq = [ { type = \"notch\", freq_hz = 60.0, q = 5.0 } ]\n");
+                  "eq = [ { type = \"bell\", freq_hz = 20.0, gain_db = -30.0, q = 50.0 } ]\n");
   const auto r = run_lacquer({"render", (dir / "session.toml").string(), "-o", (dir / "o.wav").string()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("session.toml: stems.bass.eq: the linear-phase EQ cannot follow these bands within 0.1 dB"),
+            std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("0.40 Hz wide"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir / "o.wav"));
+  EXPECT_FALSE(fs::exists(dir / "o.json"));
+}
+
+// A low, narrow EQ needs a long filter (a 25 Hz bell at q 10: about 100,000 taps at 48 kHz): its
+// latency is compensated exactly, so an impulse comes out as a symmetric response centred where it
+// went in, and the report's realised error is under 0.1 dB.
+TEST(RenderCli, ALongEqKeepsTheStemInPlace) {
+  const fs::path dir = lq::test::fresh_dir();
+  std::vector<std::vector<float>> x(1, std::vector<float>(96000, 0.0f));
+  x[0][40000] = 0.25f;
+  lq::test::write_audio_file(dir / "i.wav", x, 48000);
+  write_text_file(dir / "session.toml",
+                  "[stems.i]\nfile = \"i.wav\"\ngroup = \"g\"\n"
+                  "eq = [ { type = \"bell\", freq_hz = 25.0, gain_db = 9.0, q = 10.0 } ]\n"
+                  "[master]\nbit_depth = 32\ntail_s = 0.0\n");
+  const auto r = run_lacquer({"render", (dir / "session.toml").string(), "-o", (dir / "o.wav").string(), "-q"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto report = read_json(dir / "o.json");
-  bool warned = false;
-  for (const auto& w : report["warnings"]) warned = warned || w.get<std::string>().find("stem 'bass': the EQ") != std::string::npos;
-  EXPECT_TRUE(warned) << report["warnings"].dump();
-  EXPECT_GT(report["stems"][0]["eq"]["max_error_db"].get<double>(), 0.1);
+  EXPECT_GT(report["stems"][0]["eq"]["taps"].get<int>(), 65535);
+  EXPECT_LE(report["stems"][0]["eq"]["max_error_db"].get<double>(), 0.1);
+  const auto out = lq::test::read_audio_file(dir / "o.wav");
+  const auto& y = out.channels[0];
+  size_t peak = 0;
+  for (size_t i = 0; i < y.size(); ++i) peak = std::fabs(y[i]) > std::fabs(y[peak]) ? i : peak;
+  EXPECT_EQ(peak, 40000u);
+  for (size_t k = 1; k < 30000; k += 7) EXPECT_NEAR(y[40000 + k], y[40000 - k], 1e-6) << k;
 }
