@@ -76,24 +76,27 @@ LQ_HD double true_peak_at(const float* x, int64_t len, int64_t n) {
 // The CPU's vectorised scan over a range of positions, bit-identical to true_peak_at, is
 // kernels/cpu/true_peak_range.hpp.
 
-// ---- the limiter's other readings: two 4x sincs --------------------------------------------------
+// ---- the limiter's other readings: four 4x sincs -------------------------------------------------
 // Annex 2's 48-tap filter droops towards Nyquist (-1.3 dB at 0.45 fs, -6 dB at fs/2), so on content
 // up there it under-reads the peaks of the reconstructed signal: on the standard workload (hats with
 // -29 dB of the energy above 21.6 kHz) a master held at -1.000 dBTP by Annex 2 read -0.7 dBTP on
-// ffmpeg's ebur128 (libswresample's 4x) and -0.79 on a 4x windowed sinc of 64 samples a side. And
-// interpolators disagree there: held at -1.000 on that long sinc, the master read -0.87 on a short
-// one like libswresample's (16 samples a side, cutoff 0.97), whose transition band rings.
-// And the meters most QC tools are built on (libebur128: the ffmpeg-free loudness scanners, many
-// DAWs' plug-ins) interpolate with a short Hann-windowed sinc whose phases are not scaled to unit
-// DC gain: on broadband noise it reads up to 0.19 dB above the band-limited signal.
+// ffmpeg's ebur128 and -0.79 on a 4x windowed sinc of 64 samples a side. And interpolators disagree
+// there, so each meter a master meets has to be among the readings:
+// - ffmpeg's `ebur128=peak=true` upsamples with libswresample, whose filter when upsampling is a
+//   Kaiser-windowed sinc (16 samples a side, beta 9) with its cutoff at the input's fs/2 (the 0.97
+//   cutoff applies only to a downsampling ratio) and every phase scaled by one factor (the window's
+//   peak), not to unit DC gain: the standard master held on a unit-DC, 0.97-cutoff model of it read
+//   -0.993 dBTP on ffmpeg at a -1 dBTP ceiling;
+// - libebur128 (the loudness scanners built on it, many plug-ins) interpolates with a 49-tap
+//   Hann-windowed sinc, 4x under 96 kHz and 2x from 96 to 192 kHz, whose phases are not scaled to
+//   unit DC gain either: on broadband noise it reads up to 0.19 dB above the band-limited signal.
 // The limiter therefore holds its ceiling on the largest of these readings per position: Annex 2
 // (the compliance meter, which the report gives), a long Kaiser-windowed sinc (64 input samples a
-// side, beta 9, cutoff fs/2: within 0.02 dB of ideal band-limited interpolation to 0.48 fs), a
-// short one (16 a side, beta 9, cutoff 0.97 fs/2: close to libswresample's default filter, which
-// ffmpeg's true-peak meter uses; not a copy of it), and two Hann-windowed sincs with cutoff fs/2
-// and raw (unscaled) taps, 6 and 12 samples a side: the 4x and 2x interpolators of a 49-tap
-// Hann-windowed sinc design, which is what libebur128 reads with under 96 kHz and from 96 to
-// 192 kHz (both read at every rate: the set does not depend on the rate).
+// side, beta 9, cutoff fs/2, unit DC: within 0.02 dB of ideal band-limited interpolation to
+// 0.48 fs), the libswresample-like one (16 a side, beta 9, cutoff fs/2, raw taps), and two
+// Hann-windowed sincs with cutoff fs/2 and raw taps, 6 and 12 samples a side (libebur128's 4x and
+// 2x; both read at every rate: the set does not depend on the rate). Each is built here from its
+// formula, not copied; tests/dsp/true_peak_test.cpp checks the Hann ones against libebur128 itself.
 // benchmarks/interpolator_peaks.py measures a master on these and other interpolators. Each is 4x:
 // phases p = 1, 2, 3 interpolate at x[n - H + p / 4] from x[n - 2H + 1 .. n] for half-width H
 // (phase 0 is the sample itself, which Annex 2's reading already includes).
@@ -109,7 +112,7 @@ inline constexpr int kSincPhases = 3;
 inline constexpr int kSincFilterCount = 4;
 LQ_HD constexpr SincFilter sinc_filter(int f) {
   return f == 0   ? SincFilter{64, 9.0, 1.0}
-         : f == 1 ? SincFilter{16, 9.0, 0.97}
+         : f == 1 ? SincFilter{16, 9.0, 1.0, Window::kaiser, false}
          : f == 2 ? SincFilter{6, 0.0, 1.0, Window::hann, false}
                   : SincFilter{12, 0.0, 1.0, Window::hann, false};
 }

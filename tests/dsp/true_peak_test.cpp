@@ -178,3 +178,48 @@ TEST(LimiterSinc, HannFiltersReadWhatLibebur128Reads) {
     }
   }
 }
+
+// Filter 1 reads what ffmpeg's `ebur128=peak=true` reads at 48 kHz, where it upsamples 4x with
+// libswresample (an implementation we did not write, called here as ffmpeg configures it): noise
+// flat to Nyquist, noise near Nyquist, clipped bursts. At 96 kHz libswresample upsamples 2x and
+// the middle phase is among filter 1's.
+TEST(LimiterSinc, Filter1ReadsWhatLibswresampleUpsamplingReads) {
+  float h[lq::dsp::kSincFilterCount][lq::dsp::kSincPhases][lq::dsp::kSincMaxTaps];
+  lq::dsp::sinc_taps(h);
+  std::mt19937 rng(11);
+  std::normal_distribution<double> g(0.0, 0.3);
+  for (const int rate : {48000, 96000}) {
+    for (int kind = 0; kind < 3; ++kind) {
+      const int64_t n = 20000;
+      lq::test::DecodedFile file;
+      file.sample_rate = rate;
+      file.channels.assign(2, std::vector<float>(size_t(n)));
+      for (auto& c : file.channels) {
+        double lp = 0.0;
+        for (int64_t i = 0; i < n; ++i) {
+          lp = 0.8 * lp + 0.2 * g(rng);
+          const double fade = std::min({1.0, double(i) / 500.0, double(n - 1 - i) / 500.0});
+          const double v = kind == 0 ? g(rng) : kind == 1 ? (i % 2 ? -2.0 : 2.0) * lp : std::clamp(3.0 * g(rng), -0.9, 0.9);
+          c[size_t(i)] = static_cast<float>(v * fade);
+        }
+      }
+      const int H = lq::dsp::sinc_filter(1).half_width;
+      double ours = 0.0;
+      for (const auto& c : file.channels) {
+        for (int64_t i = 0; i < n + 2 * H; ++i) {
+          if (i < n) ours = std::max(ours, std::fabs(double(c[size_t(i)])));
+          for (int p = 0; p < lq::dsp::kSincPhases; ++p) {
+            if (rate == 96000 && p != 1) continue;  // 2x: the middle phase only
+            double acc = 0.0;
+            for (int t = 0; t < 2 * H; ++t) {
+              if (i - t >= 0 && i - t < n) acc += double(h[1][p][t]) * double(c[size_t(i - t)]);
+            }
+            ours = std::max(ours, std::fabs(acc));
+          }
+        }
+      }
+      const double theirs = lq::test::libswresample_true_peak(file);
+      EXPECT_NEAR(ours / theirs, 1.0, 2e-6) << rate << " Hz, kind " << kind;
+    }
+  }
+}

@@ -11,3 +11,15 @@ double libebur128_integrated(const DecodedFile& f);
 double libebur128_true_peak(const DecodedFile& f);
 
 }  // namespace lq::test
+
+namespace lq::test {
+
+// The true peak ffmpeg's `ebur128=peak=true` reads: the signal upsampled to 192 kHz by
+// libswresample with its default settings (as ffmpeg's filter configures it), the largest |value|
+// over channels, and the sample peak beside it. Linear. `edge`: output points within that many
+// input samples of either end are not read (libswresample pads the start with the signal
+// mirrored, not with zeros, so a signal that starts or stops at full level reads differently there
+// than any zero-padded interpolator).
+double libswresample_true_peak(const DecodedFile& f, int edge = 0);
+
+}  // namespace lq::test
