@@ -18,7 +18,7 @@
 // Intervals never refined hold no peak above the final G (their values stayed under the running
 // threshold, which rises more slowly than G). The bound is max(G, R / (1 - 3.0e-4)): at most
 // 0.0026 dB above the reconstruction's peak, plus the interpolators' error (stage 1: flat within
-// 1e-4 to 0.4975 fs; content closer to fs/2 is read low by its attenuation there).
+// 1e-4 to 0.49988 fs; content closer to fs/2 is read low by its attenuation there).
 #pragma once
 
 #include <cstdint>
@@ -66,7 +66,7 @@ class ReconstructionPeak {
   static std::vector<Over> overs_in(const AudioBuffer& audio, int64_t k0, int64_t k1, double level, ThreadPool& pool);
   // How far (in samples) a changed sample moves the bound's intervals: interval k reads samples
   // k - kReach .. k + kReach.
-  static constexpr int64_t kReach = 4096 + 10;
+  static constexpr int64_t kReach = 16384 + 10;  // the stage-1 half-width and a few samples
 
  private:
   struct Impl;
