@@ -299,11 +299,12 @@ double dip_overs(AudioBuffer& a, const std::vector<cpu::ReconstructionPeak::Over
   return deepest;
 }
 
-// Ranges widened by `reach` each side and merged where they then touch (input by begin).
-std::vector<FrameRange> widened(const std::vector<FrameRange>& ranges, int64_t reach) {
+// Ranges widened by `reach` each side and merged where they then are at most `join` apart (input
+// by begin).
+std::vector<FrameRange> widened(const std::vector<FrameRange>& ranges, int64_t reach, int64_t join = 0) {
   std::vector<FrameRange> out;
   for (const auto& r : ranges) {
-    if (!out.empty() && r.begin - reach <= out.back().end) {
+    if (!out.empty() && r.begin - reach <= out.back().end + join) {
       out.back().end = std::max(out.back().end, r.end + reach);
     } else {
       out.push_back({r.begin - reach, r.end + reach});
@@ -452,7 +453,10 @@ json finish_master(AudioBuffer master_bus, const MasterSpec& spec, const EncodeS
           dips.count += int64_t(overs.size());
           dips.max_db = std::max(dips.max_db, dip_overs(loop.output, overs, dip_level, changed));
           overs.clear();
-          for (const auto& region : widened(changed, cpu::ReconstructionPeak::kReach)) {
+          // Regions closer than kJoin are read as one: each read costs at least one transform
+          // of its filter's length, whatever its width.
+          constexpr int64_t kJoin = int64_t{1} << 16;
+          for (const auto& region : widened(changed, cpu::ReconstructionPeak::kReach, kJoin)) {
             const auto o = cpu::ReconstructionPeak::overs_in(loop.output, region.begin, region.end, dip_level, pool);
             overs.insert(overs.end(), o.begin(), o.end());
           }
