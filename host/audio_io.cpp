@@ -1,6 +1,7 @@
 // Audio file I/O: libsndfile for the codecs, our own checks for what it lets through
-// (verification.md 5.3: truncated WAV data clamped silently, 1 Hz / 1 GHz rates, 1024 channels,
-// 7-bit PCM, NaN/Inf), libsoxr for rate conversion, atomic publication of outputs (6, item 2).
+// (docs/verification.md "What libsndfile lets through": truncated WAV data clamped silently, 1 Hz /
+// 1 GHz rates, 1024 channels, 7-bit PCM, NaN/Inf), libsoxr for rate conversion, atomic publication
+// of outputs (docs/data-safety.md "Outputs published together").
 #include "host/audio_io.hpp"
 
 #include <fcntl.h>
@@ -147,7 +148,7 @@ ContainerFacts inspect_container(int fd, uint64_t file_size) {
   return f;
 }
 
-// The allow-list (verification.md 5.4 case 11). Returns a description, or "" when refused.
+// The allow-list (docs/verification.md "Bad input" case 11). Returns a description, or "" when refused.
 std::string describe_format(int format, const ContainerFacts& facts) {
   const int major = format & SF_FORMAT_TYPEMASK;
   const int sub = format & SF_FORMAT_SUBMASK;

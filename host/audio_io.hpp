@@ -1,6 +1,7 @@
 // Audio file I/O through libsndfile, with the validation libsndfile does not do
-// (verification.md 5.3/5.4): frames read == frames declared, sf_error() after reading, a WAV
-// data chunk that claims more than the file holds, sample rate and channel range, NaN/Inf.
+// (docs/verification.md "What libsndfile lets through", "Bad input"): frames read == frames
+// declared, sf_error() after reading, a WAV data chunk that claims more than the file holds, sample
+// rate and channel range, NaN/Inf.
 // Every problem is a UserError "<path>: <problem>".
 #pragma once
 

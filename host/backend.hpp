@@ -1,4 +1,4 @@
-// The backend interface (DESIGN.md "Backends"): the sample passes of the chain, over planar float
+// The backend interface (docs/architecture.md "Backends"): the sample passes of the chain, over planar float
 // host buffers. The host decodes, plans (EQ design, gating, the loudness loop) and encodes; a
 // backend runs the heavy passes: convolutions (EQ FIRs, reverb IRs), the compressor, the true-peak
 // limiter, the meter's K-weighted energies and its peak scans.

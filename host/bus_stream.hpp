@@ -1,6 +1,6 @@
-// The pieces a song is mixed from in spans (DESIGN.md "stems", "groups"): a bus that holds only
-// the frames still to be read, and a chain (linear-phase EQ, then compressor) over a signal fed in
-// order. No piece holds a signal of the song's length.
+// The pieces a song is mixed from in spans (docs/architecture.md "Stems", "Groups and reverbs"):
+// a bus that holds only the frames still to be read, and a chain (linear-phase EQ, then compressor)
+// over a signal fed in order. No piece holds a signal of the song's length.
 #pragma once
 
 #include <algorithm>

@@ -1,6 +1,6 @@
-// The song's mix in spans (DESIGN.md "stems", "groups"): every stem, group and reverb runs as a
-// stream, span after span, and only the master bus is held whole. Memory beside the master is a
-// few spans per stem, group and reverb, whatever the song's length.
+// The song's mix in spans (docs/architecture.md "Stems", "Groups and reverbs"): every stem, group
+// and reverb runs as a stream, span after span, and only the master bus is held whole. Memory beside
+// the master is a few spans per stem, group and reverb, whatever the song's length.
 //
 // The same bits as the whole-buffer chain (each stem's chain over the whole stem, the stems summed
 // into their group and send buses, each group's chain over its whole bus, the reverbs, the groups

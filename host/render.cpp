@@ -209,7 +209,7 @@ std::shared_ptr<const DecodedIr> load_ir(const fs::path& file, double rate) {
   });
 }
 
-// Normalisation to a target (DESIGN.md "Loudness normalisation is closed-loop"): the first gain
+// Normalisation to a target (docs/algorithms.md "Loudness normalisation"): the first gain
 // step is analytic, then secant steps on (gain -> loudness after the limiter), to within 0.05 LU.
 struct LoudnessLoop {
   AudioBuffer output;
@@ -313,10 +313,10 @@ std::vector<FrameRange> widened(const std::vector<FrameRange>& ranges, int64_t r
   return out;
 }
 
-// Finishes a master from the mix at the processing rate (DESIGN.md "master"): SRC to the output
-// rate, loudness before, the closed loudness loop with the limiter, quantisation with the ceiling
-// verified on what is delivered, encoding to `out`. Returns the report's figures for it; warnings
-// are prefixed with `what`.
+// Finishes a master from the mix at the processing rate (docs/architecture.md "The master"): SRC
+// to the output rate, loudness before, the closed loudness loop with the limiter, quantisation with
+// the ceiling verified on what is delivered, encoding to `out`. Returns the report's figures for it;
+// warnings are prefixed with `what`.
 json finish_master(AudioBuffer master_bus, const MasterSpec& spec, const EncodeSpec& enc, const fs::path& out,
                    Backend& backend, cpu::ThreadPool& pool, json& timing, json& warnings, const std::string& what,
                    Publication& publication) {

@@ -1,4 +1,5 @@
-// Rendering one song: the whole chain of DESIGN.md "Data flow of one song" on the CPU backend.
+// Rendering one song: the whole chain of docs/architecture.md "Data flow of a render", on the
+// backend chosen (the master's verify reads on the CPU either way).
 //
 //   stems: decode -> SRC to the session rate -> gain/pan -> EQ -> compressor -> group bus,
 //          sends -> reverb buses

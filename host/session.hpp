@@ -1,4 +1,4 @@
-// The session: what to render, as read from a TOML file (README "Session file") or built from
+// The session: what to render, as read from a TOML file (README "The session file (TOML)") or built from
 // a folder of stems with the default preset. All values are validated here, once; errors name
 // the file, the line and the key: "<file>:<line>: <key>: <problem>".
 #pragma once

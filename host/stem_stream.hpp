@@ -1,4 +1,4 @@
-// One stem through its chain in spans (DESIGN.md "stems"): decoded as it is needed, pan and gain,
+// One stem through its chain in spans (docs/architecture.md "Stems"): decoded as it is needed, pan and gain,
 // linear-phase EQ, compressor (host/bus_stream.hpp, ChainStream), each span read by the caller,
 // which sums it into the buses. A stem is never held whole: memory per stem is about a span and an
 // EQ hop, whatever the song's length (a stem at another rate is converted whole first).

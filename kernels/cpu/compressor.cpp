@@ -27,7 +27,8 @@ namespace lq::cpu {
 namespace {
 
 constexpr int64_t kBlock = 1 << 16;          // frames per parallel map job
-constexpr int64_t kSmootherChunk = 1 << 19;  // speculation chunk (gpu-design.md 3.3): speed only
+// The smoother's speculation chunk (docs/algorithms.md "Speculative chunks"): speed only.
+constexpr int64_t kSmootherChunk = 1 << 19;
 
 float max_magnitude(const AudioBuffer& a, int64_t i) {
   float m = 0.0f;

@@ -43,7 +43,7 @@ struct FloatPlans {
   fftwf_plan c2r = nullptr;  // out of place, K/2+1 complex -> K reals (destroys its input)
 };
 
-// Plans are keyed by K only (STYLE.md 8), made once and destroyed at exit.
+// Plans are keyed by K only (docs/algorithms.md "Convolution"), made once and destroyed at exit.
 struct PlanCache {
   std::map<int64_t, FloatPlans> single;
   std::map<int64_t, fftw_plan> twice;  // double precision, for the filter spectra

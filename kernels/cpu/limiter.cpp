@@ -1,5 +1,5 @@
-// CPU look-ahead true-peak limiter (kernels/cpu/dynamics.hpp; DESIGN.md "Limiter";
-// gpu-design.md 4.2). Math: kernels/dsp/dynamics.hpp, kernels/dsp/true_peak.hpp.
+// CPU look-ahead true-peak limiter (kernels/cpu/dynamics.hpp; docs/algorithms.md "The limiter").
+// Math: kernels/dsp/dynamics.hpp, kernels/dsp/true_peak.hpp.
 //
 // One pass at target c (a little under the ceiling C) over N frames, look-ahead W (all channels
 // share one gain):
@@ -20,8 +20,8 @@
 // Pass k (k = 1, 2, ...) runs at c = ceiling (1 - 1e-6)^k on the previous pass's output, until the
 // detector reads no over, at most kMaxPasses times; remove_true_peak_overs then guarantees it.
 // The gain varies inside the support, whose taps have both signs, so a pass can leave readings
-// over (gpu-design.md 4.2 item 5: up to 0.3 dB on clipped noise bursts under 10 dB of reduction,
-// tests/dsp/limiter_test.cpp). The 1e-6 margin already on pass 1 (DESIGN.md applies it from pass 2)
+// over (docs/algorithms.md "The limiter": up to 0.3 dB on clipped noise bursts under 10 dB of
+// reduction, tests/dsp/limiter_test.cpp). The 1e-6 margin already on pass 1 (not only from pass 2)
 // keeps the loudest reading, which lands on c, from being over by float rounding alone; without it
 // nearly every signal took a second pass.
 //
@@ -53,7 +53,8 @@ namespace lq::cpu {
 namespace {
 
 constexpr int64_t kBlock = 1 << 15;
-constexpr int64_t kReleaseChunk = 1 << 16;  // speculation chunk (gpu-design.md 3.3): speed only
+// The release's speculation chunk (docs/algorithms.md "Speculative chunks"): speed only.
+constexpr int64_t kReleaseChunk = 1 << 16;
 constexpr int64_t kSupport = dsp::kLimiterSupport;
 constexpr int kMaxPasses = 4;
 constexpr int kRegionRounds = 4;  // remove_true_peak_overs scales regions this often, then all
@@ -230,8 +231,8 @@ class Readings {
 // What a pass applied, over every pass: per block of kBlock frames the sum of the reductions in dB
 // (frame order, then pass order), per cell of kCell frames the sum of each pass's largest. With one
 // pass the largest cell is the largest reduction; with more it is an upper bound, exact to the
-// later passes' reductions, which only trim what earlier ones left over (gpu-design.md 4.2). No
-// gain is kept per frame, so the limiter's memory does not grow with the song.
+// later passes' reductions, which only trim what earlier ones left over (docs/algorithms.md "The
+// limiter"). No gain is kept per frame, so the limiter's memory does not grow with the song.
 struct GainTally {
   explicit GainTally(int64_t n) : block_sum(size_t(blocks_of(n)), 0.0), cell_max(size_t((n + kCell - 1) / kCell), 0.0) {}
   std::vector<double> block_sum, cell_max;

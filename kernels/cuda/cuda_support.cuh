@@ -1,5 +1,6 @@
-// RAII owners and error checks for the CUDA backend (STYLE.md 7, 9): every CUDA and cuFFT call is
-// checked and throws with the call's text, file:line and the error's name; destructors never throw.
+// RAII owners and error checks for the CUDA backend (docs/architecture.md "Conventions"): every
+// CUDA and cuFFT call is checked and throws with the call's text, file:line and the error's name;
+// destructors never throw.
 // Device memory comes from the stream-ordered pool (cudaMallocAsync / cudaFreeAsync), so buffers
 // freed at the end of a stage are reused by the next without a device-wide synchronisation.
 // CUDA-only header: included by .cu files, never by host/.

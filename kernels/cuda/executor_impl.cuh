@@ -24,7 +24,7 @@ struct Executor::Impl {
   int device = 0;
   std::string description;
   Stream stream;
-  // cuFFT plans keyed by (K, batch, type): constants of the algorithm (STYLE.md 8).
+  // cuFFT plans keyed by (K, batch, type): constants of the algorithm (docs/algorithms.md "Convolution").
   std::map<std::pair<std::pair<int, int>, int>, FftPlan> plans;
 
   // Filter spectra (K/2+1 bins, 1/K folded in) by their exact taps, shared across this executor's

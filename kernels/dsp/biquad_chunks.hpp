@@ -1,5 +1,5 @@
 // Chunked evaluation of a biquad (a linear order-2 recurrence) in three phases, for the GPU's
-// K-weighting (DESIGN.md "Linear recurrences"; gpu-design.md 3.2). Not bit-identical to the
+// K-weighting (docs/algorithms.md "Linear recurrences"). Not bit-identical to the
 // sequential loop (the carried state is a sum of rounded products): stage 2's slow poles amplify the
 // state's rounding to about 1e-10 of full scale (tests/dsp/biquad_chunks_test.cpp), which moves a
 // loudness reading by under 1e-8 LU against the parity rule's 0.01 LU.

@@ -1,6 +1,6 @@
 // Shared definitions for the math in kernels/dsp: one source for the CPU and CUDA backends.
 //
-// Rules for everything under kernels/dsp (DESIGN.md, "Bit-identity rules"):
+// Rules for everything under kernels/dsp (docs/algorithms.md "Bit-identity rules"):
 //  - pure functions and small value types only: no STL containers, exceptions, allocation
 //    or virtual calls; state is passed in and returned;
 //  - no FMA contraction (the build sets -ffp-contract=off / --fmad=false), no fast-math;

@@ -1,4 +1,4 @@
-// TPDF dither and quantisation to an integer output grid (DESIGN.md "Dither").
+// TPDF dither and quantisation to an integer output grid (docs/algorithms.md "Dither").
 //
 // The noise is a pure function of (seed, channel, frame): a counter-based generator with no
 // state, so the CPU and the GPU produce the same bits whatever the scheduling or block split.

@@ -6,7 +6,7 @@
 // and Analysis", JAES 60(6), 2012), feed-forward, smoothing in the gain domain (their fig. 7c):
 //   level x_L = 20 log10 |x| (floor -200 dB) -> soft-knee static curve (eq. 4) -> gain reduction
 //   x_L - y_G (dB, >= 0) -> branching attack/release one-pole (eq. 17) -> linear gain.
-// Limiter (DESIGN.md "Limiter", gpu-design.md 4.2): required gain from the BS.1770-4 Annex 2
+// Limiter (docs/algorithms.md "The limiter"): required gain from the BS.1770-4 Annex 2
 // meter, sliding minima, instant attack / exponential release on the linear gain, box average.
 #pragma once
 
@@ -54,7 +54,8 @@ LQ_HD float gain_reduction_db(float x_db, float threshold_db, float ratio, float
   return 2.0f * over < -knee_db ? 0.0f : (knee ? in_knee : above);
 }
 
-// Everything the compressor's sample passes need, derived once in double (STYLE.md 3).
+// Everything the compressor's sample passes need, derived once in double
+// (docs/architecture.md "Conventions").
 struct CompressorCoefficients {
   float threshold_db;
   float ratio;

@@ -22,7 +22,7 @@ struct CompressorParams {
   double rms_ms = 10.0;         // [0.1, 1000]: the RMS window, with rms_detector
 };
 
-// Look-ahead true-peak limiter (DESIGN.md "Limiter").
+// Look-ahead true-peak limiter (docs/algorithms.md "The limiter").
 struct LimiterParams {
   double ceiling_dbtp = -1.0;   // [-20, 0]: output true peak (BS.1770-4 Annex 2) never above
   double lookahead_ms = 5.0;    // [0.5, 20]

@@ -2,7 +2,7 @@
 // (stage 2), both biquads y = (b0 + b1 z^-1 + b2 z^-2) / (1 + a1 z^-1 + a2 z^-2) x.
 //
 // Coefficients for any sample rate come from the analog prototypes by the bilinear transform with
-// libebur128's constants (ebur128_init_filter; verification.md 2.2); at 48 kHz they reproduce
+// libebur128's constants (ebur128_init_filter; docs/algorithms.md "K-weighting"); at 48 kHz they reproduce
 // BS.1770's Tables 1 and 2 to all printed digits. Table 2's numerator is [1, -2, 1], not divided by
 // the bilinear a0 = 1 + K/Q + K^2, which leaves stage 2 with a pass-band gain of a0(48 kHz)
 // (+0.043 dB). BS.1770 asks other rates for "the same frequency response that the specified filter

@@ -6,7 +6,7 @@
 // attack/release smoother (k = 1), the limiter's instant-attack release (k = 1), a direct-form-I
 // biquad over a known input (k = 2).
 //
-// Decomposition (DESIGN.md, "The smoother runs in chunks by speculation"):
+// Decomposition (docs/algorithms.md "Speculative chunks"):
 //  1. speculate: every chunk c > 0 runs from a guessed state (the recurrence's `guess`),
 //     independently, in parallel, writing y over its own range;
 //  2. fix up, chunks in order: chunk c re-runs from the true final outputs of chunk c-1 and stops

@@ -4,7 +4,7 @@
 //
 // Output of phase p at input position n: y_p[n] = sum_{t=0..11} kTruePeakTaps[p][t] * x[n-t].
 // The phases' group delays are 5.875, 5.625, 5.375, 5.125 samples: none coincides with an input
-// sample, so a true-peak reading is max(sample peak, interpolated peak) (verification.md 2.5).
+// sample, so a true-peak reading is max(sample peak, interpolated peak) (docs/algorithms.md "True peak").
 // The same normalised filter is used at every sample rate: 4x everywhere (at 96 kHz 2x would
 // miss EBU Tech 3341 cases 21 and 23).
 #pragma once

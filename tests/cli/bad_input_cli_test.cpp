@@ -1,4 +1,4 @@
-// Bad input to `lacquer render` (verification.md 5.4, the cases that apply to one render):
+// Bad input to `lacquer render` (docs/verification.md "Bad input", the cases that apply to one render):
 // exit code 1 or 2, exactly one line on stderr naming the file and the problem, no output
 // left behind, and the user's files untouched.
 #include <gtest/gtest.h>

@@ -45,7 +45,7 @@ TEST(EbuTech3341, Cases1And2ReadTheirLevelAsMomentaryShortTermAndIntegrated) {
 
 TEST(EbuTech3341, Case1MatchesTheClosedFormForAStereoSine) {
   // L = A + K(1000 Hz) - 0.691 + 10 log10(2 channels * 1/2 mean square) with K(1000 Hz) = +0.6977 dB
-  // (BS.1770-4 filter response at 48 kHz, verification.md 2.2): -22.9933 LUFS.
+  // (BS.1770-4 filter response at 48 kHz, docs/algorithms.md "K-weighting"): -22.9933 LUFS.
   const auto m = lq::measure_loudness(lq::test::tech3341_case(1, kFs), pool());
   EXPECT_NEAR(m.integrated_lufs, -23.0 + 0.6977 - 0.691, 0.001);
 }
@@ -110,7 +110,8 @@ TEST(EbuTech3341, Case12MomentaryIsMinus23AndConstantAfter1s) {
 }
 
 TEST(EbuTech3341, Case13EveryFileReadsMaxMomentaryMinus23) {
-  // Tone onsets every 20 ms: a 100 ms hop would under-read by 0.22 LU (verification.md 1.3, note A).
+  // Tone onsets every 20 ms: a 100 ms hop would under-read by 0.22 LU
+  // (docs/verification.md "Maxima on a fine hop").
   for (int i = 0; i < 20; ++i) {
     const auto m = lq::measure_loudness(lq::test::tech3341_case13_file(i, kFs), pool());
     EXPECT_NEAR(m.max_momentary_lufs, -23.0, kLu) << "file " << i;

@@ -224,7 +224,8 @@ TEST(Convolver, FftSizeIsAPowerOfTwoOfAtLeastFourFilterLengths) {
     EXPECT_GE(k, 4 * l) << "L " << l;
     EXPECT_LE(k, 16 * std::max<int64_t>(l, 256)) << "L " << l;
   }
-  EXPECT_EQ(lq::cpu::convolver_fft_size(144'000), 1 << 20) << "DESIGN.md: 2^20 for a 3 s IR at 48 kHz";
+  // docs/algorithms.md "Convolution": 2^20 for a 3 s IR at 48 kHz.
+  EXPECT_EQ(lq::cpu::convolver_fft_size(144'000), 1 << 20) << "2^20 for a 3 s IR at 48 kHz";
 }
 
 // The plans fix the transforms' rounding, so they come from the wisdom in the source, not from

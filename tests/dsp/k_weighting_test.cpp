@@ -1,5 +1,5 @@
 // K-weighting (kernels/dsp/k_weighting.hpp) against BS.1770-4 Tables 1 and 2, libebur128's formula
-// at other rates (values in verification.md 2.2), the 48 kHz magnitude response at every rate, and
+// at other rates (docs/algorithms.md "K-weighting"), the 48 kHz magnitude response at every rate, and
 // the chunked executor against the plain sequential loop, bit for bit.
 #include "kernels/dsp/k_weighting.hpp"
 
@@ -62,7 +62,7 @@ TEST(KWeighting, CoefficientsAtOtherRatesEqualLibebur128sPrototypes) {
     BiquadCoefficients shelf;
     double hp_a1, hp_a2;
   };
-  // verification.md 2.2, computed there from libebur128's ebur128_init_filter (14 decimals).
+  // Computed from libebur128's ebur128_init_filter (14 decimals; docs/algorithms.md "K-weighting").
   const Row rows[] = {
       {44100.0,
        {1.53084123005035, -2.65097999515473, 1.16907907992159, -1.66365511325602, 0.71259542807323},
@@ -94,7 +94,7 @@ TEST(KWeighting, CoefficientsAtOtherRatesEqualLibebur128sPrototypes) {
 }
 
 TEST(KWeighting, MagnitudeAt48kHzMatchesThePublishedResponse) {
-  // verification.md 2.2, "K-weighting magnitude (dB) at 48 kHz", BS.1770 row (4 decimals).
+  // BS.1770's response from the coefficients, 4 decimals (the table in docs/algorithms.md "K-weighting").
   const double f[] = {20, 25, 38, 50, 100, 200, 500, 997, 1000, 1500, 2000, 4000, 8000, 10000, 16000, 20000};
   const double db[] = {-13.2754, -10.3928, -6.0026, -3.9341, -1.1335, -0.2649, 0.0425, 0.6910,
                        0.6977,   2.0355,   3.0713,  3.9680,  4.0394,  4.0419,  4.0431, 4.0431};

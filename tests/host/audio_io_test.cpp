@@ -1,7 +1,7 @@
 // Audio file I/O: round trips hold exactly the quantised values, TPDF dither has the theoretical
-// error power, the resampler keeps frequencies, and every malformed input of verification.md
-// 5.4 (cases 1-13, 18, 19) is a one-line UserError naming the file and the problem; outputs are
-// published atomically (cases 20, 21).
+// error power, the resampler keeps frequencies, and every malformed input of docs/verification.md
+// "Bad input" (cases 1-13, 18, 19) is a one-line UserError naming the file and the problem; outputs
+// are published atomically (cases 20, 21).
 #include <bit>
 #include <gtest/gtest.h>
 #include <sndfile.h>
@@ -432,7 +432,7 @@ TEST(ReadAudio, AcceptsEightBitAiffRf64AndValuesBeyondFullScale) {
   EXPECT_EQ(ogg.format, "OGG Vorbis");
   EXPECT_EQ(v.frames(), 48'000);
   EXPECT_NEAR(ogg.peak_dbfs, 20.0 * std::log10(0.5), 0.5);
-  // verification.md 5.4 case 13: +6 dBFS float samples are valid and kept.
+  // docs/verification.md "Bad input" case 13: +6 dBFS float samples are valid and kept.
   lq::test::write_audio_file(dir / "hot.wav", {{0.5f, 2.0f, -3.5f, 0.0f}}, 48'000);
   lq::AudioFileInfo info;
   const AudioBuffer hot = lq::read_audio(dir / "hot.wav", &info);
@@ -487,7 +487,7 @@ TEST(ReadAudio, IntegerPcmGivesLibsndfilesFloatsBitForBit) {
   }
 }
 
-// ---- reading: rejected inputs (verification.md 5.4) ----------------------------------------
+// ---- reading: rejected inputs (docs/verification.md "Bad input") -----------------------------
 
 TEST(ReadAudio, RejectsEmptyAndNonAudioFiles) {  // cases 1, 2, 3
   const fs::path dir = lq::test::fresh_dir();
@@ -619,7 +619,8 @@ TEST(ReadAudio, RejectsAnUnreadableFileWithPermissionDenied) {
   fs::permissions(p, fs::perms::owner_all);
 }
 
-// ---- atomic writes (verification.md 5.4 cases 20, 21; section 6) ----------------------------
+// ---- atomic writes (docs/verification.md "Bad input" cases 20, 21) --------------------------
+// (docs/data-safety.md "Outputs published together")
 
 TEST(AtomicWrite, AMissingFolderThrowsNamingTheOutputAndCreatesNothing) {
   const fs::path dir = lq::test::fresh_dir();

@@ -16,10 +16,11 @@
 //    steady loudness (tones, tone level steps), and (b) on every signal with Tech 3342's MATLAB
 //    listing (written here) applied to libebur128's short-term loudness polled every 100 ms.
 //  - True peak: libebur128 interpolates with its own 49-tap Hann-windowed sinc, 4x below 96 kHz and
-//    only 2x at 96 kHz (which under-reads by up to 0.69 dB: verification.md 1.6), we with BS.1770-4
-//    Annex 2 at 4x everywhere, whose phases over-read steady sines between about fs/20 and fs/8 by
-//    up to +0.22 dB (4.2 kHz at 48 kHz; +0.013 dB below 2 kHz). True peak is compared at 44.1 and
-//    48 kHz, on signals whose content lies below about 2 kHz, where both interpolators are flat.
+//    only 2x at 96 kHz (which under-reads by up to 0.69 dB: docs/algorithms.md "True peak"), we
+//    with BS.1770-4 Annex 2 at 4x everywhere, whose phases over-read steady sines between about
+//    fs/20 and fs/8 by up to +0.22 dB (4.2 kHz at 48 kHz; +0.013 dB below 2 kHz). True peak is
+//    compared at 44.1 and 48 kHz, on signals whose content lies below about 2 kHz, where both
+//    interpolators are flat.
 #include <ebur128.h>
 #include <gtest/gtest.h>
 

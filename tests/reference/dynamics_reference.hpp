@@ -5,7 +5,7 @@
 //    alpha = exp(-1 / (tau fs)); stereo link as a blend of own and max-of-channels levels in dB;
 //    look-ahead as reading the gain W frames later; makeup (or auto makeup: half the reduction at
 //    0 dBFS).
-//  - limiter, one pass (gpu-design.md 4.2): required gain from the limiter's detector (the
+//  - limiter, one pass (docs/algorithms.md "The limiter"): required gain from the limiter's detector (the
 //    BS.1770-4 Annex 2 meter dsp::true_peak_at, and the 4x sincs of dsp::sinc_taps summed directly
 //    in double here, where the CPU limiter uses FFTs), brute-force window minimum over the support and
 //    look-ahead, instant attack / exponential release, brute-force box average clamped to the

@@ -70,8 +70,9 @@ std::vector<double> windowed_sinc(int taps, double fc) {
   return h;
 }
 
-// Cases 20-23 (verification.md 1.5): at 4 fs a 0.5 FFS sine of fs/6 with one period of a 1.0 FFS
-// fs/4 sine inserted at a positive-going zero crossing, fades, low-pass, keep y[4m + offset].
+// Cases 20-23 (docs/verification.md "Synthesised test signals"): at 4 fs a 0.5 FFS sine of fs/6
+// with one period of a 1.0 FFS fs/4 sine inserted at a positive-going zero crossing, fades,
+// low-pass, keep y[4m + offset].
 std::vector<double> burst_case(int offset, double fs) {
   const int64_t len = frames_of(3.2, fs), len4 = 4 * len;
   const int64_t m0 = 24 * (len4 / 2 / 24);

@@ -1,5 +1,6 @@
 // EBU Tech 3341 / Tech 3342 test signals, synthesised from the documents' descriptions with the
-// recipe of verification.md 1.5 (independent of the meter): float32 planar at any rate.
+// recipe of docs/verification.md "Synthesised test signals" (independent of the meter): float32
+// planar at any rate.
 //
 // Tone signals: x[n] = A sin(2 pi 1000 n / fs), A = 10^(dBFS / 20) the per-channel peak, n the
 // global sample index (phase-continuous across level changes), segment lengths round(s * fs),

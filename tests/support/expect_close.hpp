@@ -1,5 +1,5 @@
-// One comparison helper for the whole suite (STYLE.md 12): a tolerance names its reason, and a
-// failure prints the first mismatches and the worst error.
+// One comparison helper for the whole suite (docs/verification.md "Tolerances"): a tolerance names
+// its reason, and a failure prints the first mismatches and the worst error.
 #pragma once
 
 #include <gtest/gtest.h>
