@@ -313,213 +313,172 @@ std::vector<FrameRange> widened(const std::vector<FrameRange>& ranges, int64_t r
   return out;
 }
 
-// Finishes a master from the mix at the processing rate (docs/architecture.md "The master"): SRC
-// to the output rate, loudness before, the closed loudness loop with the limiter, quantisation with
-// the ceiling verified on what is delivered, encoding to `out`. Returns the report's figures for it;
-// warnings are prefixed with `what`.
-json finish_master(AudioBuffer master_bus, const MasterSpec& spec, const EncodeSpec& enc, const fs::path& out,
-                   Backend& backend, cpu::ThreadPool& pool, json& timing, json& warnings, const std::string& what,
-                   Publication& publication) {
-  json m;
-  if (spec.sample_rate && *spec.sample_rate != master_bus.sample_rate) {
-    StageTimer t(timing, "resample");
-    master_bus = resample(master_bus, *spec.sample_rate);
-  }
-  if (master_bus.frames() < 1) {
-    throw UserError(out, "the song is shorter than one sample at " + std::to_string(int(master_bus.sample_rate)) +
-                             " Hz: nothing to write");
-  }
-  const double out_rate = master_bus.sample_rate;
-
-  // The largest change quantisation makes to a sample: TPDF dither of +-1 LSB and rounding of 1/2.
+// The largest change quantisation makes to a sample: TPDF dither of +-1 LSB and rounding of 1/2
+// (none for 32-bit float).
+double quantisation_error(const EncodeSpec& enc) {
   const int bits = enc.bit_depth == 32 ? 0 : enc.bit_depth;
-  const double quantisation_error = (enc.dither ? 1.5 : 0.5) * (bits ? std::ldexp(1.0, 1 - bits) : 0.0);
-  // The limiter holds its readings under the ceiling less what quantisation can add to them, so
-  // that what is delivered reads under the ceiling without a second pass.
-  const double ceiling = dsp::db_to_linear(spec.limiter.ceiling_dbtp);
-  dsp::LimiterParams lp = spec.limiter;
-  if (quantisation_error > 0.0) lp.ceiling_dbtp = dsp::linear_to_db(ceiling - quantisation_error * cpu::limiter_detector_error_gain());
+  return (enc.dither ? 1.5 : 0.5) * (bits ? std::ldexp(1.0, 1 - bits) : 0.0);
+}
 
-  LoudnessMeasurement before;
-  LoudnessLoop loop;
-  if (!spec.target_lufs) {
-    // No gain to find: the limiter starts on the mix at once, while the loudness before is measured
-    // on another thread just ahead of it (the limiter waits at each span until the meter has read
-    // it), and the true peak before comes from the limiter's own first readings of the same mix.
-    StageTimer t(timing, "loudness_and_limiter");
-    std::mutex mutex;
-    std::condition_variable advanced;
-    int64_t read = 0;  // frames [0, read) measured
-    auto publish = [&](int64_t f) {
-      {
-        std::lock_guard lock(mutex);
-        read = f;
-      }
-      advanced.notify_all();
-    };
-    // With one thread (--threads 1) the meter runs first, then the limiter: the same figures.
-    const bool alongside = pool.size() > 1;
-    std::future<LoudnessMeasurement> measuring = std::async(alongside ? std::launch::async : std::launch::deferred, [&] {
-      try {
-        cpu::ThreadPool alone(1);
-        LoudnessMeter meter(master_bus.channel_count(), master_bus.sample_rate, alone, /*true_peak=*/false);
-        constexpr int64_t kSpan = int64_t{1} << 17;
-        for (int64_t b = 0; b < master_bus.frames(); b += kSpan) {
-          const int64_t e = std::min(master_bus.frames(), b + kSpan);
-          meter.add(master_bus, b, e);
-          publish(e);
-        }
-        LoudnessMeasurement r = meter.finish();
-        publish(std::numeric_limits<int64_t>::max());
-        return r;
-      } catch (...) {
-        publish(std::numeric_limits<int64_t>::max());  // the limiter must not wait for a meter that stopped
-        throw;
-      }
-    });
-    if (!alongside) measuring.wait();
-    loop.limiter = backend.limit_true_peak_while_read(master_bus, lp, [&](int64_t f) {
-      std::unique_lock lock(mutex);
-      advanced.wait(lock, [&] { return read >= f; });
-    });
-    before = measuring.get();
-    set_true_peak(before, loop.limiter.input_true_peak_linear);
-    loop.output = std::move(master_bus);
-  } else {
+// Stage "loudness_and_limiter" without a target: no gain to find, so the limiter starts on the mix
+// at once, while the loudness before is measured on another thread just ahead of it (the limiter
+// waits at each span until the meter has read it), and the true peak before comes from the
+// limiter's own first readings of the same mix. With one thread (--threads 1) the meter runs
+// first, then the limiter: the same figures.
+LoudnessLoop limit_beside_meter(AudioBuffer bus, const dsp::LimiterParams& lp, Backend& backend, cpu::ThreadPool& pool,
+                                LoudnessMeasurement& before) {
+  std::mutex mutex;
+  std::condition_variable advanced;
+  int64_t read = 0;  // frames [0, read) measured
+  auto publish = [&](int64_t f) {
     {
-      StageTimer t(timing, "loudness");
-      before = measure_loudness(master_bus, backend);
+      std::lock_guard lock(mutex);
+      read = f;
     }
-    if (!before.integrated_defined && !(before.integrated_lufs == -HUGE_VAL)) {
-      throw UserError(out, "the mix's level (sample peak " + std::to_string(before.sample_peak_dbfs) +
-                               " dBFS) is beyond what the loudness meter can measure: check the stems' levels and gains");
+    advanced.notify_all();
+  };
+  const bool alongside = pool.size() > 1;
+  std::future<LoudnessMeasurement> measuring = std::async(alongside ? std::launch::async : std::launch::deferred, [&] {
+    try {
+      cpu::ThreadPool alone(1);
+      LoudnessMeter meter(bus.channel_count(), bus.sample_rate, alone, /*true_peak=*/false);
+      constexpr int64_t kSpan = int64_t{1} << 17;
+      for (int64_t b = 0; b < bus.frames(); b += kSpan) {
+        const int64_t e = std::min(bus.frames(), b + kSpan);
+        meter.add(bus, b, e);
+        publish(e);
+      }
+      LoudnessMeasurement r = meter.finish();
+      publish(std::numeric_limits<int64_t>::max());
+      return r;
+    } catch (...) {
+      publish(std::numeric_limits<int64_t>::max());  // the limiter must not wait for a meter that stopped
+      throw;
     }
-    if (!before.integrated_defined) {
-      warnings.push_back(what + "the mix is silent or shorter than 400 ms: its loudness is undefined, no normalisation gain applied");
-    }
-    StageTimer t(timing, "loudness_and_limiter");
-    loop = normalise_and_limit(std::move(master_bus), before.integrated_defined, *spec.target_lufs,
-                               before.integrated_lufs, lp, backend);
-  }
-  m["before"] = loudness_json(before);
-  master_bus = AudioBuffer();
+  });
+  if (!alongside) measuring.wait();
+  LoudnessLoop loop;
+  loop.limiter = backend.limit_true_peak_while_read(bus, lp, [&](int64_t f) {
+    std::unique_lock lock(mutex);
+    advanced.wait(lock, [&] { return read >= f; });
+  });
+  before = measuring.get();
+  set_true_peak(before, loop.limiter.input_true_peak_linear);
+  loop.output = std::move(bus);
+  return loop;
+}
 
-  // ---- quantise, measure what is delivered and verify the ceiling on it, encode ----
-  // Span by span, so the delivered samples are never held whole beside the limited master: each
-  // span is quantised, fed to the meter (the report's "after", and the verify: one true-peak scan,
-  // not two) and written to the output's temporary file, which is published only once the ceiling
-  // holds on what it contains.
-  LoudnessMeasurement after;
-  double bound = 0.0;  // the reconstruction bound of what is delivered (linear)
-  int64_t refined = 0;
-  struct {
-    int64_t count = 0;
-    double max_db = 0.0;
-  } dips;  // the verify's gain dips around peaks between the limiter's readings
-  const double kBoundTolerance = dsp::db_to_linear(0.01);
-  const int64_t frames = loop.output.frames();
-  int verify_rounds = 0;
+// Stages "loudness" and "loudness_and_limiter" with a target: the loudness before, then the closed
+// loop of gain and limiter (normalise_and_limit).
+LoudnessLoop normalise_to_target(AudioBuffer bus, double target_lufs, const dsp::LimiterParams& lp, Backend& backend,
+                                 const fs::path& out, json& timing, json& warnings, const std::string& what,
+                                 LoudnessMeasurement& before) {
   {
-    StageTimer t(timing, "quantise_measure_encode");
-    constexpr int64_t kSpan = int64_t{1} << 16;
-    // Two spans: one is encoded (libsndfile, one thread) while the next is quantised and measured.
-    AudioBuffer spans[2];
-    for (auto& b : spans) b = AudioBuffer(loop.output.channel_count(), std::min(frames, kSpan), out_rate);
-    // What quantisation can add to the reconstruction bound: the largest sample change through
-    // the bound's interpolators.
-    const double quantisation = quantisation_error * cpu::ReconstructionPeak::error_gain();
-    // The level the limited master's bound must keep under, so that the delivered file's is
-    // under the ceiling.
-    const double dip_level = ceiling * (1.0 - 1e-4) - quantisation;
-    for (;; ++verify_rounds) {
-      // The largest of the limiter's readings (Annex 2 and the sincs) of the master before
-      // quantisation: its own of its output, and again where a dip below changed a frame.
-      double detector = dsp::db_to_linear(loop.limiter.output_true_peak_dbtp);
-      // The reconstruction bound of the limited master before quantisation. Peaks between the
-      // limiter's 4x readings that are over the ceiling get gain dips (dip_overs), and the
-      // intervals the dips can have moved are read again until none is over
-      // (docs/algorithms.md "The reconstruction bound").
-      {
-        StageTimer tb(timing, "reconstruction_bound");
-        cpu::ReconstructionPeak reconstruction(loop.output.channel_count());
-        reconstruction.record_overs(dip_level);
-        for (int64_t b0 = 0; b0 < frames; b0 += kSpan) reconstruction.add(loop.output, b0, std::min(frames, b0 + kSpan), pool);
-        bound = reconstruction.finish(pool);
-        refined = reconstruction.refined_intervals();
-        auto overs = reconstruction.overs();
-        std::vector<FrameRange> changed_all;
-        for (int r = 0; !overs.empty() && r < 4; ++r) {
-          std::vector<FrameRange> changed;
-          dips.count += int64_t(overs.size());
-          dips.max_db = std::max(dips.max_db, dip_overs(loop.output, overs, dip_level, changed));
-          overs.clear();
-          // Regions closer than kJoin are read as one: each read costs at least one transform
-          // of its filter's length, whatever its width.
-          constexpr int64_t kJoin = int64_t{1} << 16;
-          for (const auto& region : widened(changed, cpu::ReconstructionPeak::kReach, kJoin)) {
-            const auto o = cpu::ReconstructionPeak::overs_in(loop.output, region.begin, region.end, dip_level, pool);
-            overs.insert(overs.end(), o.begin(), o.end());
-          }
-          changed_all.insert(changed_all.end(), changed.begin(), changed.end());
-        }
-        if (!changed_all.empty()) {
-          // Every interval the last reads did not find over peaks at or under dip_level: the
-          // full read and each region's read refine every interval that could exceed it, and an
-          // interval outside the last regions has not changed since it was read.
-          bound = dip_level;
-          for (const auto& o : overs) bound = std::max(bound, o.peak);
-          // A frame feeds the limiter's readings at positions frame .. frame + 127.
-          std::sort(changed_all.begin(), changed_all.end(), [](const FrameRange& x, const FrameRange& y) { return x.begin < y.begin; });
-          for (const auto& region : widened(changed_all, 0)) {
-            detector = std::max(detector, cpu::limiter_detector_max(loop.output, region.begin,
-                                                                     region.end + dsp::kLimiterSupport - 1, pool));
-          }
-        }
-        bound += quantisation;  // a bound of what is delivered
-      }
-      AudioWriter writer(out, enc, loop.output.channel_count(), out_rate);
-      LoudnessMeter meter(loop.output.channel_count(), out_rate, pool);
-      std::future<void> writing;  // the previous span's encoding
-      for (int64_t b0 = 0, k = 0; b0 < frames; b0 += kSpan, ++k) {
-        const int64_t len = std::min(kSpan, frames - b0);
-        AudioBuffer& span = spans[k % 2];
-        span.resize_frames(len);
-        for (size_t c = 0; c < span.channels.size(); ++c) {
-          std::copy_n(loop.output.channels[c].begin() + b0, len, span.channels[c].begin());
-        }
-        require_finite(span, out, "the loudness gain and the limiter");
-        quantize_in_place(span, enc, &pool, b0);
-        meter.add(span, 0, len);
-        if (writing.valid()) writing.get();  // rethrows the writer's error
-        writing = std::async(std::launch::async, [&writer, &span, len] { writer.write(span, 0, len); });
-      }
-      if (writing.valid()) writing.get();
-      after = meter.finish();
-      // The ceiling holds on Annex 2 (what loudness specs quote), on every reading of the
-      // limiter's detector (the sincs other meters read with) after what quantisation can add, and
-      // within kBoundTolerance on the band-limited reconstruction of what is delivered
-      // (docs/algorithms.md "The reconstruction bound").
-      const double detected = detector + quantisation_error * cpu::limiter_detector_error_gain();
-      if (after.true_peak_linear <= ceiling && detected <= ceiling && bound <= ceiling * kBoundTolerance) {
-        m["xxh3_128"] = writer.commit(&publication);
-        break;
-      }
-      if (verify_rounds == 8) {
-        throw UserError(out, "could not meet the true-peak ceiling after quantisation");
-      }
-      // Quantisation or a dip moved a reading over the ceiling, or the dips did not bring the
-      // reconstruction under it: limit again, lower by the excess (the temporary file is dropped
-      // with the writer).
-      lp.ceiling_dbtp -= std::max({dsp::linear_to_db(after.true_peak_linear / ceiling), dsp::linear_to_db(detected / ceiling),
-                                   dsp::linear_to_db(bound / ceiling)}) + 1e-4;
-      const auto again = backend.limit_true_peak(loop.output, lp);
-      loop.limiter.max_gain_reduction_db = std::max(loop.limiter.max_gain_reduction_db, again.max_gain_reduction_db);
-      loop.limiter.output_true_peak_dbtp = again.output_true_peak_dbtp;
+    StageTimer t(timing, "loudness");
+    before = measure_loudness(bus, backend);
+  }
+  if (!before.integrated_defined && !(before.integrated_lufs == -HUGE_VAL)) {
+    throw UserError(out, "the mix's level (sample peak " + std::to_string(before.sample_peak_dbfs) +
+                             " dBFS) is beyond what the loudness meter can measure: check the stems' levels and gains");
+  }
+  if (!before.integrated_defined) {
+    warnings.push_back(what + "the mix is silent or shorter than 400 ms: its loudness is undefined, no normalisation gain applied");
+  }
+  StageTimer t(timing, "loudness_and_limiter");
+  return normalise_and_limit(std::move(bus), before.integrated_defined, target_lufs, before.integrated_lufs, lp, backend);
+}
+
+// What the verify found and did (the report's master.after.true_peak_bound_dbtp and
+// master.limiter figures).
+struct VerifyFigures {
+  double bound = 0.0;        // the reconstruction bound of what is delivered (linear)
+  int64_t refined = 0;       // intervals refined to 64x by the full read
+  int64_t dips = 0;          // intervals dipped
+  double max_dip_db = 0.0;
+  double detector = 0.0;     // the largest of the limiter's readings before quantisation (linear)
+};
+
+// Stage "reconstruction_bound": the bound of the limited master before quantisation, read once
+// over the song with every interval over dip_level recorded; peaks between the limiter's 4x
+// readings that are over get gain dips (dip_overs), and only the intervals the dips can have moved
+// are read again, until none is over (at most 4 rounds); the limiter's readings are read again
+// where a dip changed a frame. `detector`: the limiter's own reading of its output.
+// docs/algorithms.md "The verify".
+VerifyFigures bound_with_dips(AudioBuffer& master, double dip_level, double detector, cpu::ThreadPool& pool) {
+  constexpr int64_t kSpan = int64_t{1} << 16;
+  const int64_t frames = master.frames();
+  VerifyFigures v;
+  v.detector = detector;
+  cpu::ReconstructionPeak reconstruction(master.channel_count());
+  reconstruction.record_overs(dip_level);
+  for (int64_t b0 = 0; b0 < frames; b0 += kSpan) reconstruction.add(master, b0, std::min(frames, b0 + kSpan), pool);
+  v.bound = reconstruction.finish(pool);
+  v.refined = reconstruction.refined_intervals();
+  auto overs = reconstruction.overs();
+  std::vector<FrameRange> changed_all;
+  for (int r = 0; !overs.empty() && r < 4; ++r) {
+    std::vector<FrameRange> changed;
+    v.dips += int64_t(overs.size());
+    v.max_dip_db = std::max(v.max_dip_db, dip_overs(master, overs, dip_level, changed));
+    overs.clear();
+    // Regions closer than kJoin are read as one: each read costs at least one transform of its
+    // filter's length, whatever its width.
+    constexpr int64_t kJoin = int64_t{1} << 16;
+    for (const auto& region : widened(changed, cpu::ReconstructionPeak::kReach, kJoin)) {
+      const auto o = cpu::ReconstructionPeak::overs_in(master, region.begin, region.end, dip_level, pool);
+      overs.insert(overs.end(), o.begin(), o.end());
+    }
+    changed_all.insert(changed_all.end(), changed.begin(), changed.end());
+  }
+  if (!changed_all.empty()) {
+    // Every interval the last reads did not find over peaks at or under dip_level: the full read
+    // and each region's read refine every interval that could exceed it, and an interval outside
+    // the last regions has not changed since it was read.
+    v.bound = dip_level;
+    for (const auto& o : overs) v.bound = std::max(v.bound, o.peak);
+    // A frame feeds the limiter's readings at positions frame .. frame + 127.
+    std::sort(changed_all.begin(), changed_all.end(), [](const FrameRange& x, const FrameRange& y) { return x.begin < y.begin; });
+    for (const auto& region : widened(changed_all, 0)) {
+      v.detector = std::max(v.detector, cpu::limiter_detector_max(master, region.begin, region.end + dsp::kLimiterSupport - 1, pool));
     }
   }
-  const double effective_ceiling_dbtp = lp.ceiling_dbtp;  // the limiter's last
+  return v;
+}
+
+// Quantises the master span by span into `writer`, metering what is delivered (the report's
+// "after"): the delivered samples are never held whole beside the limited master. Two spans: one
+// is encoded (libsndfile, one thread) while the next is quantised and measured.
+LoudnessMeasurement quantise_meter_encode(const AudioBuffer& master, const EncodeSpec& enc, AudioWriter& writer,
+                                          const fs::path& out, cpu::ThreadPool& pool) {
+  constexpr int64_t kSpan = int64_t{1} << 16;
+  const int64_t frames = master.frames();
+  AudioBuffer spans[2];
+  for (auto& b : spans) b = AudioBuffer(master.channel_count(), std::min(frames, kSpan), master.sample_rate);
+  LoudnessMeter meter(master.channel_count(), master.sample_rate, pool);
+  std::future<void> writing;  // the previous span's encoding
+  for (int64_t b0 = 0, k = 0; b0 < frames; b0 += kSpan, ++k) {
+    const int64_t len = std::min(kSpan, frames - b0);
+    AudioBuffer& span = spans[k % 2];
+    span.resize_frames(len);
+    for (size_t c = 0; c < span.channels.size(); ++c) std::copy_n(master.channels[c].begin() + b0, len, span.channels[c].begin());
+    require_finite(span, out, "the loudness gain and the limiter");
+    quantize_in_place(span, enc, &pool, b0);
+    meter.add(span, 0, len);
+    if (writing.valid()) writing.get();  // rethrows the writer's error
+    writing = std::async(std::launch::async, [&writer, &span, len] { writer.write(span, 0, len); });
+  }
+  if (writing.valid()) writing.get();
+  return meter.finish();
+}
+
+// The master's report entry (docs/architecture.md "The master"), and its warnings.
+json master_report(const MasterSpec& spec, const EncodeSpec& enc, const fs::path& out, const LoudnessMeasurement& before,
+                   const LoudnessMeasurement& after, const LoudnessLoop& loop, const VerifyFigures& v, int verify_rounds,
+                   double effective_ceiling_dbtp, int64_t frames, double out_rate, json& warnings, const std::string& what) {
+  json m;
+  m["before"] = loudness_json(before);
   m["after"] = loudness_json(after);
-  m["after"]["true_peak_bound_dbtp"] = bound > 0.0 ? json(dsp::linear_to_db(bound)) : json(nullptr);
+  m["after"]["true_peak_bound_dbtp"] = v.bound > 0.0 ? json(dsp::linear_to_db(v.bound)) : json(nullptr);
   m["target_lufs"] = spec.target_lufs ? json(*spec.target_lufs) : json(nullptr);
   m["ceiling_dbtp"] = spec.limiter.ceiling_dbtp;
   m["gain_applied_db"] = loop.gain_db;
@@ -528,9 +487,9 @@ json finish_master(AudioBuffer master_bus, const MasterSpec& spec, const EncodeS
                   {"mean_gain_reduction_db", loop.limiter.mean_gain_reduction_db},
                   {"passes", loop.limiter.passes},
                   {"requantise_rounds", verify_rounds},
-                  {"bound_refined_intervals", refined},
-                  {"reconstruction_dips", dips.count},
-                  {"reconstruction_max_dip_db", dips.max_db},
+                  {"bound_refined_intervals", v.refined},
+                  {"reconstruction_dips", v.dips},
+                  {"reconstruction_max_dip_db", v.max_dip_db},
                   {"effective_ceiling_dbtp", effective_ceiling_dbtp},
                   // The largest of the limiter's 4x readings (Annex 2 and four sincs) of its output
                   // before the verify's dips and quantisation; after.true_peak_dbtp is Annex 2's on
@@ -556,6 +515,85 @@ json finish_master(AudioBuffer master_bus, const MasterSpec& spec, const EncodeS
   m["dither"] = enc.dither && enc.bit_depth != 32 ? "tpdf" : "none";
   m["path"] = fs::absolute(out).string();
   return m;
+}
+
+// Finishes a master from the mix at the processing rate (docs/architecture.md "The master"): SRC
+// to the output rate; the loudness before and the limiter (with the loudness loop when there is a
+// target); the ceiling verified on what is delivered and the encoding to `out`. Returns the
+// report's figures for it; warnings are prefixed with `what`.
+json finish_master(AudioBuffer master_bus, const MasterSpec& spec, const EncodeSpec& enc, const fs::path& out,
+                   Backend& backend, cpu::ThreadPool& pool, json& timing, json& warnings, const std::string& what,
+                   Publication& publication) {
+  if (spec.sample_rate && *spec.sample_rate != master_bus.sample_rate) {
+    StageTimer t(timing, "resample");
+    master_bus = resample(master_bus, *spec.sample_rate);
+  }
+  if (master_bus.frames() < 1) {
+    throw UserError(out, "the song is shorter than one sample at " + std::to_string(int(master_bus.sample_rate)) +
+                             " Hz: nothing to write");
+  }
+  const double out_rate = master_bus.sample_rate;
+
+  // The limiter holds its readings under the ceiling less what quantisation can add to them, so
+  // that what is delivered reads under the ceiling without a second pass.
+  const double q_error = quantisation_error(enc);
+  const double ceiling = dsp::db_to_linear(spec.limiter.ceiling_dbtp);
+  dsp::LimiterParams lp = spec.limiter;
+  if (q_error > 0.0) lp.ceiling_dbtp = dsp::linear_to_db(ceiling - q_error * cpu::limiter_detector_error_gain());
+
+  LoudnessMeasurement before;
+  LoudnessLoop loop;
+  if (!spec.target_lufs) {
+    StageTimer t(timing, "loudness_and_limiter");
+    loop = limit_beside_meter(std::move(master_bus), lp, backend, pool, before);
+  } else {
+    loop = normalise_to_target(std::move(master_bus), *spec.target_lufs, lp, backend, out, timing, warnings, what, before);
+  }
+
+  // The ceiling holds on Annex 2 (what loudness specs quote) of what is delivered, on every
+  // reading of the limiter's detector (the sincs other meters read with) after what quantisation
+  // can add, and within kBoundTolerance on the band-limited reconstruction of what is delivered
+  // (docs/algorithms.md "The verify"). The output's temporary file is published only once all hold;
+  // otherwise the limiter runs again, lower by the excess.
+  const double kBoundTolerance = dsp::db_to_linear(0.01);
+  // What quantisation can add to the bound: the largest sample change through its interpolators.
+  const double bound_q = q_error * cpu::ReconstructionPeak::error_gain();
+  // The level the limited master's bound must keep under, so that the delivered file's is under
+  // the ceiling.
+  const double dip_level = ceiling * (1.0 - 1e-4) - bound_q;
+  LoudnessMeasurement after;
+  VerifyFigures v;
+  int verify_rounds = 0;
+  {
+    StageTimer t(timing, "quantise_measure_encode");
+    for (;; ++verify_rounds) {
+      {
+        StageTimer tb(timing, "reconstruction_bound");
+        v = bound_with_dips(loop.output, dip_level, dsp::db_to_linear(loop.limiter.output_true_peak_dbtp), pool);
+        v.bound += bound_q;  // a bound of what is delivered
+      }
+      AudioWriter writer(out, enc, loop.output.channel_count(), out_rate);
+      after = quantise_meter_encode(loop.output, enc, writer, out, pool);
+      const double detected = v.detector + q_error * cpu::limiter_detector_error_gain();
+      if (after.true_peak_linear <= ceiling && detected <= ceiling && v.bound <= ceiling * kBoundTolerance) {
+        json m = master_report(spec, enc, out, before, after, loop, v, verify_rounds, lp.ceiling_dbtp, loop.output.frames(),
+                               out_rate, warnings, what);
+        m["xxh3_128"] = writer.commit(&publication);
+        return m;
+      }
+      if (verify_rounds == 8) {
+        throw UserError(out, "could not meet the true-peak ceiling after quantisation");
+      }
+      // Quantisation or a dip moved a reading over the ceiling, or the dips did not bring the
+      // reconstruction under it: limit again, lower by the excess (the temporary file is dropped
+      // with the writer).
+      lp.ceiling_dbtp -= std::max({dsp::linear_to_db(after.true_peak_linear / ceiling), dsp::linear_to_db(detected / ceiling),
+                                   dsp::linear_to_db(v.bound / ceiling)}) + 1e-4;
+      const auto again = backend.limit_true_peak(loop.output, lp);
+      loop.limiter.max_gain_reduction_db = std::max(loop.limiter.max_gain_reduction_db, again.max_gain_reduction_db);
+      loop.limiter.output_true_peak_dbtp = again.output_true_peak_dbtp;
+    }
+  }
 }
 
 }  // namespace
