@@ -598,21 +598,10 @@ json finish_master(AudioBuffer master_bus, const MasterSpec& spec, const EncodeS
 
 }  // namespace
 
-RenderResult render(const Session& session, const RenderOptions& options) {
-  const auto t_start = Clock::now();
-  json report;
-  report["timing_s"] = json::object();
-  json& timing = report["timing_s"];
-  json warnings = json::array();
+namespace {
 
-  // ---- backend and preflight ----
-  if (options.backend != "cpu" && options.backend != "cuda" && options.backend != "auto") {
-    throw UsageError("--backend " + options.backend + ": unknown backend (cpu, cuda or auto)");
-  }
-  preflight_output(session, options);
-  // What it writes is published together at the end, or not at all.
-  Publication publication;
-
+// The master's settings and the main output's encoding, with the command line's overrides.
+std::pair<MasterSpec, EncodeSpec> master_and_encoding(const Session& session, const RenderOptions& options) {
   MasterSpec master_spec = session.master;
   if (options.target_lufs) master_spec.target_lufs = options.target_lufs;
   if (options.ceiling_dbtp) master_spec.limiter.ceiling_dbtp = *options.ceiling_dbtp;
@@ -622,71 +611,184 @@ RenderResult render(const Session& session, const RenderOptions& options) {
     throw UsageError(options.output, "FLAC holds 16 or 24 bits, not 32-bit float (set master.bit_depth)");
   }
   enc.dither_seed = XXH3_64bits(session.canonical_text.data(), session.canonical_text.size());
+  return {master_spec, enc};
+}
 
-  cpu::ThreadPool pool(options.threads);
-  std::string backend_note;
-  const std::unique_ptr<Backend> backend_ptr = make_backend(options.backend, pool, &backend_note);
-  Backend& backend = *backend_ptr;
+// The song's shape, from the stems' headers: their lengths and rates, the processing rate and the
+// song's length at it.
+struct SongPlan {
+  std::vector<int64_t> stem_frames;
+  std::vector<int> stem_rates;
+  double rate = 0.0;
+  int64_t song_frames = 0;
+};
 
-  // ---- plan: the song's length from the stems' headers ----
-  // A header that is not one read_audio accepts is decoded here, so its problem is reported first;
-  // so is a compressed file whose last declared frame cannot be reached (a FLAC header may claim
-  // more than the file holds), so that the buses are never sized from a false length.
+// Stage "decode" (headers): a header that is not one read_audio accepts is decoded here, so its
+// problem is reported first; so is a compressed file whose last declared frame cannot be reached
+// (a FLAC header may claim more than the file holds), so that the buses are never sized from a
+// false length. Then every EQ is designed (the designs are cached for the render): one the
+// designer cannot realise stops the render before any audio is processed.
+SongPlan plan_song(const Session& session, json& timing) {
   const size_t stem_count = session.stems.size();
-  std::vector<int64_t> stem_frames(stem_count);
-  std::vector<int> stem_rates(stem_count);
+  SongPlan plan;
+  plan.stem_frames.resize(stem_count);
+  plan.stem_rates.resize(stem_count);
   {
     StageTimer t(timing, "decode");
     for (size_t i = 0; i < stem_count; ++i) {
       int channels = 0;
-      const bool ok = probe_audio_header(session.stems[i].file, &stem_frames[i], &stem_rates[i], &channels);
-      if (!ok || stem_frames[i] <= 0 || stem_rates[i] < kMinSampleRate || stem_rates[i] > kMaxSampleRate ||
+      const bool ok = probe_audio_header(session.stems[i].file, &plan.stem_frames[i], &plan.stem_rates[i], &channels);
+      if (!ok || plan.stem_frames[i] <= 0 || plan.stem_rates[i] < kMinSampleRate || plan.stem_rates[i] > kMaxSampleRate ||
           channels < 1 || channels > kMaxInputChannels) {
         AudioFileInfo info;
         read_audio(session.stems[i].file, &info);  // throws the file's problem
         if (!ok) {  // a codec that cannot seek to its end, but decodes whole: its declared length holds
-          stem_frames[i] = info.frames;
-          stem_rates[i] = int(info.sample_rate);
+          plan.stem_frames[i] = info.frames;
+          plan.stem_rates[i] = int(info.sample_rate);
           continue;
         }
         throw UserError(session.stems[i].file, "not a readable audio file");
       }
     }
   }
-  const double rate = session.sample_rate.value_or(double(stem_rates.front()));
-  // Every EQ designed now (the designs are cached for the render): one the designer cannot
-  // realise stops the render before any audio is processed.
-  for (const auto& s : session.stems) require_realisable_eq(s.eq, rate, session.source, "stems." + s.name + ".eq");
-  for (const auto& g : session.groups) require_realisable_eq(g.eq, rate, session.source, "groups." + g.name + ".eq");
-  require_realisable_eq(session.master.eq, rate, session.source, "master.eq");
-  int64_t song_frames = 0;
+  plan.rate = session.sample_rate.value_or(double(plan.stem_rates.front()));
+  for (const auto& s : session.stems) require_realisable_eq(s.eq, plan.rate, session.source, "stems." + s.name + ".eq");
+  for (const auto& g : session.groups) require_realisable_eq(g.eq, plan.rate, session.source, "groups." + g.name + ".eq");
+  require_realisable_eq(session.master.eq, plan.rate, session.source, "master.eq");
   for (size_t i = 0; i < stem_count; ++i) {
-    const int64_t n = double(stem_rates[i]) == rate
-                          ? stem_frames[i]
-                          : static_cast<int64_t>(std::llround(double(stem_frames[i]) * rate / double(stem_rates[i])));
-    song_frames = std::max(song_frames, n);
+    const int64_t n = double(plan.stem_rates[i]) == plan.rate
+                          ? plan.stem_frames[i]
+                          : static_cast<int64_t>(std::llround(double(plan.stem_frames[i]) * plan.rate / double(plan.stem_rates[i])));
+    plan.song_frames = std::max(plan.song_frames, n);
   }
+  return plan;
+}
 
-  // ---- impulse responses ----
+// Stage "decode" (impulse responses): each reverb's IR at the processing rate, and its report entry.
+std::map<std::string, AudioBuffer> load_irs(const Session& session, double rate, json& timing, json& reverbs_report) {
   std::map<std::string, AudioBuffer> irs;
-  json reverbs_report = json::array();
-  {
-    StageTimer t(timing, "decode");
-    for (const auto& r : session.reverbs) {
-      const auto decoded = load_ir(r.ir, rate);
-      const AudioFileInfo& info = decoded->info;
-      AudioBuffer ir = decoded->audio;
-      reverbs_report.push_back({{"name", r.name}, {"ir", r.ir.string()}, {"ir_sample_rate", info.sample_rate},
-                                {"ir_channels", info.channels}, {"ir_frames", ir.frames()},
-                                {"predelay_ms", r.predelay_ms}, {"wet_db", r.wet_db},
-                                {"return_to", r.return_to.empty() ? "master" : r.return_to}});
-      irs.emplace(r.name, std::move(ir));
-    }
+  reverbs_report = json::array();
+  StageTimer t(timing, "decode");
+  for (const auto& r : session.reverbs) {
+    const auto decoded = load_ir(r.ir, rate);
+    const AudioFileInfo& info = decoded->info;
+    AudioBuffer ir = decoded->audio;
+    reverbs_report.push_back({{"name", r.name}, {"ir", r.ir.string()}, {"ir_sample_rate", info.sample_rate},
+                              {"ir_channels", info.channels}, {"ir_frames", ir.frames()},
+                              {"predelay_ms", r.predelay_ms}, {"wet_db", r.wet_db},
+                              {"return_to", r.return_to.empty() ? "master" : r.return_to}});
+    irs.emplace(r.name, std::move(ir));
   }
+  return irs;
+}
 
-  // ---- stems -> groups, sends -> reverbs -> master, in spans (host/mix_stream.hpp) ----
-  MixResult mix = mix_song(session, stem_rates, rate, song_frames, irs, options.export_groups_dir.has_value(), backend,
-                           pool, timing, warnings);
+// Stage "master": the master bus's EQ and compressor and the reverb tail kept (trim_tail), into
+// the report's master entry `m`. Returns the tail's length in frames.
+int64_t process_master_bus(AudioBuffer& master_bus, const MasterSpec& master_spec, const Session& session,
+                           const SongPlan& plan, Backend& backend, json& timing, json& warnings, json& m) {
+  int64_t tail_frames = 0;
+  {
+    StageTimer t(timing, "master");
+    json r = process_bus(master_bus, "master", master_spec.eq, master_spec.compressor, backend, warnings);
+    m["eq"] = r["eq"];
+    if (r.contains("compressor")) m["compressor"] = r["compressor"];
+    tail_frames = trim_tail(master_bus, plan.song_frames, std::llround(master_spec.tail_s * plan.rate));
+  }
+  require_finite(master_bus, session.source, "the master's EQ and compressor");
+  m["processing_sample_rate"] = plan.rate;
+  m["tail_s"] = double(tail_frames) / plan.rate;
+  return tail_frames;
+}
+
+// The deliverables, then the main output, each finished from the same master bus
+// (finish_master); their report entries into `report`.
+void deliver(AudioBuffer master_bus, const Session& session, const RenderOptions& options, const MasterSpec& master_spec,
+             const EncodeSpec& enc, Backend& backend, cpu::ThreadPool& pool, json& timing, json& warnings,
+             Publication& publication, json& report) {
+  std::vector<json> delivered_extra;
+  for (const auto& d : session.deliverables) {
+    EncodeSpec denc = d.master.encode;
+    denc.format = d.format.value_or(enc.format);
+    denc.dither_seed = enc.dither_seed ^ XXH3_64bits(d.name.data(), d.name.size());
+    const fs::path file = deliverable_path(options.output, d.name, denc.format);
+    json dm = finish_master(master_bus, d.master, denc, file, backend, pool, timing, warnings,
+                            "deliverable '" + d.name + "': ", publication);
+    dm["name"] = d.name;
+    delivered_extra.push_back(dm);
+  }
+  json fm = finish_master(std::move(master_bus), master_spec, enc, options.output, backend, pool, timing, warnings, "",
+                          publication);
+  report["output"] = {{"path", fm["path"]}, {"xxh3_128", fm["xxh3_128"]}};
+  fm.erase("path");
+  fm.erase("xxh3_128");
+  json& m = report["master"];
+  for (const auto& [k, v] : fm.items()) m[k] = v;
+  if (!delivered_extra.empty()) report["deliverables"] = delivered_extra;
+}
+
+// Stage "export_groups": each group bus at the main output's rate, length and encoding.
+json export_groups(std::vector<std::pair<std::string, AudioBuffer>>& groups, const Session& session,
+                   const RenderOptions& options, const EncodeSpec& enc, int64_t master_frames, double out_rate,
+                   int64_t delivered_frames, cpu::ThreadPool& pool, Publication& publication) {
+  json exported = json::array();
+  std::map<std::string, std::string> file_names;
+  for (const auto& [group, name] : group_export_names(session)) file_names[group] = name;
+  for (auto& [name, bus] : groups) {
+    bus.resize_frames(master_frames);
+    if (bus.sample_rate != out_rate) bus = resample(bus, out_rate);
+    bus.resize_frames(delivered_frames);
+    require_finite(bus, session.source, "group '" + name + "'");
+    EncodeSpec genc = enc;
+    genc.dither_seed = enc.dither_seed ^ XXH3_64bits(name.data(), name.size());
+    quantize_in_place(bus, genc, &pool);
+    const fs::path file = *options.export_groups_dir / (file_names.at(name) + lower_extension(options.output));
+    const std::string sum = write_audio_atomic(file, bus, genc, &publication);
+    exported.push_back({{"group", name}, {"path", fs::absolute(file).string()}, {"xxh3_128", sum}});
+  }
+  return exported;
+}
+
+// The report's closing entries: warnings, what rendered it, the session and the caller's extras.
+void close_report(json& report, const json& warnings, const Session& session, const RenderOptions& options,
+                  Backend& backend, const cpu::ThreadPool& pool, const std::string& backend_note) {
+  report["warnings"] = warnings;
+  report["lacquer"] = {{"version", LQ_VERSION}, {"backend", backend.name()}, {"device", backend.device()},
+                       {"threads", pool.size()}};
+  if (backend.name() == "cpu") report["lacquer"]["fftw_plans"] = cpu::fftw_wisdom_accepted() ? "shipped wisdom" : "FFTW_ESTIMATE";
+  if (!backend_note.empty()) report["lacquer"]["backend_note"] = backend_note;
+  report["session"] = {{"source", session.source.string()}, {"hash", session_hash(session)}};
+  for (const auto& [key, value] : options.report_extra.items()) report[key] = value;
+}
+
+}  // namespace
+
+// plan -> impulse responses -> mix (stems, groups, sends, reverbs) -> master bus -> deliver
+// (deliverables, the main output) -> group exports -> the report, published together at the end.
+RenderResult render(const Session& session, const RenderOptions& options) {
+  const auto t_start = Clock::now();
+  json report;
+  report["timing_s"] = json::object();
+  json& timing = report["timing_s"];
+  json warnings = json::array();
+
+  if (options.backend != "cpu" && options.backend != "cuda" && options.backend != "auto") {
+    throw UsageError("--backend " + options.backend + ": unknown backend (cpu, cuda or auto)");
+  }
+  preflight_output(session, options);
+  Publication publication;  // what it writes is published together at the end, or not at all
+  const auto [master_spec, enc] = master_and_encoding(session, options);
+  cpu::ThreadPool pool(options.threads);
+  std::string backend_note;
+  const std::unique_ptr<Backend> backend_ptr = make_backend(options.backend, pool, &backend_note);
+  Backend& backend = *backend_ptr;
+
+  const SongPlan plan = plan_song(session, timing);
+  json reverbs_report;
+  std::map<std::string, AudioBuffer> irs = load_irs(session, plan.rate, timing, reverbs_report);
+
+  // Stems -> groups, sends -> reverbs -> master, in spans (host/mix_stream.hpp).
+  MixResult mix = mix_song(session, plan.stem_rates, plan.rate, plan.song_frames, irs, options.export_groups_dir.has_value(),
+                           backend, pool, timing, warnings);
   irs.clear();
 #if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__)
   // The mix's spans and transform frames (under the mmap threshold: heap) are free now; hand them
@@ -700,71 +802,19 @@ RenderResult render(const Session& session, const RenderOptions& options) {
   require_finite(mix.master, session.source, "the stems, groups and reverb returns are summed into the master bus");
   report["groups"] = std::move(mix.groups);
   report["reverbs"] = reverbs_report;
-  AudioBuffer master_bus = std::move(mix.master);
-  std::vector<std::pair<std::string, AudioBuffer>> exported_groups = std::move(mix.exported_groups);
 
-  // ---- master ----
-  json& m = report["master"];
-  int64_t tail_frames = 0;
-  {
-    StageTimer t(timing, "master");
-    json r = process_bus(master_bus, "master", master_spec.eq, master_spec.compressor, backend, warnings);
-    m["eq"] = r["eq"];
-    if (r.contains("compressor")) m["compressor"] = r["compressor"];
-    tail_frames = trim_tail(master_bus, song_frames, std::llround(master_spec.tail_s * rate));
-  }
-  require_finite(master_bus, session.source, "the master's EQ and compressor");
-  m["processing_sample_rate"] = rate;
-  m["tail_s"] = double(tail_frames) / rate;
-  std::vector<json> delivered_extra;
-  for (const auto& d : session.deliverables) {
-    EncodeSpec denc = d.master.encode;
-    denc.format = d.format.value_or(enc.format);
-    denc.dither_seed = enc.dither_seed ^ XXH3_64bits(d.name.data(), d.name.size());
-    const fs::path file = deliverable_path(options.output, d.name, denc.format);
-    json dm = finish_master(master_bus, d.master, denc, file, backend, pool, timing, warnings,
-                            "deliverable '" + d.name + "': ", publication);
-    dm["name"] = d.name;
-    delivered_extra.push_back(dm);
-  }
-  {
-    json fm = finish_master(std::move(master_bus), master_spec, enc, options.output, backend, pool, timing, warnings, "",
-                            publication);
-    report["output"] = {{"path", fm["path"]}, {"xxh3_128", fm["xxh3_128"]}};
-    fm.erase("path");
-    fm.erase("xxh3_128");
-    for (const auto& [k, v] : fm.items()) m[k] = v;
-  }
-  const double out_rate = m["sample_rate"].get<double>();
-  const int64_t delivered_frames = m["frames"].get<int64_t>();
-  if (!delivered_extra.empty()) report["deliverables"] = delivered_extra;
+  AudioBuffer master_bus = std::move(mix.master);
+  const int64_t tail_frames =
+      process_master_bus(master_bus, master_spec, session, plan, backend, timing, warnings, report["master"]);
+  deliver(std::move(master_bus), session, options, master_spec, enc, backend, pool, timing, warnings, publication, report);
   if (options.export_groups_dir) {
     StageTimer t(timing, "export_groups");
-    json exported = json::array();
-    const int64_t master_frames = song_frames + tail_frames;
-    std::map<std::string, std::string> file_names;
-    for (const auto& [group, name] : group_export_names(session)) file_names[group] = name;
-    for (auto& [name, bus] : exported_groups) {
-      bus.resize_frames(master_frames);
-      if (bus.sample_rate != out_rate) bus = resample(bus, out_rate);
-      bus.resize_frames(delivered_frames);
-      require_finite(bus, session.source, "group '" + name + "'");
-      EncodeSpec genc = enc;
-      genc.dither_seed = enc.dither_seed ^ XXH3_64bits(name.data(), name.size());
-      quantize_in_place(bus, genc, &pool);
-      const fs::path file = *options.export_groups_dir / (file_names.at(name) + lower_extension(options.output));
-      const std::string sum = write_audio_atomic(file, bus, genc, &publication);
-      exported.push_back({{"group", name}, {"path", fs::absolute(file).string()}, {"xxh3_128", sum}});
-    }
-    report["exported_groups"] = exported;
+    report["exported_groups"] =
+        export_groups(mix.exported_groups, session, options, enc, plan.song_frames + tail_frames,
+                      report["master"]["sample_rate"].get<double>(), report["master"]["frames"].get<int64_t>(), pool,
+                      publication);
   }
-  report["warnings"] = warnings;
-  report["lacquer"] = {{"version", LQ_VERSION}, {"backend", backend.name()}, {"device", backend.device()},
-                       {"threads", pool.size()}};
-  if (backend.name() == "cpu") report["lacquer"]["fftw_plans"] = cpu::fftw_wisdom_accepted() ? "shipped wisdom" : "FFTW_ESTIMATE";
-  if (!backend_note.empty()) report["lacquer"]["backend_note"] = backend_note;
-  report["session"] = {{"source", session.source.string()}, {"hash", session_hash(session)}};
-  for (const auto& [key, value] : options.report_extra.items()) report[key] = value;
+  close_report(report, warnings, session, options, backend, pool, backend_note);
   timing["total"] = std::chrono::duration<double>(Clock::now() - t_start).count();
   if (options.report) write_text_atomic(*options.report, report.dump(2) + "\n", &publication);  // the report last
   publication.publish();
