@@ -387,64 +387,60 @@ GroupSpec& group_named(std::vector<GroupSpec>& groups, const std::string& name) 
 
 namespace {
 
-// A session file, or (preset = true) a preset: the same keys without [stems].
-Session parse_session_file(const fs::path& toml_file, bool preset) {
-  const std::string text = read_text_file(toml_file);
-  const std::string label = toml_file.string();
-  toml::table root;
-  try {
-    root = toml::parse(text, label);
-  } catch (const toml::parse_error& e) {
-    throw UserError(label + ":" + std::to_string(e.source().begin.line) + ":" + std::to_string(e.source().begin.column) +
-                    ": " + std::string(e.description()));
+// [reverbs.NAME] (first: sends name them). return_nodes: each reverb's return_to, for errors.
+void parse_reverbs(const toml::table& root, const Reader& rd, const fs::path& base, Session& s,
+                   std::map<std::string, const toml::node*>& return_nodes) {
+  const toml::node* n = root.get("reverbs");
+  if (!n) return;
+  for (const auto& [name, node] : in_file_order(rd.table(*n, "reverbs"))) {
+    const std::string at = join("reverbs", name);
+    const toml::table& t = rd.table(*node, at);
+    rd.only(t, at, {"ir", "predelay_ms", "wet_db", "return_to"});
+    ReverbSpec r;
+    r.name = name;
+    const auto ir = rd.string(t, at, "ir");
+    if (!ir) rd.fail(t.source(), at + ".ir", "missing: the impulse response file, relative to the session file");
+    r.ir = resolve(base, *ir);
+    r.predelay_ms = rd.number_or(t, at, "predelay_ms", 0.0, 500.0, r.predelay_ms);
+    r.wet_db = rd.number_or(t, at, "wet_db", -120.0, 12.0, r.wet_db);
+    r.return_to = rd.string(t, at, "return_to").value_or("");
+    if (!r.return_to.empty()) return_nodes[name] = t.get("return_to");
+    s.reverbs.push_back(r);
   }
-  const Reader rd(label);
-  const fs::path base = fs::absolute(toml_file).lexically_normal().parent_path();
-  Session s;
-  s.source = toml_file;
-  rd.only(root, "", {"sample_rate", "master", "groups", "reverbs", "stems", "deliverables"});
-  s.sample_rate = rd.rate(root, "", "sample_rate");
+}
 
-  // Reverbs first: sends name them.
-  std::set<std::string> reverb_names;
-  std::map<std::string, const toml::node*> return_nodes;
-  if (const toml::node* n = root.get("reverbs")) {
-    for (const auto& [name, node] : in_file_order(rd.table(*n, "reverbs"))) {
-      const std::string at = join("reverbs", name);
-      const toml::table& t = rd.table(*node, at);
-      rd.only(t, at, {"ir", "predelay_ms", "wet_db", "return_to"});
-      ReverbSpec r;
-      r.name = name;
-      const auto ir = rd.string(t, at, "ir");
-      if (!ir) rd.fail(t.source(), at + ".ir", "missing: the impulse response file, relative to the session file");
-      r.ir = resolve(base, *ir);
-      r.predelay_ms = rd.number_or(t, at, "predelay_ms", 0.0, 500.0, r.predelay_ms);
-      r.wet_db = rd.number_or(t, at, "wet_db", -120.0, 12.0, r.wet_db);
-      r.return_to = rd.string(t, at, "return_to").value_or("");
-      if (!r.return_to.empty()) return_nodes[name] = t.get("return_to");
-      reverb_names.insert(name);
-      s.reverbs.push_back(r);
-    }
+std::set<std::string> reverb_names(const Session& s) {
+  std::set<std::string> names;
+  for (const auto& r : s.reverbs) names.insert(r.name);
+  return names;
+}
+
+// [groups.NAME]. group_send_nodes: each group's sends array, for errors.
+void parse_groups(const toml::table& root, const Reader& rd, Session& s,
+                  std::map<std::string, const toml::node*>& group_send_nodes) {
+  const toml::node* n = root.get("groups");
+  if (!n) return;
+  const std::set<std::string> reverbs = reverb_names(s);
+  for (const auto& [name, node] : in_file_order(rd.table(*n, "groups"))) {
+    const std::string at = join("groups", name);
+    const toml::table& t = rd.table(*node, at);
+    rd.only(t, at, {"gain_db", "width", "eq", "compressor", "sends"});
+    GroupSpec g;
+    g.name = name;
+    g.gain_db = rd.number_or(t, at, "gain_db", -60.0, 24.0, g.gain_db);
+    g.width = rd.number_or(t, at, "width", 0.0, 2.0, g.width);
+    g.eq = rd.eq(t, at);
+    g.compressor = rd.compressor(t, at);
+    g.sends = rd.sends(t, at, reverbs);
+    if (!g.sends.empty()) group_send_nodes[name] = t.get("sends");
+    s.groups.push_back(g);
   }
+}
 
-  std::map<std::string, const toml::node*> group_send_nodes;  // group -> its sends array
-  if (const toml::node* n = root.get("groups")) {
-    for (const auto& [name, node] : in_file_order(rd.table(*n, "groups"))) {
-      const std::string at = join("groups", name);
-      const toml::table& t = rd.table(*node, at);
-      rd.only(t, at, {"gain_db", "width", "eq", "compressor", "sends"});
-      GroupSpec g;
-      g.name = name;
-      g.gain_db = rd.number_or(t, at, "gain_db", -60.0, 24.0, g.gain_db);
-      g.width = rd.number_or(t, at, "width", 0.0, 2.0, g.width);
-      g.eq = rd.eq(t, at);
-      g.compressor = rd.compressor(t, at);
-      g.sends = rd.sends(t, at, reverb_names);
-      if (!g.sends.empty()) group_send_nodes[name] = t.get("sends");
-      s.groups.push_back(g);
-    }
-  }
-
+// [stems.NAME] (none in a preset; at least one in a session). Groups named by stems exist with
+// default settings.
+void parse_stems(const toml::table& root, const Reader& rd, const fs::path& base, const fs::path& toml_file, bool preset,
+                 Session& s) {
   const toml::node* stems_node = root.get("stems");
   if (preset && stems_node) {
     rd.fail(stems_node->source(), "stems", "a preset has no stems: each song's stems come from its folder");
@@ -453,6 +449,7 @@ Session parse_session_file(const fs::path& toml_file, bool preset) {
   const toml::table empty_stems;
   const toml::table& stems = stems_node ? rd.table(*stems_node, "stems") : empty_stems;
   if (!preset && stems.empty()) rd.fail(stems.source(), "stems", "no stems (add a [stems.NAME] table with file and group)");
+  const std::set<std::string> reverbs = reverb_names(s);
   for (const auto& [name, node] : in_file_order(stems)) {
     const std::string at = join("stems", name);
     const toml::table& t = rd.table(*node, at);
@@ -469,11 +466,16 @@ Session parse_session_file(const fs::path& toml_file, bool preset) {
     st.pan = rd.number_or(t, at, "pan", -1.0, 1.0, st.pan);
     st.eq = rd.eq(t, at);
     st.compressor = rd.compressor(t, at);
-    st.sends = rd.sends(t, at, reverb_names);
-    group_named(s.groups, st.group);  // groups named by stems exist with default settings
+    st.sends = rd.sends(t, at, reverbs);
+    group_named(s.groups, st.group);
     s.stems.push_back(st);
   }
+}
 
+// A reverb returns into a group that exists, and no group sends to a reverb that returns into a
+// group.
+void check_reverb_returns(const Reader& rd, const Session& s, std::map<std::string, const toml::node*>& return_nodes,
+                          std::map<std::string, const toml::node*>& group_send_nodes) {
   for (const auto& r : s.reverbs) {
     if (r.return_to.empty()) continue;
     const bool exists = std::any_of(s.groups.begin(), s.groups.end(), [&](const GroupSpec& g) { return g.name == r.return_to; });
@@ -490,57 +492,91 @@ Session parse_session_file(const fs::path& toml_file, bool preset) {
       }
     }
   }
+}
 
-  if (const toml::node* n = root.get("master")) {
-    const toml::table& t = rd.table(*n, "master");
-    rd.only(t, "master", {"target_lufs", "ceiling_dbtp", "sample_rate", "bit_depth", "dither", "tail_s",
-                          "max_limiting_db", "eq", "compressor", "limiter"});
-    MasterSpec& m = s.master;
-    m.target_lufs = rd.number(t, "master", "target_lufs", -40.0, -5.0);
-    m.limiter.ceiling_dbtp = rd.number_or(t, "master", "ceiling_dbtp", -20.0, 0.0, m.limiter.ceiling_dbtp);
-    m.sample_rate = rd.rate(t, "master", "sample_rate");
-    m.encode.bit_depth = static_cast<int>(rd.integer_of(t, "master", "bit_depth", {16, 24, 32}).value_or(m.encode.bit_depth));
-    m.encode.dither = rd.boolean(t, "master", "dither").value_or(m.encode.dither);
-    m.tail_s = rd.number_or(t, "master", "tail_s", 0.0, 60.0, m.tail_s);
-    m.max_limiting_db = rd.number_or(t, "master", "max_limiting_db", 0.0, 60.0, m.max_limiting_db);
-    m.eq = rd.eq(t, "master");
-    m.compressor = rd.compressor(t, "master");
-    if (const toml::node* l = t.get("limiter")) {
-      const toml::table& lt = rd.table(*l, "master.limiter");
-      rd.only(lt, "master.limiter", {"lookahead_ms", "release_ms"});
-      m.limiter.lookahead_ms = rd.number_or(lt, "master.limiter", "lookahead_ms", 0.5, 20.0, m.limiter.lookahead_ms);
-      m.limiter.release_ms = rd.number_or(lt, "master.limiter", "release_ms", 1.0, 2000.0, m.limiter.release_ms);
-    }
+// [master] and [master.limiter].
+void parse_master(const toml::table& root, const Reader& rd, MasterSpec& m) {
+  const toml::node* n = root.get("master");
+  if (!n) return;
+  const toml::table& t = rd.table(*n, "master");
+  rd.only(t, "master", {"target_lufs", "ceiling_dbtp", "sample_rate", "bit_depth", "dither", "tail_s",
+                        "max_limiting_db", "eq", "compressor", "limiter"});
+  m.target_lufs = rd.number(t, "master", "target_lufs", -40.0, -5.0);
+  m.limiter.ceiling_dbtp = rd.number_or(t, "master", "ceiling_dbtp", -20.0, 0.0, m.limiter.ceiling_dbtp);
+  m.sample_rate = rd.rate(t, "master", "sample_rate");
+  m.encode.bit_depth = static_cast<int>(rd.integer_of(t, "master", "bit_depth", {16, 24, 32}).value_or(m.encode.bit_depth));
+  m.encode.dither = rd.boolean(t, "master", "dither").value_or(m.encode.dither);
+  m.tail_s = rd.number_or(t, "master", "tail_s", 0.0, 60.0, m.tail_s);
+  m.max_limiting_db = rd.number_or(t, "master", "max_limiting_db", 0.0, 60.0, m.max_limiting_db);
+  m.eq = rd.eq(t, "master");
+  m.compressor = rd.compressor(t, "master");
+  if (const toml::node* l = t.get("limiter")) {
+    const toml::table& lt = rd.table(*l, "master.limiter");
+    rd.only(lt, "master.limiter", {"lookahead_ms", "release_ms"});
+    m.limiter.lookahead_ms = rd.number_or(lt, "master.limiter", "lookahead_ms", 0.5, 20.0, m.limiter.lookahead_ms);
+    m.limiter.release_ms = rd.number_or(lt, "master.limiter", "release_ms", 1.0, 2000.0, m.limiter.release_ms);
   }
-  if (const toml::node* n = root.get("deliverables")) {
-    for (const auto& [name, node] : in_file_order(rd.table(*n, "deliverables"))) {
-      const std::string at = join("deliverables", name);
-      const toml::table& t = rd.table(*node, at);
-      rd.only(t, at, {"target_lufs", "ceiling_dbtp", "sample_rate", "bit_depth", "dither", "format"});
-      const bool safe = !name.empty() && std::all_of(name.begin(), name.end(), [](unsigned char c) {
-        return std::isalnum(c) || c == '_' || c == '-';
-      });
-      if (!safe) rd.fail(t.source(), at, "a deliverable's name is part of a file name: letters, digits, '_' and '-' only");
-      DeliverableSpec d;
-      d.name = name;
-      d.master = s.master;
-      if (t.get("target_lufs")) d.master.target_lufs = rd.number(t, at, "target_lufs", -40.0, -5.0);
-      d.master.limiter.ceiling_dbtp = rd.number_or(t, at, "ceiling_dbtp", -20.0, 0.0, d.master.limiter.ceiling_dbtp);
-      if (t.get("sample_rate")) d.master.sample_rate = rd.rate(t, at, "sample_rate");
-      d.master.encode.bit_depth =
-          static_cast<int>(rd.integer_of(t, at, "bit_depth", {16, 24, 32}).value_or(d.master.encode.bit_depth));
-      d.master.encode.dither = rd.boolean(t, at, "dither").value_or(d.master.encode.dither);
-      if (const auto f = rd.string(t, at, "format")) {
-        if (*f == "wav") d.format = OutputFormat::wav;
-        else if (*f == "flac") d.format = OutputFormat::flac;
-        else rd.fail(t.get("format")->source(), at + ".format", "'" + *f + "': use \"wav\" or \"flac\"");
-        if (d.format == OutputFormat::flac && d.master.encode.bit_depth == 32) {
-          rd.fail(t.source(), at + ".bit_depth", "FLAC holds 16 or 24 bits, not 32-bit float");
-        }
+}
+
+// [deliverables.NAME]: the master's settings with their own keys over them (after [master]).
+void parse_deliverables(const toml::table& root, const Reader& rd, Session& s) {
+  const toml::node* n = root.get("deliverables");
+  if (!n) return;
+  for (const auto& [name, node] : in_file_order(rd.table(*n, "deliverables"))) {
+    const std::string at = join("deliverables", name);
+    const toml::table& t = rd.table(*node, at);
+    rd.only(t, at, {"target_lufs", "ceiling_dbtp", "sample_rate", "bit_depth", "dither", "format"});
+    const bool safe = !name.empty() && std::all_of(name.begin(), name.end(), [](unsigned char c) {
+      return std::isalnum(c) || c == '_' || c == '-';
+    });
+    if (!safe) rd.fail(t.source(), at, "a deliverable's name is part of a file name: letters, digits, '_' and '-' only");
+    DeliverableSpec d;
+    d.name = name;
+    d.master = s.master;
+    if (t.get("target_lufs")) d.master.target_lufs = rd.number(t, at, "target_lufs", -40.0, -5.0);
+    d.master.limiter.ceiling_dbtp = rd.number_or(t, at, "ceiling_dbtp", -20.0, 0.0, d.master.limiter.ceiling_dbtp);
+    if (t.get("sample_rate")) d.master.sample_rate = rd.rate(t, at, "sample_rate");
+    d.master.encode.bit_depth =
+        static_cast<int>(rd.integer_of(t, at, "bit_depth", {16, 24, 32}).value_or(d.master.encode.bit_depth));
+    d.master.encode.dither = rd.boolean(t, at, "dither").value_or(d.master.encode.dither);
+    if (const auto f = rd.string(t, at, "format")) {
+      if (*f == "wav") d.format = OutputFormat::wav;
+      else if (*f == "flac") d.format = OutputFormat::flac;
+      else rd.fail(t.get("format")->source(), at + ".format", "'" + *f + "': use \"wav\" or \"flac\"");
+      if (d.format == OutputFormat::flac && d.master.encode.bit_depth == 32) {
+        rd.fail(t.source(), at + ".bit_depth", "FLAC holds 16 or 24 bits, not 32-bit float");
       }
-      s.deliverables.push_back(d);
     }
+    s.deliverables.push_back(d);
   }
+}
+
+// A session file, or (preset = true) a preset: the same keys without [stems]. Tables in the order
+// their names are needed: reverbs, groups, stems, then the checks between them, master,
+// deliverables.
+Session parse_session_file(const fs::path& toml_file, bool preset) {
+  const std::string text = read_text_file(toml_file);
+  const std::string label = toml_file.string();
+  toml::table root;
+  try {
+    root = toml::parse(text, label);
+  } catch (const toml::parse_error& e) {
+    throw UserError(label + ":" + std::to_string(e.source().begin.line) + ":" + std::to_string(e.source().begin.column) +
+                    ": " + std::string(e.description()));
+  }
+  const Reader rd(label);
+  const fs::path base = fs::absolute(toml_file).lexically_normal().parent_path();
+  Session s;
+  s.source = toml_file;
+  rd.only(root, "", {"sample_rate", "master", "groups", "reverbs", "stems", "deliverables"});
+  s.sample_rate = rd.rate(root, "", "sample_rate");
+  std::map<std::string, const toml::node*> return_nodes, group_send_nodes;
+  parse_reverbs(root, rd, base, s, return_nodes);
+  parse_groups(root, rd, s, group_send_nodes);
+  parse_stems(root, rd, base, toml_file, preset, s);
+  check_reverb_returns(rd, s, return_nodes, group_send_nodes);
+  parse_master(root, rd, s.master);
+  parse_deliverables(root, rd, s);
   s.canonical_text = canonical_text(s, base);
   return s;
 }
