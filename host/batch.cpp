@@ -408,19 +408,16 @@ json counts_of(const json& songs) {
   return c;
 }
 
-}  // namespace
-
-int run_batch(const fs::path& catalog, const BatchOptions& opt) {
+// The batch's preflight, before any song: the options, the catalog, and an output folder that
+// overlaps nothing the batch reads (not the catalog folder, not a song's source folder, not inside
+// or around either: its song folders, locks and temporaries would land among the user's files,
+// and its cleanup would look there), created and writable, with summaries that may be replaced.
+// Returns this shard's songs; `stem` is the summaries' file name without extension.
+std::vector<CatalogSong> batch_preflight(const fs::path& catalog, const BatchOptions& opt, std::string& stem) {
   if (opt.format != "wav" && opt.format != "flac") throw UsageError("--format " + opt.format + ": use wav or flac");
   std::vector<CatalogSong> songs = load_catalog(catalog);
-  if (opt.preset) {
-    std::error_code ec;
-    if (!fs::is_regular_file(*opt.preset, ec)) throw UsageError(*opt.preset, "no such preset file");
-  }
   std::error_code ec;
-  // The output folder never overlaps what the batch reads: not the catalog folder, not a song's
-  // source folder, not inside or around either (its song folders, locks and temporaries would land
-  // among the user's files, and its cleanup would look there).
+  if (opt.preset && !fs::is_regular_file(*opt.preset, ec)) throw UsageError(*opt.preset, "no such preset file");
   const fs::path out_abs = resolved(opt.out_dir);
   auto refuse_overlap = [&](const fs::path& source, const std::string& what) {
     if (path_within(out_abs, source) || path_within(source, out_abs)) {
@@ -441,9 +438,8 @@ int run_batch(const fs::path& catalog, const BatchOptions& opt) {
   if (::access(opt.out_dir.c_str(), W_OK) != 0) {
     throw UsageError(opt.out_dir, std::string("the output folder is not writable: ") + std::strerror(errno));
   }
-  const std::string stem = opt.shard_count == 1 ? std::string("summary")
-                                                : "summary-shard-" + std::to_string(opt.shard_index) + "-of-" +
-                                                      std::to_string(opt.shard_count);
+  stem = opt.shard_count == 1 ? std::string("summary")
+                              : "summary-shard-" + std::to_string(opt.shard_index) + "-of-" + std::to_string(opt.shard_count);
   for (const char* ext : {".json", ".csv"}) {
     try {
       check_replaceable(opt.out_dir / (stem + ext));
@@ -451,16 +447,13 @@ int run_batch(const fs::path& catalog, const BatchOptions& opt) {
       throw UsageError(e.what());
     }
   }
+  return mine;
+}
 
-  const int jobs = std::max(1, std::min<int>(opt.jobs > 0 ? opt.jobs : default_batch_jobs(), int(std::max<size_t>(1, mine.size()))));
-  const int cores = opt.threads > 0 ? opt.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  const int threads_per_song = std::max(1, cores / jobs);
-  MemoryBudget budget(opt.max_inflight_bytes > 0 ? opt.max_inflight_bytes : default_inflight_bytes());
-  Progress progress(mine.size(), opt);
-  const StopSignals signals;
-  const std::string started = utc_now();
-  const auto t0 = Clock::now();
-
+// The songs rendered by `jobs` workers, each song with `threads_per_song` threads, in catalog
+// order of starting; after a first signal no new song starts (their results stay empty).
+std::vector<SongResult> render_songs(const std::vector<CatalogSong>& mine, const BatchOptions& opt, int jobs,
+                                     int threads_per_song, MemoryBudget& budget, Progress& progress) {
   std::vector<SongResult> results(mine.size());
   std::atomic<size_t> next{0};
   std::atomic<bool> announced{false};
@@ -481,10 +474,14 @@ int run_batch(const fs::path& catalog, const BatchOptions& opt) {
   std::vector<std::thread> pool;
   for (int j = 0; j < jobs; ++j) pool.emplace_back(worker);
   for (auto& t : pool) t.join();
-  progress.finish();
+  return results;
+}
 
+// The summary's song list (a song never started is "interrupted"); all_good: every song rendered
+// or skipped.
+json song_list(std::vector<SongResult>& results, const std::vector<CatalogSong>& mine, bool& all_good) {
   json list = json::array();
-  bool all_good = true;
+  all_good = true;
   for (size_t i = 0; i < mine.size(); ++i) {
     SongResult& r = results[i];
     if (r.status.empty()) {
@@ -498,6 +495,43 @@ int run_batch(const fs::path& catalog, const BatchOptions& opt) {
     if (!r.error.empty()) j["error"] = r.error;
     list.push_back(j);
   }
+  return list;
+}
+
+// The last line: the summary's counts (one JSON event with --json-log).
+void print_batch_end(const json& summary, size_t songs, const BatchOptions& opt, const fs::path& file, double wall) {
+  if (opt.json_log) {
+    std::cout << json({{"event", "summary"}, {"file", file.string()}, {"counts", summary["counts"]}, {"wall_s", wall}}).dump()
+              << std::endl;
+  } else if (!opt.quiet) {
+    const json& c = summary["counts"];
+    std::cout << "batch: " << songs << " songs (shard " << opt.shard_index << "/" << opt.shard_count << "): "
+              << c["rendered"] << " rendered, " << c["skipped"] << " skipped, " << c["failed"] << " failed";
+    if (c["locked"].get<int>() > 0) std::cout << ", " << c["locked"] << " locked by another batch";
+    if (c["interrupted"].get<int>() > 0) std::cout << ", " << c["interrupted"] << " not started (interrupted)";
+    std::cout << "; " << hms(wall) << " wall; summary " << file.string() << "\n";
+  }
+}
+
+}  // namespace
+
+// preflight -> the songs, `jobs` at a time -> the summary (JSON and CSV) -> its last line.
+int run_batch(const fs::path& catalog, const BatchOptions& opt) {
+  std::string stem;
+  const std::vector<CatalogSong> mine = batch_preflight(catalog, opt, stem);
+  const int jobs = std::max(1, std::min<int>(opt.jobs > 0 ? opt.jobs : default_batch_jobs(), int(std::max<size_t>(1, mine.size()))));
+  const int cores = opt.threads > 0 ? opt.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads_per_song = std::max(1, cores / jobs);
+  MemoryBudget budget(opt.max_inflight_bytes > 0 ? opt.max_inflight_bytes : default_inflight_bytes());
+  Progress progress(mine.size(), opt);
+  const StopSignals signals;
+  const std::string started = utc_now();
+  const auto t0 = Clock::now();
+  std::vector<SongResult> results = render_songs(mine, opt, jobs, threads_per_song, budget, progress);
+  progress.finish();
+
+  bool all_good = true;
+  const json list = song_list(results, mine, all_good);
   const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
   json summary = {{"lacquer", LQ_VERSION},
                   {"catalog", fs::absolute(catalog).string()},
@@ -516,18 +550,7 @@ int run_batch(const fs::path& catalog, const BatchOptions& opt) {
                   {"songs", list}};
   if (stop_requested()) summary["interrupted_by_signal"] = g_signal.load();
   write_summary(opt.out_dir, stem, summary);
-  if (opt.json_log) {
-    std::cout << json({{"event", "summary"}, {"file", (opt.out_dir / (stem + ".json")).string()},
-                       {"counts", summary["counts"]}, {"wall_s", wall}}).dump()
-              << std::endl;
-  } else if (!opt.quiet) {
-    const json& c = summary["counts"];
-    std::cout << "batch: " << mine.size() << " songs (shard " << opt.shard_index << "/" << opt.shard_count << "): "
-              << c["rendered"] << " rendered, " << c["skipped"] << " skipped, " << c["failed"] << " failed";
-    if (c["locked"].get<int>() > 0) std::cout << ", " << c["locked"] << " locked by another batch";
-    if (c["interrupted"].get<int>() > 0) std::cout << ", " << c["interrupted"] << " not started (interrupted)";
-    std::cout << "; " << hms(wall) << " wall; summary " << (opt.out_dir / (stem + ".json")).string() << "\n";
-  }
+  print_batch_end(summary, mine.size(), opt, opt.out_dir / (stem + ".json"), wall);
   return all_good ? 0 : 1;
 }
 

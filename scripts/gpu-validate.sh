@@ -37,6 +37,8 @@ if ! { cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DLACQUER_CUD
   exit 1
 fi
 
+# On the GPU machine a gpu test that skips is a failure, not a pass.
+export LQ_REQUIRE_GPU=1
 ctest --test-dir build-gpu --output-on-failure -j"$jobs" 2>&1 | tee "$logs/ctest.log"
 tests_rc=${PIPESTATUS[0]}
 ctest --test-dir build-gpu --output-on-failure -L gpu 2>&1 | tee "$logs/ctest-gpu.log"

@@ -227,7 +227,12 @@ class CudaBackendParity : public ::testing::Test {
  protected:
   void SetUp() override {
     std::string why;
-    if (!lq::cuda_usable(&why)) GTEST_SKIP() << "no usable GPU: " << why;
+    if (!lq::cuda_usable(&why)) {
+      // On a machine that has a GPU (LQ_REQUIRE_GPU=1) a skip would read as a pass: fail instead.
+      const char* required = std::getenv("LQ_REQUIRE_GPU");
+      if (required && std::string(required) == "1") FAIL() << "LQ_REQUIRE_GPU=1 but no usable GPU: " << why;
+      GTEST_SKIP() << "no usable GPU: " << why;
+    }
     cuda_ = lq::make_cuda_backend(0);
   }
 
