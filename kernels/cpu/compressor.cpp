@@ -156,6 +156,14 @@ struct CompressorStream::Impl {
   std::vector<std::vector<double>> block_sums;  // [detector]: sums of the finished kBlock blocks
   std::vector<dsp::ReductionStats> open;         // [detector]: the block under way
   double max_reduction = 0.0;
+
+  // gr[d][i] for i < n: the static curve's reduction of detector d (dB), from the RMS magnitudes
+  // or the per-sample peaks.
+  void rms_reductions(AudioBuffer& audio, int64_t n, int64_t frames, ThreadPool& pool);
+  void peak_reductions(const AudioBuffer& audio, int64_t n, ThreadPool& pool);
+  // Smooths each detector's reduction, tallies it over the span's frames and turns it into the
+  // gain (gr then holds gains).
+  void smooth_tally_and_gain(int64_t n, int64_t frames, ThreadPool& pool);
 };
 
 CompressorStream::CompressorStream(const dsp::CompressorParams& params, double sample_rate, int channels)
@@ -180,44 +188,36 @@ CompressorStream::~CompressorStream() = default;
 
 int64_t CompressorStream::lookahead_frames() const { return impl_->k.lookahead_frames; }
 
-void CompressorStream::process(AudioBuffer& audio, int64_t frames, ThreadPool& pool) {
-  Impl& s = *impl_;
-  const dsp::CompressorCoefficients& k = s.k;
-  // The span's frames and the look-ahead after them (frames past that are the caller's, unread).
-  const int64_t n = std::min(audio.frames(), frames + k.lookahead_frames);
-  const int channels = s.channels, detectors = s.detectors;
-  if (frames <= 0 || channels == 0) return;
-
-  // gr[d][i]: static-curve reduction of detector d at frame i (dB).
-  for (auto& g : s.gr) g.resize(size_t(n));
-  auto& gr = s.gr;
-  const bool linked_stereo_or_mono = detectors == 1 && channels <= 2;
-  if (s.rms) {
-    // The RMS magnitudes of each channel (sequential per channel: a running sum), then the static
-    // curve on them as on the peak magnitudes below.
-    pool.parallel_for(channels, [&](int64_t c) {
-      s.mag[size_t(c)].resize(size_t(n));
-      s.rms_window[size_t(c)].magnitudes(audio.channels[size_t(c)].data(), n, s.frames_done, s.mag[size_t(c)].data());
-    });
-    parallel_for_blocks(pool, n, kBlock, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) {
-        float peak = 0.0f;
-        for (int c = 0; c < channels; ++c) peak = std::max(peak, s.mag[size_t(c)][size_t(i)]);
-        if (peak < k.quiet_magnitude) {
-          for (int d = 0; d < detectors; ++d) gr[size_t(d)][size_t(i)] = 0.0f;
-          continue;
-        }
-        const float linked = dsp::level_db(peak);
-        for (int d = 0; d < detectors; ++d) {
-          const float level = detectors == 1 ? linked
-                                             : dsp::linked_level_db(dsp::level_db(s.mag[size_t(d)][size_t(i)]), linked,
-                                                                    k.stereo_link);
-          gr[size_t(d)][size_t(i)] = dsp::gain_reduction_db(level, k.threshold_db, k.ratio, k.knee_db);
-        }
+void CompressorStream::Impl::rms_reductions(AudioBuffer& audio, int64_t n, int64_t frames, ThreadPool& pool) {
+  // The RMS magnitudes of each channel (sequential per channel: a running sum), then the static
+  // curve on them as on the peak magnitudes.
+  pool.parallel_for(channels, [&](int64_t c) {
+    mag[size_t(c)].resize(size_t(n));
+    rms_window[size_t(c)].magnitudes(audio.channels[size_t(c)].data(), n, frames_done, mag[size_t(c)].data());
+  });
+  parallel_for_blocks(pool, n, kBlock, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      float peak = 0.0f;
+      for (int c = 0; c < channels; ++c) peak = std::max(peak, mag[size_t(c)][size_t(i)]);
+      if (peak < k.quiet_magnitude) {
+        for (int d = 0; d < detectors; ++d) gr[size_t(d)][size_t(i)] = 0.0f;
+        continue;
       }
-    });
-    for (int c = 0; c < channels; ++c) s.rms_window[size_t(c)].advance(audio.channels[size_t(c)].data(), frames);
-  } else parallel_for_blocks(pool, n, kBlock, [&](int64_t b, int64_t e) {
+      const float linked = dsp::level_db(peak);
+      for (int d = 0; d < detectors; ++d) {
+        const float level = detectors == 1
+                                ? linked
+                                : dsp::linked_level_db(dsp::level_db(mag[size_t(d)][size_t(i)]), linked, k.stereo_link);
+        gr[size_t(d)][size_t(i)] = dsp::gain_reduction_db(level, k.threshold_db, k.ratio, k.knee_db);
+      }
+    }
+  });
+  for (int c = 0; c < channels; ++c) rms_window[size_t(c)].advance(audio.channels[size_t(c)].data(), frames);
+}
+
+void CompressorStream::Impl::peak_reductions(const AudioBuffer& audio, int64_t n, ThreadPool& pool) {
+  const bool linked_stereo_or_mono = detectors == 1 && channels <= 2;
+  parallel_for_blocks(pool, n, kBlock, [&](int64_t b, int64_t e) {
     if (linked_stereo_or_mono) {
       linked_reduction(audio.channels.front().data(), audio.channels.back().data(), b, e, k, gr[0].data());
       return;
@@ -238,41 +238,56 @@ void CompressorStream::process(AudioBuffer& audio, int64_t frames, ThreadPool& p
       }
     }
   });
+}
 
-  // The statistics over the span's frames in blocks of kBlock counted from the signal's first
-  // frame, each block's in dsp::ReductionStats's fixed order (a block split between spans continues
-  // it), then the blocks in order: the same figures for any spans and any thread count.
-  const int64_t g0 = s.frames_done, g1 = g0 + frames;
+// The statistics over the span's frames in blocks of kBlock counted from the signal's first
+// frame, each block's in dsp::ReductionStats's fixed order (a block split between spans continues
+// it), then the blocks in order: the same figures for any spans and any thread count.
+void CompressorStream::Impl::smooth_tally_and_gain(int64_t n, int64_t frames, ThreadPool& pool) {
+  const int64_t g0 = frames_done, g1 = g0 + frames;
   const int64_t first_block = g0 / kBlock, blocks = (g1 - 1) / kBlock - first_block + 1;
   std::vector<dsp::ReductionStats> span_stats(static_cast<size_t>(blocks));
-  s.smoothed.resize(size_t(n));
+  smoothed.resize(size_t(n));
   const float rest_gain = dsp::compressor_gain(0.0f, k.makeup_db);  // the gain where nothing is reduced
   for (int d = 0; d < detectors; ++d) {
     std::vector<float>& gain = gr[size_t(d)];
-    const float* sm = s.smoothed.data();
-    run_chunked(pool, FromState<dsp::GainSmoother>{{gain.data(), k.alpha_attack, k.alpha_release}, {s.state[size_t(d)]}},
-                s.smoothed.data(), n, kSmootherChunk);
+    const float* sm = smoothed.data();
+    run_chunked(pool, FromState<dsp::GainSmoother>{{gain.data(), k.alpha_attack, k.alpha_release}, {state[size_t(d)]}},
+                smoothed.data(), n, kSmootherChunk);
     pool.parallel_for(blocks, [&](int64_t j) {
       const int64_t b = std::max(g0, (first_block + j) * kBlock) - g0;
       const int64_t e = std::min(g1, (first_block + j + 1) * kBlock) - g0;
-      dsp::ReductionStats st = j == 0 ? s.open[size_t(d)] : dsp::ReductionStats{};
+      dsp::ReductionStats st = j == 0 ? open[size_t(d)] : dsp::ReductionStats{};
       add_stats(st, sm + b, g0 + b, e - b);
       reduction_to_gain(sm, n, k.lookahead_frames, b, e, k.makeup_db, rest_gain, gain.data());
       span_stats[size_t(j)] = st;
     });
-    s.state[size_t(d)] = sm[frames - 1];
-    for (int64_t j = 0; j < blocks; ++j) s.max_reduction = std::max(s.max_reduction, span_stats[size_t(j)].max);
-    const bool open = g1 % kBlock != 0;
-    for (int64_t j = 0; j < blocks - (open ? 1 : 0); ++j) s.block_sums[size_t(d)].push_back(span_stats[size_t(j)].sum());
-    s.open[size_t(d)] = open ? span_stats[size_t(blocks - 1)] : dsp::ReductionStats{};
+    state[size_t(d)] = sm[frames - 1];
+    for (int64_t j = 0; j < blocks; ++j) max_reduction = std::max(max_reduction, span_stats[size_t(j)].max);
+    const bool is_open = g1 % kBlock != 0;
+    for (int64_t j = 0; j < blocks - (is_open ? 1 : 0); ++j) block_sums[size_t(d)].push_back(span_stats[size_t(j)].sum());
+    open[size_t(d)] = is_open ? span_stats[size_t(blocks - 1)] : dsp::ReductionStats{};
   }
+}
 
+void CompressorStream::process(AudioBuffer& audio, int64_t frames, ThreadPool& pool) {
+  Impl& s = *impl_;
+  // The span's frames and the look-ahead after them (frames past that are the caller's, unread).
+  const int64_t n = std::min(audio.frames(), frames + s.k.lookahead_frames);
+  if (frames <= 0 || s.channels == 0) return;
+  for (auto& g : s.gr) g.resize(size_t(n));
+  if (s.rms) {
+    s.rms_reductions(audio, n, frames, pool);
+  } else {
+    s.peak_reductions(audio, n, pool);
+  }
+  s.smooth_tally_and_gain(n, frames, pool);
   parallel_for_blocks(pool, frames, kBlock, [&](int64_t b, int64_t e) {
-    for (int c = 0; c < channels; ++c) {
-      multiply_by(audio.channels[size_t(c)].data(), gr[size_t(detectors == 1 ? 0 : c)].data(), b, e);
+    for (int c = 0; c < s.channels; ++c) {
+      multiply_by(audio.channels[size_t(c)].data(), s.gr[size_t(s.detectors == 1 ? 0 : c)].data(), b, e);
     }
   });
-  s.frames_done = g1;
+  s.frames_done += frames;
 }
 
 DynamicsStats CompressorStream::stats() const {
