@@ -130,6 +130,25 @@ TEST(LimiterSinc, FftDetectorEqualsTheDirectSumAndIsThreadIndependent) {
   }
 }
 
+// Stereo signals that part the interpolators: kind 0 noise flat to Nyquist, 1 noise near Nyquist
+// (alternate signs on low-passed noise), 2 clipped bursts; `fade` frames faded in and out.
+lq::test::DecodedFile parting_signal(int rate, int kind, int64_t n, int fade, std::mt19937& rng) {
+  std::normal_distribution<double> g(0.0, 0.3);
+  lq::test::DecodedFile file;
+  file.sample_rate = rate;
+  file.channels.assign(2, std::vector<float>(size_t(n)));
+  for (auto& c : file.channels) {
+    double lp = 0.0;
+    for (int64_t i = 0; i < n; ++i) {
+      lp = 0.8 * lp + 0.2 * g(rng);
+      const double f = fade ? std::min({1.0, double(i) / fade, double(n - 1 - i) / fade}) : 1.0;
+      const double v = kind == 0 ? g(rng) : kind == 1 ? (i % 2 ? -2.0 : 2.0) * lp : std::clamp(3.0 * g(rng), -0.9, 0.9);
+      c[size_t(i)] = static_cast<float>(v * f);
+    }
+  }
+  return file;
+}
+
 // The two Hann-windowed sincs read what libebur128 (an implementation we did not write) reads:
 // under 96 kHz its 4x interpolator equals filter 2's phases, from 96 to 192 kHz its 2x one equals
 // filter 3's middle phase (with the sample peak beside them, as libebur128 reports). Signals that
@@ -139,21 +158,10 @@ TEST(LimiterSinc, HannFiltersReadWhatLibebur128Reads) {
   float h[lq::dsp::kSincFilterCount][lq::dsp::kSincPhases][lq::dsp::kSincMaxTaps];
   lq::dsp::sinc_taps(h);
   std::mt19937 rng(7);
-  std::normal_distribution<double> g(0.0, 0.3);
   for (const int rate : {44100, 48000, 96000, 176400}) {
     for (int kind = 0; kind < 3; ++kind) {
       const int64_t n = 20000;
-      lq::test::DecodedFile file;
-      file.sample_rate = rate;
-      file.channels.assign(2, std::vector<float>(size_t(n)));
-      for (auto& c : file.channels) {
-        double lp = 0.0;
-        for (int64_t i = 0; i < n; ++i) {
-          lp = 0.8 * lp + 0.2 * g(rng);
-          const double v = kind == 0 ? g(rng) : kind == 1 ? (i % 2 ? -2.0 : 2.0) * lp : std::clamp(3.0 * g(rng), -0.9, 0.9);
-          c[size_t(i)] = static_cast<float>(v);
-        }
-      }
+      const lq::test::DecodedFile file = parting_signal(rate, kind, n, /*fade=*/0, rng);
       const int f = rate < 96000 ? 2 : 3;
       const int H = lq::dsp::sinc_filter(f).half_width;
       double ours = 0.0;
@@ -187,22 +195,10 @@ TEST(LimiterSinc, Filter1ReadsWhatLibswresampleUpsamplingReads) {
   float h[lq::dsp::kSincFilterCount][lq::dsp::kSincPhases][lq::dsp::kSincMaxTaps];
   lq::dsp::sinc_taps(h);
   std::mt19937 rng(11);
-  std::normal_distribution<double> g(0.0, 0.3);
   for (const int rate : {48000, 96000}) {
     for (int kind = 0; kind < 3; ++kind) {
       const int64_t n = 20000;
-      lq::test::DecodedFile file;
-      file.sample_rate = rate;
-      file.channels.assign(2, std::vector<float>(size_t(n)));
-      for (auto& c : file.channels) {
-        double lp = 0.0;
-        for (int64_t i = 0; i < n; ++i) {
-          lp = 0.8 * lp + 0.2 * g(rng);
-          const double fade = std::min({1.0, double(i) / 500.0, double(n - 1 - i) / 500.0});
-          const double v = kind == 0 ? g(rng) : kind == 1 ? (i % 2 ? -2.0 : 2.0) * lp : std::clamp(3.0 * g(rng), -0.9, 0.9);
-          c[size_t(i)] = static_cast<float>(v * fade);
-        }
-      }
+      const lq::test::DecodedFile file = parting_signal(rate, kind, n, /*fade=*/500, rng);
       const int H = lq::dsp::sinc_filter(1).half_width;
       double ours = 0.0;
       for (const auto& c : file.channels) {
