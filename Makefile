@@ -6,7 +6,7 @@ CUDA_ARCH    ?=
 CMAKE_FLAGS  := -G Ninja -DCMAKE_BUILD_TYPE=Release -DLACQUER_CUDA=$(LACQUER_CUDA) \
                 $(if $(CUDA_ARCH),-DCMAKE_CUDA_ARCHITECTURES=$(CUDA_ARCH))
 
-.PHONY: all deps build test test-asan demo clean
+.PHONY: all deps build test test-asan demo mutation clean
 all: build
 
 deps:
@@ -28,8 +28,12 @@ test-asan: deps
 	@cmake --build build-asan -j $(JOBS)
 	@cd build-asan && ctest --output-on-failure -j $(JOBS) -LE slow
 
+# Mutation testing (tests/mutants.txt): each mutant alone, the fast tests against it, a table.
+mutation: deps
+	@bash scripts/mutate.sh
+
 demo: build
 	@bash scripts/demo.sh $(BUILD)/lacquer
 
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan build-mutation

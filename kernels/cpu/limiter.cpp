@@ -38,6 +38,8 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "kernels/cpu/convolver.hpp"
@@ -401,6 +403,12 @@ int remove_overs(AudioBuffer& a, double ceiling, double& tp, GainTally* tally, S
     };
     tp = rescale_pass(a, kSupport - 1, gains, tally, s, pool).after;
     ++rounds;
+    // The round that scales everything meets the ceiling (above): a reading still over after it is
+    // a bug, reported at once rather than looped on.
+    if (tp > ceiling && rounds > kRegionRounds) {
+      throw std::logic_error("limiter: a reading is " + std::to_string(20.0 * std::log10(tp / ceiling)) +
+                             " dB over the ceiling after scaling the whole signal (internal error)");
+    }
   }
   return rounds;
 }

@@ -274,6 +274,16 @@ std::vector<Case> cases() {
   add("1 kHz steps with a part below the relative gate", false, true, [](double fs) {
     return make(2, 24, fs, tone_steps({-20.0, -45.0, -25.0, -15.0}, 6.0, 1000.0));
   });
+  // Programmes whose quiet part sits just inside or just outside the relative gate: the gated
+  // mean is about 2.8 dB under the loud part, so a part 12 dB down is 9.2 LU under it (counted;
+  // a -9 LU gate would drop it, 2.7 LU louder) and one 13.2 dB down is 10.4 LU under it (dropped;
+  // a -11 LU gate would count it).
+  add("quiet second half 12 dB down, inside the relative gate", false, true, [](double fs) {
+    return make(1, 20, fs, tone_steps({-18.0, -30.0}, 10.0, 1000.0));
+  });
+  add("quiet second half 13.2 dB down, outside the relative gate", false, true, [](double fs) {
+    return make(1, 20, fs, tone_steps({-18.0, -31.2}, 10.0, 1000.0));
+  });
   add("pink noise bursts with digital silence", false, false, [](double fs) {
     auto n = noise_of(2, 13, 0.3, &Noise::pink);
     return make(2, 12, fs, [n](int c, int64_t i, double t) {
