@@ -92,7 +92,8 @@ for i in "${!files[@]}"; do
     result="killed by the build"
   else
     log=$(ctest --test-dir "$build" -LE "slow|slurm|gpu|demo" -j "$jobs" --timeout 120 --stop-on-failure 2>&1 || true)
-    failed=$(grep -E '\*\*\*(Failed|Timeout|Exception)| Failed ' <<< "$log" | head -1 | sed -E 's/.*Test +#[0-9]+: ([^ ]+).*/\1/')
+    failed=$( (grep -E '\*\*\*(Failed|Timeout|Exception)' <<< "$log" || true) | head -1 | sed -E 's/.*Test +#[0-9]+: ([^ ]+).*/\1/')
+    printf '%s\n' "$log" > "/tmp/lacquer-mutant-$n.log"
     if [[ -n $failed ]]; then
       result="killed by $failed"
     elif [[ -n ${equivs[$i]} ]]; then

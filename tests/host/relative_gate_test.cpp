@@ -1,0 +1,59 @@
+// The BS.1770-4 relative gate (-10 LU under the absolutely gated mean), in the fast suite: two
+// programmes whose quiet half sits just inside and just outside it. The loud half alone is the
+// reference, so the K-weighting's response does not enter: with the quiet half 12 dB down the gated
+// mean is 2.8 dB under the loud half and the quiet half (9.2 LU under it) counts, so the programme
+// reads 10 log10((1 + 10^-1.2) / 2) = -2.74 LU against the loud half; 13.2 dB down it is 10.4 LU under
+// and dropped, so the programme reads as the loud half. A gate at -9 LU (first) or -11 LU (second)
+// reads the other way, by 2.7 LU. libebur128 (an implementation we did not write) reads the same.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "host/loudness.hpp"
+#include "support/libebur128_meter.hpp"
+
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+constexpr double kRate = 48000.0;
+
+// 10 s of a 1 kHz tone at `loud` dBFS, then 10 s at `loud - down` (phase-continuous), mono.
+lq::test::DecodedFile programme(double loud, double down) {
+  lq::test::DecodedFile f;
+  f.sample_rate = int(kRate);
+  f.channels.assign(1, std::vector<float>(size_t(20 * kRate)));
+  for (size_t i = 0; i < f.channels[0].size(); ++i) {
+    const double t = double(i) / kRate;
+    const double a = std::pow(10.0, (t < 10.0 ? loud : loud - down) / 20.0);
+    f.channels[0][i] = static_cast<float>(a * std::sin(2.0 * kPi * 1000.0 * t));
+  }
+  return f;
+}
+
+lq::test::DecodedFile first_half(const lq::test::DecodedFile& f) {
+  lq::test::DecodedFile h = f;
+  h.channels[0].resize(h.channels[0].size() / 2);
+  return h;
+}
+
+double ours(const lq::test::DecodedFile& f) {
+  lq::AudioBuffer a(1, int64_t(f.channels[0].size()), f.sample_rate);
+  a.channels = f.channels;
+  lq::cpu::ThreadPool pool(2);
+  return lq::measure_loudness(a, pool).integrated_lufs;
+}
+
+}  // namespace
+
+TEST(RelativeGate, AQuietHalfNineLuUnderTheMeanCountsAndOneTenLuUnderDoesNot) {
+  const double inside = -10.0 * std::log10(2.0 / (1.0 + std::pow(10.0, -1.2)));  // -2.74 LU
+  const auto p12 = programme(-18.0, 12.0), p13 = programme(-18.0, 13.2);
+  const double loud = ours(first_half(p12));
+  // Within 0.1 LU: the blocks across the step count too (-0.06 LU).
+  EXPECT_NEAR(ours(p12) - loud, inside, 0.1) << "12 dB down: inside the gate, counted";
+  EXPECT_NEAR(ours(p13) - loud, 0.0, 0.1) << "13.2 dB down: outside the gate, dropped";
+  const double lib_loud = lq::test::libebur128_integrated(first_half(p12));
+  EXPECT_NEAR(lq::test::libebur128_integrated(p12) - lib_loud, inside, 0.1);
+  EXPECT_NEAR(lq::test::libebur128_integrated(p13) - lib_loud, 0.0, 0.1);
+}
