@@ -57,3 +57,34 @@ TEST(RelativeGate, AQuietHalfNineLuUnderTheMeanCountsAndOneTenLuUnderDoesNot) {
   EXPECT_NEAR(lq::test::libebur128_integrated(p12) - lib_loud, inside, 0.1);
   EXPECT_NEAR(lq::test::libebur128_integrated(p13) - lib_loud, 0.0, 0.1);
 }
+
+// The absolute gate (-70 LUFS): a programme that sits whole between -70 and -60 LUFS is measured
+// (a gate at -60 would leave nothing), as libebur128 measures it.
+TEST(AbsoluteGate, AProgrammeAtMinus65LufsIsMeasured) {
+  const auto quiet = programme(-62.0, 0.0);  // about -65 LUFS
+  lq::AudioBuffer a(1, int64_t(quiet.channels[0].size()), quiet.sample_rate);
+  a.channels = quiet.channels;
+  lq::cpu::ThreadPool pool(2);
+  const auto m = lq::measure_loudness(a, pool);
+  ASSERT_TRUE(m.integrated_defined);
+  EXPECT_LT(m.integrated_lufs, -60.0);
+  EXPECT_NEAR(m.integrated_lufs, lq::test::libebur128_integrated(quiet), 0.05);
+}
+
+// The loudness range's relative gate (-20 LU under the mean of the short-term values, EBU
+// Tech 3342): 30 s at one level, 30 s 22.5 dB down, which puts the quiet half's short-term values
+// 19.5 LU under their mean: counted, so the range is the step (22.5 LU); a gate at -19 LU would
+// drop them and read a range near 0.
+TEST(RangeGate, AQuietHalfNineteenAndAHalfLuUnderTheMeanIsInTheRange) {
+  lq::test::DecodedFile f;
+  f.sample_rate = int(kRate);
+  f.channels.assign(1, std::vector<float>(size_t(60 * kRate)));
+  for (size_t i = 0; i < f.channels[0].size(); ++i) {
+    const double t = double(i) / kRate;
+    f.channels[0][i] = static_cast<float>(std::pow(10.0, (t < 30.0 ? -18.0 : -40.5) / 20.0) * std::sin(2.0 * kPi * 1000.0 * t));
+  }
+  lq::AudioBuffer a(1, int64_t(f.channels[0].size()), f.sample_rate);
+  a.channels = f.channels;
+  lq::cpu::ThreadPool pool(2);
+  EXPECT_NEAR(lq::measure_loudness(a, pool).loudness_range_lu, 22.5, 0.5);
+}
