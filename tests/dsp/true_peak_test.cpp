@@ -219,3 +219,20 @@ TEST(LimiterSinc, Filter1ReadsWhatLibswresampleUpsamplingReads) {
     }
   }
 }
+
+// The BS.1770-4 Annex 2 table as published: phase 3 is phase 0 reversed and phase 2 phase 1
+// reversed (the filter is linear-phase, so a mistyped tap breaks the mirror), and every phase
+// passes DC at 0.973 to 1.0016 (the published filter is not scaled to unit DC gain).
+TEST(TruePeakTaps, Annex2PhasesMirrorEachOtherAndPassDc) {
+  constexpr int T = lq::dsp::kTruePeakTapsPerPhase;
+  for (int t = 0; t < T; ++t) {
+    EXPECT_EQ(lq::dsp::kTruePeakTaps[3][t], lq::dsp::kTruePeakTaps[0][T - 1 - t]) << "tap " << t;
+    EXPECT_EQ(lq::dsp::kTruePeakTaps[2][t], lq::dsp::kTruePeakTaps[1][T - 1 - t]) << "tap " << t;
+  }
+  for (int p = 0; p < lq::dsp::kTruePeakPhases; ++p) {
+    double sum = 0.0;
+    for (int t = 0; t < T; ++t) sum += lq::dsp::kTruePeakTaps[p][t];
+    EXPECT_GT(sum, 0.97) << "phase " << p;
+    EXPECT_LT(sum, 1.002) << "phase " << p;
+  }
+}
