@@ -2,6 +2,7 @@
 // realised FIR against the target (evaluated here by a direct float64 cosine sum, not the design's
 // own FFT check), exact tap symmetry and odd length, and neutral EQ through the Convolver.
 #include "host/eq_design.hpp"
+#include "support/eq_bands.hpp"
 
 #include <gtest/gtest.h>
 
@@ -39,13 +40,7 @@ struct Case {
 };
 
 EqBand band(EqBandType t, double f, double gain_db = 0.0, double q = 0.7071067811865476, int slope = 12) {
-  EqBand b;
-  b.type = t;
-  b.freq_hz = f;
-  b.gain_db = gain_db;
-  b.q = q;
-  b.slope_db_per_oct = slope;
-  return b;
+  return lq::test::eq_band(t, f, gain_db, q, slope);
 }
 
 std::vector<Case> cases() {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "host/eq_design.hpp"
+#include "support/eq_bands.hpp"
 #include "host/errors.hpp"
 #include "host/mixing.hpp"
 
@@ -24,14 +25,8 @@ using lq::EqBandType;
 using cd = std::complex<double>;
 constexpr double kPi = 3.14159265358979323846;
 
-EqBand band(EqBandType t, double f, double g, double q, int slope = 12) {
-  EqBand b;
-  b.type = t;
-  b.freq_hz = f;
-  b.gain_db = g;
-  b.q = q;
-  b.slope_db_per_oct = slope;
-  return b;
+EqBand band(EqBandType t, double f, double gain_db = 0.0, double q = 0.7071067811865476, int slope = 12) {
+  return lq::test::eq_band(t, f, gain_db, q, slope);
 }
 
 std::vector<EqBand> extremes() {
