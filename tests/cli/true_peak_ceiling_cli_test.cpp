@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "reference/reconstruction.hpp"
+#include "support/hot_stems.hpp"
 #include "support/libebur128_meter.hpp"
 #include "support/test_files.hpp"
 
@@ -31,31 +32,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr double kPi = 3.14159265358979323846;
-
-// A stereo stem of `n` frames, driven about 6 dB over full scale so the limiter works: noise flat
-// to Nyquist, noise above 0.4 fs (alternate signs on low-passed noise), hard-clipped drum bursts,
-// a square wave, two near-Nyquist sines beating slowly.
-std::vector<std::vector<float>> stem(int kind, std::mt19937& rng, int n) {
-  std::normal_distribution<double> g(0.0, 1.0);
-  std::uniform_real_distribution<double> u(0.0, 1.0);
-  std::vector<std::vector<float>> x(2, std::vector<float>(static_cast<size_t>(n)));
-  for (auto& c : x) {
-    double lp = 0.0;
-    const double period = 6.3 + 9.0 * u(rng), f = 0.46 + 0.035 * u(rng);
-    for (int i = 0; i < n; ++i) {
-      double v = 0.0;
-      switch (kind) {
-        case 0: v = 0.5 * g(rng); break;
-        case 1: lp = 0.9 * lp + 0.1 * g(rng); v = (i % 2 ? -2.0 : 2.0) * lp; break;
-        case 2: v = std::clamp(4.0 * std::exp(-double(i % 2000) / 250.0) * g(rng), -1.6, 1.6); break;
-        case 3: v = std::fmod(double(i), period) < period / 2 ? 1.5 : -1.5; break;
-        default: v = std::sin(2 * kPi * f * i) + std::sin(2 * kPi * (f - 0.0005) * i + 1.0);
-      }
-      c[size_t(i)] = float(v);
-    }
-  }
-  return x;
-}
 
 TEST(TruePeakCeiling, HoldsOnTheIdealReconstructionOf200Renders) {
   std::mt19937 rng(2026);
@@ -71,7 +47,7 @@ TEST(TruePeakCeiling, HoldsOnTheIdealReconstructionOf200Renders) {
     // Half the renders: the stem band-limited to 0.49 fs first, as a mix through a sample-rate
     // converter or an anti-alias filter is; the rest as generated, with content up to fs/2.
     const bool band_limited = i % 2 == 0;
-    auto x = stem(kind, rng, 3000);
+    auto x = lq::test::hot_stem(kind, rng, 3000);
     if (band_limited) {
       for (auto& c : x) {
         const auto y = lq::test::low_pass(std::vector<double>(c.begin(), c.end()), 0.49);

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <set>
 
@@ -25,6 +26,20 @@ TEST(Catalog, ShardsPartitionTheSongsIntoBalancedParts) {
     }
     if (n == 7) {
       for (int c : per) EXPECT_GT(c, 500 / 7 / 2) << "shards are badly unbalanced";
+    }
+  }
+}
+
+// Every shard gets its share: 7000 ids over 7 shards, 1000 each expected, a binomial spread of about
+// 29; every count within 5 of those (a function that favoured one shard by even a sixth fails).
+TEST(Catalog, ShardsAreEvenOverManySongs) {
+  for (int n : {2, 5, 7}) {
+    const int songs = 1000 * n;
+    std::vector<int> per(static_cast<size_t>(n), 0);
+    for (int i = 0; i < songs; ++i) ++per[static_cast<size_t>(lq::shard_of("catalog/" + std::to_string(i) + ".toml", n))];
+    const double p = 1.0 / n, spread = std::sqrt(songs * p * (1.0 - p));
+    for (int s = 0; s < n; ++s) {
+      EXPECT_NEAR(per[static_cast<size_t>(s)], 1000.0, 5.0 * spread) << "shard " << s << " of " << n;
     }
   }
 }

@@ -63,6 +63,21 @@ TEST(Width, OneIsBitIdenticalAndZeroIsMono) {
   }
 }
 
+// Between and beyond: mid (L + R) / 2 stays, side (L - R) / 2 is scaled by the width.
+TEST(Width, ScalesTheSideAndKeepsTheMid) {
+  for (double w : {0.5, 1.5, 2.0}) {
+    auto a = ramp(2, 1000);
+    for (size_t i = 0; i < 1000; ++i) a.channels[1][i] = 0.3f * std::sin(0.01f * float(i));
+    const auto ref = a;
+    lq::apply_width(a, w);
+    for (size_t i = 0; i < 1000; ++i) {
+      const double l0 = ref.channels[0][i], r0 = ref.channels[1][i], l = a.channels[0][i], r = a.channels[1][i];
+      ASSERT_NEAR(0.5 * (l + r), 0.5 * (l0 + r0), 1e-6) << "width " << w << " frame " << i;
+      ASSERT_NEAR(0.5 * (l - r), w * 0.5 * (l0 - r0), 1e-6) << "width " << w << " frame " << i;
+    }
+  }
+}
+
 TEST(AddInto, GrowsTheDestinationAndSumsInOrder) {
   lq::AudioBuffer dst(2, 10, 48000.0);
   const auto src = ramp(2, 25);

@@ -88,3 +88,23 @@ TEST(RangeGate, AQuietHalfNineteenAndAHalfLuUnderTheMeanIsInTheRange) {
   lq::cpu::ThreadPool pool(2);
   EXPECT_NEAR(lq::measure_loudness(a, pool).loudness_range_lu, 22.5, 0.5);
 }
+
+// The loudness range's percentiles (EBU Tech 3342: P95 - P10 of the gated short-term values, nearest
+// rank). A 1 kHz tone whose level rises linearly in dB, 20 dB over 60 s: each 3 s window's mean
+// power is the level at its end less a constant, so the short-term values every 100 ms (windows
+// ending at 3.0, 3.1, ..., 63.0 s: n = 601) step evenly by 1/30 LU, all within the -20 LU gate, and
+// the range is (rank(95) - rank(10)) / 30 with rank(p) = round((n - 1) p / 100) = 570 and 60:
+// 17.0 LU. The 94th or 11th percentile reads 16.8 LU.
+TEST(RangePercentiles, AnEvenRampReadsTheNinetyFifthLessTheTenthPercentile) {
+  lq::test::DecodedFile f;
+  f.sample_rate = int(kRate);
+  f.channels.assign(1, std::vector<float>(size_t(63 * kRate)));
+  for (size_t i = 0; i < f.channels[0].size(); ++i) {
+    const double t = double(i) / kRate;
+    f.channels[0][i] = static_cast<float>(std::pow(10.0, (-35.0 + t / 3.0) / 20.0) * std::sin(2.0 * kPi * 1000.0 * t));
+  }
+  lq::AudioBuffer a(1, int64_t(f.channels[0].size()), f.sample_rate);
+  a.channels = f.channels;
+  lq::cpu::ThreadPool pool(2);
+  EXPECT_NEAR(lq::measure_loudness(a, pool).loudness_range_lu, (570 - 60) / 30.0, 0.02);
+}
