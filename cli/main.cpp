@@ -51,8 +51,8 @@ int main(int argc, char** argv) {
   render_cmd->add_option("--ceiling-dbtp", render.ceiling_dbtp, "True-peak ceiling, dBTP")
       ->check(finite)->check(CLI::Range(-20.0, 0.0));
   render_cmd->add_option("--threads", render.threads, "Worker threads (0: all cores)")->check(CLI::Range(0, 1024));
-  render_cmd->add_option("--backend", render.backend, "cpu, cuda or auto")
-      ->check(CLI::IsMember({"cpu", "cuda", "auto"}));
+  render_cmd->add_option("--backend", render.backend, "cpu, cuda or auto (cuda-host: the GPU path on the CPU, a test aid)")
+      ->check(CLI::IsMember({"cpu", "cuda", "auto", "cuda-host"}));
   render_cmd->add_flag("-q,--quiet", render.quiet, "Print nothing but errors");
 
   lq::cli::MeasureArgs measure;
@@ -73,7 +73,8 @@ int main(int argc, char** argv) {
   batch_cmd->add_option("--jobs", batch.jobs, "Songs in flight (0: min(8, max(2, cores/2)))")->check(CLI::Range(0, 256));
   batch_cmd->add_option("--threads", batch.threads, "CPU threads in all (0: every core), shared by the songs in flight")
       ->check(CLI::Range(0, 1024));
-  batch_cmd->add_option("--backend", batch.backend, "cpu, cuda or auto")->check(CLI::IsMember({"cpu", "cuda", "auto"}));
+  batch_cmd->add_option("--backend", batch.backend, "cpu, cuda or auto (cuda-host: the GPU path on the CPU, a test aid)")
+      ->check(CLI::IsMember({"cpu", "cuda", "auto", "cuda-host"}));
   batch_cmd->add_option("--format", batch.format, "wav or flac")->check(CLI::IsMember({"wav", "flac"}));
   batch_cmd->add_flag("--force", batch.force, "Render songs again even when their output is complete");
   batch_cmd->add_flag("--export-groups", batch.export_groups, "Also write each processed group bus (OUT/<song>/groups/)");

@@ -21,6 +21,10 @@
 #include "kernels/cpu/thread_pool.hpp"
 #include "kernels/dsp/dynamics_params.hpp"
 
+namespace lq::dev {
+struct Counters;
+}
+
 namespace lq {
 
 using cpu::DynamicsStats;
@@ -43,6 +47,9 @@ class Backend {
 
   virtual std::string name() const = 0;         // "cpu" or "cuda"
   virtual std::string device() const = 0;       // e.g. "2 threads" or "cuda:0 NVIDIA H100 (sm_90)"
+  // What a backend over the device interface has done so far (host/device_backend.hpp); null for
+  // the CPU backend.
+  virtual const dev::Counters* device_counters() const { return nullptr; }
 
   // For each channel c: y[c][k] = sum_j h_c[j] x[c][offset + k - j], k in [0, n_out), x[c] taken
   // as 0 outside [0, n_in); h_c = taps[c] (taps.size() == x.size(); equal spans share one spectrum).
@@ -122,7 +129,12 @@ class CpuBackend final : public Backend {
 std::unique_ptr<CompressorStream> make_cpu_compressor_stream(const dsp::CompressorParams& params, double sample_rate,
                                                              int channels, cpu::ThreadPool& pool);
 
-// Picks the backend for `--backend cpu|cuda|auto`. cuda: the CUDA backend on device 0, or
+// The names --backend takes: cpu, cuda, auto, and cuda-host (the device backend's orchestration on
+// the host executor: a test aid, not for speed; host/device_backend.hpp).
+inline constexpr const char* kBackendNames = "cpu, cuda, auto or cuda-host";
+bool known_backend(const std::string& name);
+
+// Picks the backend for `--backend cpu|cuda|auto|cuda-host`. cuda: the CUDA backend on device 0, or
 // UsageError when this build has none, UserError when no GPU is usable (with the runtime's
 // reason). auto: CUDA when a device is usable, else the CPU; *note says why the CPU was chosen.
 // `pool` serves the CPU backend and must outlive the result.

@@ -6,6 +6,7 @@
 #include <tuple>
 
 #include "host/backend.hpp"
+#include "host/device_backend.hpp"
 #include "host/devices.hpp"
 #include "host/errors.hpp"
 #include "host/shared_cache.hpp"
@@ -108,22 +109,28 @@ Backend::MeterPasses CpuBackend::meter_passes(const AudioBuffer& audio, std::spa
   return r;
 }
 
+bool known_backend(const std::string& name) {
+  return name == "cpu" || name == "cuda" || name == "auto" || name == "cuda-host";
+}
+
 std::unique_ptr<Backend> make_backend(const std::string& name, cpu::ThreadPool& pool, std::string* note) {
   if (name == "cpu") return std::make_unique<CpuBackend>(pool);
   if (name == "cuda") return make_cuda_backend(0);
+  if (name == "cuda-host") return make_cuda_host_backend(pool);
   if (name == "auto") {
     std::string why;
     if (cuda_usable(&why)) return make_cuda_backend(0);
     if (note) *note = "no usable GPU (" + why + "): rendered on the CPU";
     return std::make_unique<CpuBackend>(pool);
   }
-  throw UsageError("--backend " + name + ": unknown backend (cpu, cuda or auto)");
+  throw UsageError("--backend " + name + ": unknown backend (" + kBackendNames + ")");
 }
 
 #ifndef LQ_HAVE_CUDA
 std::unique_ptr<Backend> make_cuda_backend(int) {
   throw UsageError(std::string("--backend cuda: this build has no CUDA backend (configure with LACQUER_CUDA=ON where nvcc is installed)"));
 }
+std::unique_ptr<Backend> make_cuda_device_backend(int device_index, DeviceBackendOptions) { return make_cuda_backend(device_index); }
 #endif
 
 }  // namespace lq

@@ -30,6 +30,7 @@
 #include "kernels/cpu/convolver.hpp"
 #include "kernels/cpu/dynamics.hpp"
 #include "kernels/cpu/reconstruction_peak.hpp"
+#include "kernels/device/device.hpp"
 #include "kernels/dsp/common.hpp"
 #include "kernels/dsp/true_peak.hpp"
 
@@ -756,6 +757,12 @@ void close_report(json& report, const json& warnings, const Session& session, co
                        {"threads", pool.size()}};
   if (backend.name() == "cpu") report["lacquer"]["fftw_plans"] = cpu::fftw_wisdom_accepted() ? "shipped wisdom" : "FFTW_ESTIMATE";
   if (!backend_note.empty()) report["lacquer"]["backend_note"] = backend_note;
+  if (const dev::Counters* c = backend.device_counters()) {
+    report["lacquer"]["device_counters"] = {
+        {"h2d_bytes", c->h2d_bytes},       {"d2h_bytes", c->d2h_bytes},           {"d2d_bytes", c->d2d_bytes},
+        {"syncs", c->syncs},               {"launches", c->launches},             {"launch_items", c->launch_items},
+        {"ffts", c->ffts},                 {"fft_samples", c->fft_samples},       {"peak_device_bytes", c->peak_device_bytes}};
+  }
   report["session"] = {{"source", session.source.string()}, {"hash", session_hash(session)}};
   for (const auto& [key, value] : options.report_extra.items()) report[key] = value;
 }
@@ -771,8 +778,8 @@ RenderResult render(const Session& session, const RenderOptions& options) {
   json& timing = report["timing_s"];
   json warnings = json::array();
 
-  if (options.backend != "cpu" && options.backend != "cuda" && options.backend != "auto") {
-    throw UsageError("--backend " + options.backend + ": unknown backend (cpu, cuda or auto)");
+  if (!known_backend(options.backend)) {
+    throw UsageError("--backend " + options.backend + ": unknown backend (" + kBackendNames + ")");
   }
   preflight_output(session, options);
   Publication publication;  // what it writes is published together at the end, or not at all

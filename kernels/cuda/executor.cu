@@ -1,10 +1,10 @@
-// The CUDA executor's device, stream, plan cache and transfers, and the peak scans
+// The CUDA dynamics executor's device, stream and transfers, and the limiter's detector
 // (kernels/cuda/executor.hpp).
 //
-// True peak: one thread per output position n computes dsp::true_peak_at for every channel (the
-// same function and the same order of sums as the CPU, with FMA contraction off: the same bits) and
-// keeps the maximum; maxima reduce per block in shared memory, then on the host. A maximum is exact,
-// so the figure does not depend on the reduction's shape. Sample peak: the same over |x|.
+// Detector: one thread per output position n computes the limiter's readings for every channel
+// (the same functions and order of sums as the CPU, with FMA contraction off) and keeps the
+// maximum; maxima reduce per block in shared memory, then on the host. A maximum is exact, so the
+// figure does not depend on the reduction's shape.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -79,27 +79,6 @@ __global__ void profile_kernel(const float* x, int channels, long long frames, l
   profile[n] = m;
 }
 
-// The meter's reading: dsp::true_peak_at, positions [0, frames + 11).
-struct AnnexTwoReading {
-  __device__ double operator()(const float* x, long long frames, long long n) const { return dsp::true_peak_at(x, frames, n); }
-};
-
-__global__ void abs_max_kernel(const float* x, long long n, double* block_max) {
-  __shared__ double best[kThreads];
-  float m = 0.0f;
-  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
-    const float a = fabsf(x[i]);
-    m = a > m ? a : m;
-  }
-  best[threadIdx.x] = double(m);
-  __syncthreads();
-  for (unsigned s = blockDim.x / 2; s > 0; s >>= 1) {
-    if (threadIdx.x < s && best[threadIdx.x + s] > best[threadIdx.x]) best[threadIdx.x] = best[threadIdx.x + s];
-    __syncthreads();
-  }
-  if (threadIdx.x == 0) block_max[blockIdx.x] = best[0];
-}
-
 double host_max_of_blocks(const DeviceBuffer<double>& blocks, cudaStream_t s) {
   std::vector<double> h(blocks.size());
   blocks.download(h.data(), h.size());
@@ -115,13 +94,6 @@ double device_max(const double* values, int64_t n, cudaStream_t stream) {
   max_kernel<<<kReduceBlocks, kThreads, 0, stream>>>(values, n, blocks.get());
   LQ_CUDA_CHECK_LAUNCH();
   return host_max_of_blocks(blocks, stream);
-}
-
-const FftPlan& Executor::Impl::plan(int k, int batch, cufftType type) {
-  const auto key = std::make_pair(std::make_pair(k, batch), static_cast<int>(type));
-  auto it = plans.find(key);
-  if (it == plans.end()) it = plans.emplace(key, FftPlan(k, batch, type, s())).first;
-  return it->second;
 }
 
 DeviceAudio Executor::Impl::upload(const cpu::AudioBuffer& a) {
@@ -175,16 +147,6 @@ double Executor::Impl::limiter_peak(const DeviceAudio& a, double* profile) {
   return device_max(profile, positions, s());
 }
 
-double Executor::Impl::true_peak(const DeviceAudio& a, double* profile) {
-  const long long positions = a.frames + dsp::kTruePeakTapsPerPhase - 1;
-  DeviceBuffer<double> own(profile ? 0 : static_cast<size_t>(positions), s());
-  double* out = profile ? profile : own.get();
-  profile_kernel<<<grid_for(positions, kThreads), kThreads, 0, s()>>>(a.data.get(), a.channels, a.frames, positions,
-                                                                       AnnexTwoReading{}, out);
-  LQ_CUDA_CHECK_LAUNCH();
-  return device_max(out, positions, s());
-}
-
 Executor::Executor(int device_index) : impl_() {
   LQ_CUDA_CHECK(cudaSetDevice(device_index));
   impl_ = std::make_unique<Impl>();
@@ -203,7 +165,9 @@ Executor::Executor(int device_index) : impl_() {
   LQ_CUDA_CHECK(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep));
   float taps[dsp::kSincFilterCount][dsp::kSincPhases][dsp::kSincMaxTaps];
   dsp::sinc_taps(taps);
-  LQ_CUDA_CHECK(cudaMemcpyToSymbol(kSincTapsDevice, taps, sizeof taps));
+  // Stream-ordered (the kernels run on a non-blocking stream), and complete before `taps` goes.
+  LQ_CUDA_CHECK(cudaMemcpyToSymbolAsync(kSincTapsDevice, taps, sizeof taps, 0, cudaMemcpyHostToDevice, impl_->s()));
+  LQ_CUDA_CHECK(cudaStreamSynchronize(impl_->s()));
 }
 
 Executor::~Executor() {
@@ -211,20 +175,5 @@ Executor::~Executor() {
 }
 
 std::string Executor::description() const { return impl_->description; }
-
-double Executor::true_peak_scan(const cpu::AudioBuffer& audio) {
-  if (audio.frames() == 0 || audio.channel_count() == 0) return 0.0;
-  const DeviceAudio d = impl_->upload(audio);
-  return impl_->true_peak(d, nullptr);
-}
-
-double Executor::sample_peak_scan(const cpu::AudioBuffer& audio) {
-  if (audio.frames() == 0 || audio.channel_count() == 0) return 0.0;
-  const DeviceAudio d = impl_->upload(audio);
-  DeviceBuffer<double> blocks(kReduceBlocks, impl_->s());
-  abs_max_kernel<<<kReduceBlocks, kThreads, 0, impl_->s()>>>(d.data.get(), (long long)d.data.size(), blocks.get());
-  LQ_CUDA_CHECK_LAUNCH();
-  return host_max_of_blocks(blocks, impl_->s());
-}
 
 }  // namespace lq::cuda

@@ -1,11 +1,10 @@
-// The CUDA executor of the chain's sample passes: one device, one stream, cuFFT plans and filter
-// spectra cached by shape. Plain C++ interface (no CUDA types), so host/ compiles it with g++;
-// host/cuda_backend.cpp wraps it as the `cuda` Backend (host/backend.hpp states the contracts).
+// The CUDA compressor and true-peak limiter (kernels/cuda/dynamics.cu): one device, one stream.
+// Plain C++ interface (no CUDA types), so host/ compiles it with g++; host/cuda_backend.cpp gives
+// it the `cuda` backend's dynamics (host/backend.hpp states the contracts). The other passes run
+// on the device interface (host/device_backend.hpp); these two follow them there next.
 //
-// Each call uploads its buffers, runs its kernels on the stream and downloads the result before it
-// returns (stage-level offload). Device memory comes from the stream-ordered pool; long inputs are
-// processed in fixed batches (convolutions) so a song never needs more than a bounded working set
-// beyond its own buffers.
+// Each call uploads its buffer, runs its kernels on the stream and downloads the result before it
+// returns. Device memory comes from the stream-ordered pool.
 #pragma once
 
 #include <cstdint>
@@ -29,15 +28,8 @@ class Executor {
 
   std::string description() const;  // "cuda:0 NVIDIA H100 80GB HBM3 (sm_90, 81559 MiB)"
 
-  void convolve(std::span<const float* const> x, int64_t n_in, int64_t offset,
-                std::span<const std::span<const float>> taps, std::span<float* const> y, int64_t n_out);
   cpu::DynamicsStats compress(cpu::AudioBuffer& audio, const dsp::CompressorParams& params);
   cpu::LimiterStats limit_true_peak(cpu::AudioBuffer& audio, const dsp::LimiterParams& params);
-  std::vector<std::vector<double>> k_weighted_segment_energies(const cpu::AudioBuffer& audio,
-                                                               std::span<const int> channels,
-                                                               int64_t segment_frames);
-  double true_peak_scan(const cpu::AudioBuffer& audio);
-  double sample_peak_scan(const cpu::AudioBuffer& audio);
 
   struct Impl;
 

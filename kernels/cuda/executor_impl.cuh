@@ -24,26 +24,11 @@ struct Executor::Impl {
   int device = 0;
   std::string description;
   Stream stream;
-  // cuFFT plans keyed by (K, batch, type): constants of the algorithm (docs/algorithms.md "Convolution").
-  std::map<std::pair<std::pair<int, int>, int>, FftPlan> plans;
-
-  // Filter spectra (K/2+1 bins, 1/K folded in) by their exact taps, shared across this executor's
-  // calls: a song's identical EQs (one executor per render) are transformed once. At most
-  // kSpectraCached, then emptied.
-  static constexpr size_t kSpectraCached = 32;
-  std::map<std::vector<float>, DeviceBuffer<cufftComplex>> spectra;
-
   cudaStream_t s() const { return stream.get(); }
-  const FftPlan& plan(int k, int batch, cufftType type);
-  // The spectrum of `taps` at FFT size k (computed on first use; valid until the next call).
-  const DeviceBuffer<cufftComplex>& spectrum(std::span<const float> taps, int k);
 
   DeviceAudio upload(const cpu::AudioBuffer& a);
   void download(const DeviceAudio& d, cpu::AudioBuffer& a);
 
-  // Max over channels and positions n in [0, frames + 11) of dsp::true_peak_at; if `profile` is not
-  // null it receives the per-position maximum over channels (frames + 11 doubles).
-  double true_peak(const DeviceAudio& a, double* profile);
   // The limiter's detector: max over channels and positions n in [0, frames + 127) of Annex 2 and
   // the 4x sincs (kernels/dsp/true_peak.hpp); `profile` (frames + 127 doubles) receives each position's.
   double limiter_peak(const DeviceAudio& a, double* profile);

@@ -1,5 +1,7 @@
 // labels: gpu;slow
-// Whole renders (lq::render) on the CUDA backend against the CPU backend: the demo song when its
+// Whole renders (lq::render) on the device backends against the CPU backend, each test on `cuda`
+// (a GPU; skipped without one, a failure under LQ_REQUIRE_GPU=1) and on `cuda-host` (the same
+// orchestration on the host executor, every machine): the demo song when its
 // material is present, and five sessions that between them use every stage (plain sum; stem EQ
 // and compressors, group compressor and width; a reverb to the master with normalisation; 44.1 kHz
 // stems resampled to 48 kHz with a panned mono stem; heavy limiting). Output is 32-bit float so the
@@ -171,18 +173,18 @@ constexpr const char* kDitheredSession = "render_parity_dithered.toml";
 // Renders `session` (written to session_dir with 32-bit float output) on both backends into
 // out_dir and compares; then renders it once more on CUDA, and twice with 24-bit dithered output,
 // for byte identity. Returns the CPU render's report (for session-specific checks).
-json expect_backends_agree(const fs::path& session_dir, const std::string& session, const fs::path& out_dir,
-                           bool also_24_bit = true) {
+json expect_backends_agree(const std::string& device_backend, const fs::path& session_dir, const std::string& session,
+                           const fs::path& out_dir, bool also_24_bit = true) {
   const std::string float_text = with_encode(session, "bit_depth = 32");
   EXPECT_FALSE(float_text.empty()) << "the session text has no [master] table";
   if (float_text.empty()) return json();
   const fs::path float_session = session_dir / kFloatSession, dithered_session = session_dir / kDitheredSession;
   lq::test::write_text_file(float_session, float_text);
   const Rendered cpu = render_on(float_session, "cpu", out_dir / "cpu.wav");
-  const Rendered cuda = render_on(float_session, "cuda", out_dir / "cuda.wav");
+  const Rendered cuda = render_on(float_session, device_backend, out_dir / "cuda.wav");
 
   EXPECT_EQ(figure(cpu.report, {"lacquer", "backend"}), "cpu");
-  EXPECT_EQ(figure(cuda.report, {"lacquer", "backend"}), "cuda");
+  EXPECT_EQ(figure(cuda.report, {"lacquer", "backend"}), device_backend);
   EXPECT_EQ(cuda.sample_rate, cpu.sample_rate);
   EXPECT_EQ(cuda.samples.size(), cpu.samples.size());
   for (size_t c = 0; c < std::min(cuda.samples.size(), cpu.samples.size()); ++c) {
@@ -202,7 +204,7 @@ json expect_backends_agree(const fs::path& session_dir, const std::string& sessi
   EXPECT_LE(true_peak_of(cuda.samples, cuda.sample_rate), ceiling_linear) << "CUDA output over the ceiling";
   EXPECT_LE(true_peak_of(cpu.samples, cpu.sample_rate), ceiling_linear) << "CPU output over the ceiling";
 
-  const Rendered again = render_on(float_session, "cuda", out_dir / "cuda_again.wav");
+  const Rendered again = render_on(float_session, device_backend, out_dir / "cuda_again.wav");
   EXPECT_EQ(again.samples.size(), cuda.samples.size());
   for (size_t c = 0; c < std::min(again.samples.size(), cuda.samples.size()); ++c) {
     EXPECT_TRUE(lq::test::bit_equal(again.samples[c], cuda.samples[c])) << "second CUDA render, channel " << c;
@@ -210,8 +212,8 @@ json expect_backends_agree(const fs::path& session_dir, const std::string& sessi
   EXPECT_TRUE(same_bytes(out_dir / "cuda.wav", out_dir / "cuda_again.wav")) << "32-bit float";
   if (also_24_bit) {
     lq::test::write_text_file(dithered_session, with_encode(session, "bit_depth = 24\ndither = true"));
-    const Rendered first = render_on(dithered_session, "cuda", out_dir / "cuda24.wav");
-    render_on(dithered_session, "cuda", out_dir / "cuda24_again.wav");
+    const Rendered first = render_on(dithered_session, device_backend, out_dir / "cuda24.wav");
+    render_on(dithered_session, device_backend, out_dir / "cuda24_again.wav");
     EXPECT_EQ(figure(first.report, {"master", "dither"}), "tpdf");
     EXPECT_TRUE(same_bytes(out_dir / "cuda24.wav", out_dir / "cuda24_again.wav")) << "24-bit, dithered";
     EXPECT_LE(true_peak_of(first.samples, first.sample_rate), ceiling_linear) << "24-bit CUDA output over the ceiling";
@@ -224,9 +226,10 @@ fs::path demo_dir() {
   return fs::exists(dir / ".done") ? dir : fs::path();
 }
 
-class RenderParity : public ::testing::Test {
+class RenderParity : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
+    if (GetParam() == "cuda-host") return;
     std::string why;
     if (!lq::cuda_usable(&why)) {
       // On a machine that has a GPU (LQ_REQUIRE_GPU=1) a skip would read as a pass: fail instead.
@@ -239,7 +242,7 @@ class RenderParity : public ::testing::Test {
 
 }  // namespace
 
-TEST_F(RenderParity, TheDemoSongAgrees) {
+TEST_P(RenderParity, TheDemoSongAgrees) {
   const fs::path demo = demo_dir();
   if (demo.empty()) GTEST_SKIP() << "no demo material in .cache/demo (scripts/fetch-demo.sh fetches it)";
   std::vector<fs::path> songs;
@@ -266,10 +269,10 @@ TEST_F(RenderParity, TheDemoSongAgrees) {
       for (const auto& f : files) fs::remove(f, ec);
     }
   } remove_sessions{{song / kFloatSession, song / kDitheredSession}};
-  expect_backends_agree(song, session, lq::test::fresh_dir(), /*also_24_bit=*/false);
+  expect_backends_agree(GetParam(), song, session, lq::test::fresh_dir(), /*also_24_bit=*/false);
 }
 
-TEST_F(RenderParity, NeutralSessionIsThePlainSumOnBothBackends) {
+TEST_P(RenderParity, NeutralSessionIsThePlainSumOnBothBackends) {
   const unsigned seed = fresh_seed();
   SCOPED_TRACE("seed " + std::to_string(seed));
   std::mt19937 rng(seed);
@@ -277,7 +280,7 @@ TEST_F(RenderParity, NeutralSessionIsThePlainSumOnBothBackends) {
   lq::test::write_audio_file(dir / "drums.wav", make_stem(Kind::kDrums, 2, 4.0, 48000, 0.1f, rng), 48000);
   lq::test::write_audio_file(dir / "bass.wav", make_stem(Kind::kBass, 2, 4.0, 48000, 0.1f, rng), 48000);
   lq::test::write_audio_file(dir / "pad.wav", make_stem(Kind::kPad, 2, 4.0, 48000, 0.1f, rng), 48000);
-  expect_backends_agree(dir, R"(
+  expect_backends_agree(GetParam(), dir, R"(
 [master]
 ceiling_dbtp = 0.0
 [stems.drums]
@@ -297,7 +300,7 @@ group = "a"
   for (size_t c = 0; c < cpu.channels.size(); ++c) EXPECT_TRUE(lq::test::bit_equal(cuda.channels[c], cpu.channels[c]));
 }
 
-TEST_F(RenderParity, StemEqAndCompressorsWithAGroupCompressorAndWidthAgree) {
+TEST_P(RenderParity, StemEqAndCompressorsWithAGroupCompressorAndWidthAgree) {
   const unsigned seed = fresh_seed();
   SCOPED_TRACE("seed " + std::to_string(seed));
   std::mt19937 rng(seed);
@@ -305,7 +308,7 @@ TEST_F(RenderParity, StemEqAndCompressorsWithAGroupCompressorAndWidthAgree) {
   lq::test::write_audio_file(dir / "kick.wav", make_stem(Kind::kDrums, 2, 6.0, 48000, 0.6f, rng), 48000);
   lq::test::write_audio_file(dir / "bass.wav", make_stem(Kind::kBass, 2, 6.0, 48000, 0.4f, rng), 48000);
   lq::test::write_audio_file(dir / "keys.wav", make_stem(Kind::kPad, 2, 6.0, 48000, 0.3f, rng), 48000);
-  expect_backends_agree(dir, R"(
+  expect_backends_agree(GetParam(), dir, R"(
 [master]
 [groups.drums]
 width = 1.4
@@ -332,7 +335,7 @@ eq = [ { type = "high_shelf", freq_hz = 6000.0, gain_db = -3.0 }, { type = "notc
 )", dir);
 }
 
-TEST_F(RenderParity, ReverbSendReturningToTheMasterWithNormalisationAgrees) {
+TEST_P(RenderParity, ReverbSendReturningToTheMasterWithNormalisationAgrees) {
   const unsigned seed = fresh_seed();
   SCOPED_TRACE("seed " + std::to_string(seed));
   std::mt19937 rng(seed);
@@ -340,7 +343,7 @@ TEST_F(RenderParity, ReverbSendReturningToTheMasterWithNormalisationAgrees) {
   lq::test::write_audio_file(dir / "drums.wav", make_stem(Kind::kDrums, 2, 5.0, 48000, 0.5f, rng), 48000);
   lq::test::write_audio_file(dir / "pad.wav", make_stem(Kind::kPad, 2, 5.0, 48000, 0.3f, rng), 48000);
   lq::test::write_audio_file(dir / "hall.wav", make_ir(1.5, 48000, rng), 48000);
-  const json report = expect_backends_agree(dir, R"(
+  const json report = expect_backends_agree(GetParam(), dir, R"(
 [master]
 target_lufs = -14.0
 ceiling_dbtp = -1.0
@@ -360,7 +363,7 @@ sends = [ { reverb = "hall", level_db = -6.0 } ]
   EXPECT_GT(figure(report, {"master", "tail_s"}).get<double>(), 0.1) << "the reverb tail should be kept";
 }
 
-TEST_F(RenderParity, ResampledStemsWithAPannedMonoStemAgree) {
+TEST_P(RenderParity, ResampledStemsWithAPannedMonoStemAgree) {
   const unsigned seed = fresh_seed();
   SCOPED_TRACE("seed " + std::to_string(seed));
   std::mt19937 rng(seed);
@@ -368,7 +371,7 @@ TEST_F(RenderParity, ResampledStemsWithAPannedMonoStemAgree) {
   lq::test::write_audio_file(dir / "vocal.wav", make_stem(Kind::kNoise, 1, 5.0, 44100, 0.5f, rng), 44100);
   lq::test::write_audio_file(dir / "bass.wav", make_stem(Kind::kBass, 2, 5.0, 44100, 0.3f, rng), 44100);
   lq::test::write_audio_file(dir / "drums.wav", make_stem(Kind::kDrums, 2, 5.0, 44100, 0.4f, rng), 44100);
-  const json report = expect_backends_agree(dir, R"(
+  const json report = expect_backends_agree(GetParam(), dir, R"(
 [master]
 sample_rate = 48000
 target_lufs = -16.0
@@ -390,7 +393,7 @@ group = "drums"
   EXPECT_EQ(figure(report, {"master", "processing_sample_rate"}), 44100.0);
 }
 
-TEST_F(RenderParity, HeavyLimitingToMinusEightLufsAgreesUnderTheCeiling) {
+TEST_P(RenderParity, HeavyLimitingToMinusEightLufsAgreesUnderTheCeiling) {
   const unsigned seed = fresh_seed();
   SCOPED_TRACE("seed " + std::to_string(seed));
   std::mt19937 rng(seed);
@@ -398,7 +401,7 @@ TEST_F(RenderParity, HeavyLimitingToMinusEightLufsAgreesUnderTheCeiling) {
   lq::test::write_audio_file(dir / "drums.wav", make_stem(Kind::kDrums, 2, 6.0, 48000, 1.0f, rng), 48000);
   lq::test::write_audio_file(dir / "bass.wav", make_stem(Kind::kBass, 2, 6.0, 48000, 0.8f, rng), 48000);
   lq::test::write_audio_file(dir / "noise.wav", make_stem(Kind::kNoise, 2, 6.0, 48000, 0.8f, rng), 48000);
-  const json report = expect_backends_agree(dir, R"(
+  const json report = expect_backends_agree(GetParam(), dir, R"(
 [master]
 target_lufs = -8.0
 ceiling_dbtp = -1.0
@@ -416,3 +419,6 @@ group = "music"
   EXPECT_GT(figure(report, {"master", "limiter", "max_gain_reduction_db"}).get<double>(), 3.0)
       << "the session should need heavy limiting";
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, RenderParity, ::testing::Values("cuda", "cuda-host"),
+                         [](const auto& p) { return p.param == "cuda" ? std::string("Cuda") : std::string("CudaHost"); });

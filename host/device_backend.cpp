@@ -1,0 +1,310 @@
+// The device backend's orchestration (host/device_backend.hpp): which kernels, in which order, on
+// which buffers, with which batch shapes; the same code whichever executor runs it.
+//
+// Convolution: the channels that share a filter length (so an FFT size K) form one problem of
+// channels x segments overlap-save frames (kernels/dsp/overlap_save.hpp), run in batches of
+// batch_samples / K frames: gather -> rfft -> multiply by the channel's filter spectrum -> irfft ->
+// scatter. Every frame is written once from its own inputs, so the bits depend only on the input.
+// Filter spectra: the taps in float64, transformed once per (taps, K) and rounded to float with
+// 1/K folded in, as the CPU convolver does; cached by their taps across calls.
+// Meter: the two K-weighting biquads in three phases over chunks (kernels/device/kernels.hpp),
+// the chunk start states carried on the device. Peaks: a per-position profile, then maxima over
+// fixed blocks, twice, then the last few on the host: a maximum is exact, so the shape of the
+// reduction changes no figure.
+// Each call uploads its input, downloads its result and syncs once.
+#include "host/device_backend.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
+#include "kernels/device/host_device.hpp"
+
+namespace lq {
+
+namespace {
+
+using dev::Buffer;
+using dev::Complex;
+
+constexpr int64_t kReduceBlock = 1024;  // values per block of the max reductions
+
+class DeviceBackend final : public Backend {
+ public:
+  DeviceBackend(std::string name, std::unique_ptr<dev::Device> device, std::unique_ptr<Backend> dynamics,
+                DeviceBackendOptions options)
+      : name_(std::move(name)), d_(std::move(device)), dynamics_(std::move(dynamics)), options_(options) {}
+  ~DeviceBackend() override {
+    spectra_.clear();  // device buffers go back before the device
+  }
+
+  std::string name() const override { return name_; }
+  std::string device() const override { return d_->description(); }
+  const dev::Counters* device_counters() const override { return &d_->counters(); }
+
+  void convolve(std::span<const float* const> x, int64_t n_in, int64_t offset, std::span<const std::span<const float>> taps,
+                std::span<float* const> y, int64_t n_out) override;
+
+  DynamicsStats compress(AudioBuffer& audio, const dsp::CompressorParams& params) override {
+    return dynamics_->compress(audio, params);
+  }
+  std::unique_ptr<CompressorStream> compressor_stream(const dsp::CompressorParams& params, double sample_rate,
+                                                      int channels) override {
+    return dynamics_->compressor_stream(params, sample_rate, channels);
+  }
+  LimiterStats limit_true_peak(AudioBuffer& audio, const dsp::LimiterParams& params) override {
+    return dynamics_->limit_true_peak(audio, params);
+  }
+  // limit_true_peak_while_read: Backend's (waits for the reader, this device's true-peak scan,
+  // then the limiter).
+
+  std::vector<std::vector<double>> k_weighted_segment_energies(const AudioBuffer& audio, std::span<const int> channels,
+                                                               int64_t segment_frames) override {
+    return meter_passes(audio, channels, segment_frames).energies;
+  }
+  double true_peak_scan(const AudioBuffer& audio) override;
+  double sample_peak_scan(const AudioBuffer& audio) override;
+  MeterPasses meter_passes(const AudioBuffer& audio, std::span<const int> channels, int64_t segment_frames) override;
+
+ private:
+  Buffer<float> upload(const AudioBuffer& a);
+  // The exact maximum of count >= 0 values in v: fixed-block maxima until a few are left, then
+  // downloaded into *result (valid after the next sync).
+  void max_of(const double* v, int64_t count, std::vector<double>& result);
+  // K-weighted energies of rows `channels` of the planar audio `x` (frames each) into `out`
+  // (valid after the next sync).
+  void k_weighted_energies(const float* x, int64_t frames, double rate, std::span<const int> channels,
+                           int64_t segment_frames, std::vector<std::vector<double>>& out);
+  const Buffer<Complex>& spectrum(std::span<const float> taps, int64_t k);
+  void convolve_group(std::span<const float* const> x, int64_t n_in, int64_t offset,
+                      std::span<const std::span<const float>> taps, std::span<float* const> y, int64_t n_out,
+                      const std::vector<size_t>& chans, int64_t l);
+  void sync() {
+    d_->sync();
+    staging_.clear();
+    staging_ints_.clear();
+    staging_floats_.clear();
+  }
+
+  std::string name_;
+  std::unique_ptr<dev::Device> d_;
+  std::unique_ptr<Backend> dynamics_;
+  DeviceBackendOptions options_;
+  // Filter spectra by (taps, K): a song's identical filters are transformed once. At most
+  // kSpectraCached, then emptied.
+  static constexpr size_t kSpectraCached = 32;
+  std::map<std::pair<std::vector<float>, int64_t>, Buffer<Complex>> spectra_;
+  // Host memory an upload reads until the next sync.
+  std::vector<std::vector<double>> staging_;
+  std::vector<std::vector<int>> staging_ints_;
+  std::vector<std::vector<float>> staging_floats_;
+};
+
+Buffer<float> DeviceBackend::upload(const AudioBuffer& a) {
+  const size_t frames = size_t(a.frames());
+  Buffer<float> b(*d_, size_t(a.channel_count()) * frames);
+  for (int c = 0; c < a.channel_count(); ++c) b.upload(a.channels[size_t(c)].data(), frames, size_t(c) * frames);
+  return b;
+}
+
+void DeviceBackend::max_of(const double* v, int64_t count, std::vector<double>& result) {
+  std::vector<Buffer<double>> levels;
+  while (count > kReduceBlock) {
+    const int64_t blocks = (count + kReduceBlock - 1) / kReduceBlock;
+    levels.emplace_back(*d_, size_t(blocks));
+    d_->launch(dev::MaxBlocks{v, count, kReduceBlock, levels.back().get()}, blocks);
+    v = levels.back().get();
+    count = blocks;
+  }
+  result.assign(size_t(count), 0.0);
+  if (count > 0) d_->download(result.data(), v, size_t(count) * sizeof(double));
+}
+
+double DeviceBackend::true_peak_scan(const AudioBuffer& audio) {
+  if (audio.frames() == 0 || audio.channel_count() == 0) return 0.0;
+  const Buffer<float> x = upload(audio);
+  const int64_t positions = audio.frames() + dsp::kTruePeakTapsPerPhase - 1;
+  Buffer<double> profile(*d_, size_t(positions));
+  d_->launch(dev::TruePeakProfile{x.get(), audio.channel_count(), audio.frames(), profile.get()}, positions);
+  std::vector<double> maxima;
+  max_of(profile.get(), positions, maxima);
+  sync();
+  return maxima.empty() ? 0.0 : *std::max_element(maxima.begin(), maxima.end());
+}
+
+double DeviceBackend::sample_peak_scan(const AudioBuffer& audio) {
+  if (audio.frames() == 0 || audio.channel_count() == 0) return 0.0;
+  const Buffer<float> x = upload(audio);
+  const int64_t count = int64_t(x.size()), blocks = (count + kReduceBlock - 1) / kReduceBlock;
+  Buffer<double> block_max(*d_, size_t(blocks));
+  d_->launch(dev::AbsMaxBlocks{x.get(), count, kReduceBlock, block_max.get()}, blocks);
+  std::vector<double> maxima;
+  max_of(block_max.get(), blocks, maxima);
+  sync();
+  return maxima.empty() ? 0.0 : *std::max_element(maxima.begin(), maxima.end());
+}
+
+void DeviceBackend::k_weighted_energies(const float* x, int64_t frames, double rate, std::span<const int> channels,
+                                        int64_t segment_frames, std::vector<std::vector<double>>& out) {
+  const int64_t segments = frames / segment_frames;
+  out.assign(channels.size(), std::vector<double>(size_t(segments)));
+  if (channels.empty() || segments == 0) return;
+  const auto k = dsp::k_weighting_coefficients(rate);
+  const int64_t chunk = dsp::k_weighting_chunk_frames(segment_frames);
+  const dev::ChunkLayout L{frames, chunk, (frames + chunk - 1) / chunk, int(channels.size())};
+  const int64_t tasks = L.chunks * L.rows;
+
+  staging_ints_.emplace_back(channels.begin(), channels.end());
+  Buffer<int> rows(*d_, channels.size());
+  rows.upload(staging_ints_.back().data(), channels.size());
+  Buffer<double> ends(*d_, size_t(2 * tasks)), starts(*d_, size_t(2 * tasks));
+  Buffer<double> u(*d_, size_t(L.rows) * size_t(frames));
+  Buffer<double> energies(*d_, size_t(L.rows) * size_t(segments));
+  dev::BiquadCarry carry{ends.get(), L, {}, starts.get()};
+
+  d_->launch(dev::BiquadZeroStateEnds<float>{x, rows.get(), L, k.shelf, ends.get()}, tasks);
+  dsp::biquad_homogeneous_matrix(k.shelf, chunk, carry.m);
+  d_->launch(carry, L.rows);
+  d_->launch(dev::ShelfOutput{x, rows.get(), L, k.shelf, starts.get(), u.get()}, tasks);
+  d_->launch(dev::BiquadZeroStateEnds<double>{u.get(), nullptr, L, k.highpass, ends.get()}, tasks);
+  dsp::biquad_homogeneous_matrix(k.highpass, chunk, carry.m);
+  d_->launch(carry, L.rows);
+  d_->launch(dev::HighpassSegmentEnergies{u.get(), L, k.highpass, starts.get(), segment_frames, segments, energies.get()},
+             tasks);
+  for (size_t j = 0; j < out.size(); ++j) energies.download(out[j].data(), size_t(segments), j * size_t(segments));
+}
+
+Backend::MeterPasses DeviceBackend::meter_passes(const AudioBuffer& audio, std::span<const int> channels,
+                                                 int64_t segment_frames) {
+  if (segment_frames < 1) throw std::invalid_argument("k_weighted_segment_energies: segment_frames < 1");
+  if (!(audio.sample_rate > 0.0)) throw std::invalid_argument("k_weighted_segment_energies: sample rate <= 0");
+  for (int c : channels) {
+    if (c < 0 || c >= audio.channel_count()) {
+      throw std::invalid_argument("k_weighted_segment_energies: channel index out of range");
+    }
+  }
+  MeterPasses m;
+  if (audio.frames() == 0 || audio.channel_count() == 0) {
+    m.energies.assign(channels.size(), {});
+    return m;
+  }
+  const Buffer<float> x = upload(audio);
+  k_weighted_energies(x.get(), audio.frames(), audio.sample_rate, channels, segment_frames, m.energies);
+
+  const int64_t positions = audio.frames() + dsp::kTruePeakTapsPerPhase - 1;
+  Buffer<double> profile(*d_, size_t(positions));
+  d_->launch(dev::TruePeakProfile{x.get(), audio.channel_count(), audio.frames(), profile.get()}, positions);
+  std::vector<double> true_maxima, sample_maxima;
+  max_of(profile.get(), positions, true_maxima);
+  const int64_t count = int64_t(x.size()), blocks = (count + kReduceBlock - 1) / kReduceBlock;
+  Buffer<double> block_max(*d_, size_t(blocks));
+  d_->launch(dev::AbsMaxBlocks{x.get(), count, kReduceBlock, block_max.get()}, blocks);
+  max_of(block_max.get(), blocks, sample_maxima);
+  sync();
+  m.true_peak = *std::max_element(true_maxima.begin(), true_maxima.end());
+  m.sample_peak = *std::max_element(sample_maxima.begin(), sample_maxima.end());
+  return m;
+}
+
+const Buffer<Complex>& DeviceBackend::spectrum(std::span<const float> taps, int64_t k) {
+  auto key = std::make_pair(std::vector<float>(taps.begin(), taps.end()), k);
+  if (auto it = spectra_.find(key); it != spectra_.end()) return it->second;
+  if (spectra_.size() >= kSpectraCached) spectra_.clear();
+  const size_t bins = size_t(k / 2 + 1);
+  staging_.emplace_back(size_t(k), 0.0);
+  std::copy(taps.begin(), taps.end(), staging_.back().begin());
+  Buffer<double> padded(*d_, size_t(k));
+  padded.upload(staging_.back().data(), size_t(k));
+  Buffer<dev::DoubleComplex> wide(*d_, bins);
+  Buffer<Complex> out(*d_, bins);
+  d_->rfft_double(padded.get(), wide.get(), int(k));
+  d_->launch(dev::ScaleToFloat{wide.get(), 1.0 / double(k), out.get()}, int64_t(bins));
+  return spectra_.emplace(std::move(key), std::move(out)).first->second;
+}
+
+void DeviceBackend::convolve(std::span<const float* const> x, int64_t n_in, int64_t offset,
+                             std::span<const std::span<const float>> taps, std::span<float* const> y, int64_t n_out) {
+  if (n_out <= 0 || x.empty()) return;
+  if (taps.size() != x.size() || y.size() != x.size()) throw std::invalid_argument("convolve: one filter and output per channel");
+  n_in = std::max<int64_t>(n_in, 0);
+  // Channels grouped by filter length (one FFT size), shortest first.
+  std::map<int64_t, std::vector<size_t>> by_length;
+  for (size_t c = 0; c < x.size(); ++c) by_length[int64_t(taps[c].size())].push_back(c);
+  for (const auto& [l, chans] : by_length) convolve_group(x, n_in, offset, taps, y, n_out, chans, l);
+  sync();
+}
+
+void DeviceBackend::convolve_group(std::span<const float* const> x, int64_t n_in, int64_t offset,
+                                   std::span<const std::span<const float>> taps, std::span<float* const> y,
+                                   int64_t n_out, const std::vector<size_t>& chans, int64_t l) {
+  const int channels = int(chans.size());
+  Buffer<float> xin(*d_, size_t(channels) * size_t(n_in));
+  Buffer<float> yout(*d_, size_t(channels) * size_t(n_out));
+  for (int j = 0; j < channels; ++j) xin.upload(x[chans[size_t(j)]], size_t(n_in), size_t(j) * size_t(n_in));
+  if (l == 1) {
+    staging_floats_.emplace_back(size_t(channels));
+    std::vector<float>& h = staging_floats_.back();
+    for (int j = 0; j < channels; ++j) h[size_t(j)] = taps[chans[size_t(j)]][0];
+    Buffer<float> hd(*d_, h.size());
+    hd.upload(h.data(), h.size());
+    d_->launch(dev::ScaleChannels{xin.get(), n_in, offset, n_out, hd.get(), yout.get()}, int64_t(channels) * n_out);
+    for (int j = 0; j < channels; ++j) yout.download(y[chans[size_t(j)]], size_t(n_out), size_t(j) * size_t(n_out));
+    return;
+  }
+  const dsp::OverlapSave os = dsp::overlap_save_for(l);
+  const int64_t bins = os.k / 2 + 1;
+  // Distinct filters (equal spans share one spectrum) and each channel's filter.
+  std::vector<std::span<const float>> filters;
+  staging_ints_.emplace_back(size_t(channels));
+  std::vector<int>& filter_of = staging_ints_.back();
+  for (int j = 0; j < channels; ++j) {
+    const auto& t = taps[chans[size_t(j)]];
+    int idx = -1;
+    for (size_t q = 0; q < filters.size(); ++q) {
+      if (filters[q].data() == t.data() && filters[q].size() == t.size()) idx = int(q);
+    }
+    if (idx < 0) {
+      idx = int(filters.size());
+      filters.push_back(t);
+    }
+    filter_of[size_t(j)] = idx;
+  }
+  Buffer<Complex> spectra(*d_, filters.size() * size_t(bins));
+  for (size_t q = 0; q < filters.size(); ++q) {
+    const Buffer<Complex>& h = spectrum(filters[q], os.k);
+    d_->copy(spectra.get() + q * size_t(bins), h.get(), size_t(bins) * sizeof(Complex));
+  }
+  Buffer<int> filter_dev(*d_, filter_of.size());
+  filter_dev.upload(filter_of.data(), filter_of.size());
+
+  const int64_t segments = os.segments(n_out);
+  const int64_t total = segments * channels;
+  const int64_t batch = std::min(total, std::max<int64_t>(1, options_.batch_samples / os.k));
+  Buffer<float> frames(*d_, size_t(batch) * size_t(os.k));
+  Buffer<Complex> spec(*d_, size_t(batch) * size_t(bins));
+  for (int64_t first = 0; first < total; first += batch) {
+    d_->launch(dev::GatherFrames{xin.get(), n_in, offset, os, segments, total, first, frames.get()}, batch * os.k);
+    d_->rfft(frames.get(), spec.get(), int(os.k), int(batch));
+    d_->launch(dev::MultiplySpectra{spec.get(), spectra.get(), filter_dev.get(), bins, segments, total, first},
+               batch * bins);
+    d_->irfft(spec.get(), frames.get(), int(os.k), int(batch));
+    d_->launch(dev::ScatterOutputs{frames.get(), os, segments, total, first, n_out, yout.get()}, batch * os.hop);
+  }
+  for (int j = 0; j < channels; ++j) yout.download(y[chans[size_t(j)]], size_t(n_out), size_t(j) * size_t(n_out));
+}
+
+}  // namespace
+
+std::unique_ptr<Backend> make_device_backend(std::string name, std::unique_ptr<dev::Device> device,
+                                             std::unique_ptr<Backend> dynamics, DeviceBackendOptions options) {
+  return std::make_unique<DeviceBackend>(std::move(name), std::move(device), std::move(dynamics), options);
+}
+
+std::unique_ptr<Backend> make_cuda_host_backend(cpu::ThreadPool& pool, DeviceBackendOptions options) {
+  return make_device_backend("cuda-host", dev::make_host_device(pool), std::make_unique<CpuBackend>(pool), options);
+}
+
+}  // namespace lq

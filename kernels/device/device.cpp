@@ -1,0 +1,66 @@
+// The device interface's counting (kernels/device/device.hpp): every call is counted here, once,
+// whichever executor runs it.
+#include "kernels/device/device.hpp"
+
+#include <algorithm>
+
+namespace lq::dev {
+
+void* Device::allocate(size_t bytes) {
+  void* p = do_allocate(bytes);
+  counters_.device_bytes += int64_t(bytes);
+  counters_.peak_device_bytes = std::max(counters_.peak_device_bytes, counters_.device_bytes);
+  return p;
+}
+
+void Device::release(void* p, size_t bytes) {
+  do_release(p);
+  counters_.device_bytes -= int64_t(bytes);
+}
+
+void Device::upload(void* dst, const void* src, size_t bytes) {
+  do_upload(dst, src, bytes);
+  counters_.h2d_bytes += int64_t(bytes);
+}
+
+void Device::download(void* dst, const void* src, size_t bytes) {
+  do_download(dst, src, bytes);
+  counters_.d2h_bytes += int64_t(bytes);
+}
+
+void Device::copy(void* dst, const void* src, size_t bytes) {
+  do_copy(dst, src, bytes);
+  counters_.d2d_bytes += int64_t(bytes);
+}
+
+void Device::sync() {
+  do_sync();
+  ++counters_.syncs;
+}
+
+void Device::launch(const Kernel& k, int64_t n) {
+  if (n <= 0) return;
+  do_launch(k, n);
+  ++counters_.launches;
+  counters_.launch_items += n;
+}
+
+void Device::rfft(const float* in, Complex* out, int k, int batch) {
+  do_rfft(in, out, k, batch);
+  ++counters_.ffts;
+  counters_.fft_samples += int64_t(k) * batch;
+}
+
+void Device::irfft(const Complex* in, float* out, int k, int batch) {
+  do_irfft(in, out, k, batch);
+  ++counters_.ffts;
+  counters_.fft_samples += int64_t(k) * batch;
+}
+
+void Device::rfft_double(const double* in, DoubleComplex* out, int k) {
+  do_rfft_double(in, out, k);
+  ++counters_.ffts;
+  counters_.fft_samples += k;
+}
+
+}  // namespace lq::dev

@@ -1,0 +1,231 @@
+// The device render's kernels: each is a small struct of arguments (device pointers and values)
+// whose LQ_HD `operator()(i)` is the body for index i of its launch. The CUDA executor runs a body
+// per GPU thread (kernels/cuda/cuda_device.cu: one templated __global__ wrapper); the host executor
+// calls the same body in a loop (kernels/device/host_device.cpp). The list of kernels is the
+// variant `Kernel` at the end: adding a kernel is adding a struct there.
+//
+// Contract of every body: index i writes only its own outputs and reads nothing another index of
+// the same launch writes, so the result does not depend on the order or the parallelism of the
+// calls. No atomics, no shared memory: a reduction is a launch over fixed blocks (one index per
+// block, reduced in index order), then a smaller launch or the host.
+#pragma once
+
+#include <cstdint>
+#include <variant>
+
+#include "kernels/dsp/biquad_chunks.hpp"
+#include "kernels/dsp/common.hpp"
+#include "kernels/dsp/k_weighting.hpp"
+#include "kernels/dsp/overlap_save.hpp"
+#include "kernels/dsp/true_peak.hpp"
+
+namespace lq::dev {
+
+// A complex bin as cuFFT (cufftComplex) and FFTW (fftwf_complex) store it: re, im.
+struct Complex {
+  float re, im;
+};
+struct DoubleComplex {
+  double re, im;
+};
+
+// ---- convolution (overlap-save; geometry in kernels/dsp/overlap_save.hpp) ----------------------
+
+// frames[t] = sample t % k of frame first + t / k of the channels x segments problem; n = batch k.
+struct GatherFrames {
+  const float* x;
+  int64_t n_in, offset;
+  dsp::OverlapSave os;
+  int64_t segments, total_frames, first;
+  float* frames;
+  LQ_HD void operator()(int64_t t) const {
+    frames[t] = os.frame_sample(x, n_in, offset, segments, total_frames, first + t / os.k, t % os.k);
+  }
+};
+
+// bins[t] *= the spectrum of frame (first + t / bins_per_frame)'s channel; n = batch bins_per_frame.
+// The product is written as the CPU convolver writes it.
+struct MultiplySpectra {
+  Complex* bins;
+  const Complex* spectra;
+  const int* filter_of_channel;
+  int64_t bins_per_frame, segments, total_frames, first;
+  LQ_HD void operator()(int64_t t) const {
+    const int64_t f = first + t / bins_per_frame, k = t % bins_per_frame;
+    if (f >= total_frames) return;
+    const Complex h = spectra[int64_t(filter_of_channel[f / segments]) * bins_per_frame + k];
+    const Complex x = bins[t];
+    bins[t] = Complex{x.re * h.re - x.im * h.im, x.re * h.im + x.im * h.re};
+  }
+};
+
+// The valid outputs of each frame (samples l - 1 .. k - 1) to their place; n = batch hop.
+struct ScatterOutputs {
+  const float* frames;
+  dsp::OverlapSave os;
+  int64_t segments, total_frames, first, n_out;
+  float* y;
+  LQ_HD void operator()(int64_t t) const {
+    const int64_t b = t / os.hop, j = t % os.hop;
+    const int64_t out = os.output_index(n_out, segments, total_frames, first + b, j);
+    if (out >= 0) y[out] = frames[b * os.k + (os.l - 1) + j];
+  }
+};
+
+// out[t] = float(in[t] * scale): a filter's float64 spectrum with 1/K folded in, rounded once.
+struct ScaleToFloat {
+  const DoubleComplex* in;
+  double scale;
+  Complex* out;
+  LQ_HD void operator()(int64_t t) const {
+    out[t] = Complex{static_cast<float>(in[t].re * scale), static_cast<float>(in[t].im * scale)};
+  }
+};
+
+// One-tap filters: y[ch][k] = h[ch] x[ch][offset + k] (0 outside the input); n = channels n_out.
+struct ScaleChannels {
+  const float* x;
+  int64_t n_in, offset, n_out;
+  const float* h;
+  float* y;
+  LQ_HD void operator()(int64_t t) const {
+    const int64_t ch = t / n_out, k = t % n_out, src = offset + k;
+    y[t] = src >= 0 && src < n_in ? h[ch] * x[ch * n_in + src] : 0.0f;
+  }
+};
+
+// ---- peaks ------------------------------------------------------------------------------------
+
+// profile[n] = max over channels of dsp::true_peak_at (BS.1770-4 Annex 2) at position n of planar
+// x (channels rows of `frames`); n < frames + 11.
+struct TruePeakProfile {
+  const float* x;
+  int channels;
+  int64_t frames;
+  double* profile;
+  LQ_HD void operator()(int64_t n) const {
+    double m = 0.0;
+    for (int c = 0; c < channels; ++c) {
+      const double v = dsp::true_peak_at(x + int64_t(c) * frames, frames, n);
+      m = v > m ? v : m;
+    }
+    profile[n] = m;
+  }
+};
+
+// out[b] = max(|x[i]|) over block b of `block` values (the last block may be short); n = blocks.
+struct AbsMaxBlocks {
+  const float* x;
+  int64_t count, block;
+  double* out;
+  LQ_HD void operator()(int64_t b) const {
+    float m = 0.0f;
+    const int64_t end = (b + 1) * block < count ? (b + 1) * block : count;
+    for (int64_t i = b * block; i < end; ++i) {
+      const float a = x[i] < 0.0f ? -x[i] : x[i];
+      m = a > m ? a : m;
+    }
+    out[b] = double(m);
+  }
+};
+
+// out[b] = max(v[i]) over block b (values >= 0; 0 for an empty block); n = blocks.
+struct MaxBlocks {
+  const double* v;
+  int64_t count, block;
+  double* out;
+  LQ_HD void operator()(int64_t b) const {
+    double m = 0.0;
+    const int64_t end = (b + 1) * block < count ? (b + 1) * block : count;
+    for (int64_t i = b * block; i < end; ++i) m = v[i] > m ? v[i] : m;
+    out[b] = m;
+  }
+};
+
+// ---- K-weighting (the meter; math in kernels/dsp/biquad_chunks.hpp) -------------------------
+// Over (row, chunk) pairs t = row * chunks + chunk, rows of `frames` values, chunks of `chunk`.
+
+struct ChunkLayout {
+  int64_t frames, chunk, chunks;
+  int rows;
+  LQ_HD int64_t begin(int64_t t) const { return (t % chunks) * chunk; }
+  LQ_HD int64_t end(int64_t t) const { return begin(t) + chunk < frames ? begin(t) + chunk : frames; }
+};
+
+// Phase 1: the end state of each chunk run from zero state. Row j reads input row rows[j] (or j
+// when `rows` is null). n = rows chunks.
+template <class In>
+struct BiquadZeroStateEnds {
+  const In* in;
+  const int* rows;
+  ChunkLayout L;
+  dsp::BiquadCoefficients c;
+  double* ends;  // 2 per (row, chunk)
+  LQ_HD void operator()(int64_t t) const {
+    const int64_t j = t / L.chunks;
+    const In* x = in + int64_t(rows ? rows[j] : int(j)) * L.frames;
+    const double zero[2] = {0.0, 0.0};
+    dsp::biquad_end_state(dsp::BiquadRecurrence<In>{x, 0, c, {0.0, 0.0}}, L.begin(t), L.end(t), zero, ends + 2 * t);
+  }
+};
+
+// Phase 2 on the device: one index per row walks its chunks in order (2x2 products, no host
+// round trip). m: dsp::biquad_homogeneous_matrix of a whole chunk. n = rows.
+struct BiquadCarry {
+  const double* ends;
+  ChunkLayout L;
+  double m[4];
+  double* starts;  // 2 per (row, chunk)
+  LQ_HD void operator()(int64_t j) const {
+    const double init[2] = {0.0, 0.0};
+    dsp::biquad_carry(m, ends + 2 * j * L.chunks, L.chunks, init, starts + 2 * j * L.chunks);
+  }
+};
+
+// Phase 3 of the shelf: its output (float64) over each chunk from the chunk's true start state.
+struct ShelfOutput {
+  const float* in;
+  const int* rows;
+  ChunkLayout L;
+  dsp::BiquadCoefficients c;
+  const double* starts;
+  double* u;
+  LQ_HD void operator()(int64_t t) const {
+    const int64_t j = t / L.chunks;
+    dsp::run_from_state(dsp::BiquadRecurrence<float>{in + int64_t(rows[j]) * L.frames, 0, c, {0.0, 0.0}},
+                        u + j * L.frames, L.begin(t), L.end(t), starts + 2 * t);
+  }
+};
+
+// Phase 3 of the high-pass: its squared output summed per segment, each segment by one index in
+// index order (every segment lies inside one chunk).
+struct HighpassSegmentEnergies {
+  const double* u;
+  ChunkLayout L;
+  dsp::BiquadCoefficients c;
+  const double* starts;
+  int64_t segment, segments;
+  double* energies;  // segments per row
+  LQ_HD void operator()(int64_t t) const {
+    const int64_t j = t / L.chunks;
+    dsp::biquad_segment_energies(dsp::BiquadRecurrence<double>{u + j * L.frames, 0, c, {0.0, 0.0}}, L.begin(t),
+                                 L.end(t), starts + 2 * t, segment, segments * segment, energies + j * segments);
+  }
+};
+
+// Every kernel the device render launches.
+using Kernel = std::variant<GatherFrames, MultiplySpectra, ScatterOutputs, ScaleToFloat, ScaleChannels,
+                            TruePeakProfile, AbsMaxBlocks, MaxBlocks, BiquadZeroStateEnds<float>,
+                            BiquadZeroStateEnds<double>, BiquadCarry, ShelfOutput, HighpassSegmentEnergies>;
+
+// The kernel's name in counters and errors.
+inline const char* kernel_name(const Kernel& k) {
+  static const char* const names[] = {"gather_frames",  "multiply_spectra",   "scatter_outputs",
+                                      "scale_to_float", "scale_channels",     "true_peak_profile",
+                                      "abs_max_blocks", "max_blocks",         "biquad_zero_state_ends_f32",
+                                      "biquad_zero_state_ends_f64", "biquad_carry", "shelf_output",
+                                      "highpass_segment_energies"};
+  return names[k.index()];
+}
+
+}  // namespace lq::dev
