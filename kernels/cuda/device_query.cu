@@ -30,6 +30,10 @@ DeviceReport query_devices() {
     r.why_none = "the driver reports no CUDA device";
     return r;
   }
+  // The free-memory query needs each device current; the caller's device is restored after, so the
+  // thread is not left on the last one (plans and allocations made later land where intended).
+  int previous = 0;
+  const bool had_device = cudaGetDevice(&previous) == cudaSuccess;
   for (int i = 0; i < count; ++i) {
     cudaDeviceProp p{};
     if (cudaGetDeviceProperties(&p, i) != cudaSuccess) continue;
@@ -46,6 +50,7 @@ DeviceReport query_devices() {
     }
     r.devices.push_back(d);
   }
+  if (had_device) cudaSetDevice(previous);
   if (r.devices.empty()) r.why_none = "no CUDA device could be queried";
   return r;
 }
