@@ -11,7 +11,14 @@
 // the chunk start states carried on the device. Peaks: a per-position profile, then maxima over
 // fixed blocks, twice, then the last few on the host: a maximum is exact, so the shape of the
 // reduction changes no figure.
-// Each call uploads its input, downloads its result and syncs once.
+// Compressor: the static curve per frame, the smoother as a chunked recurrence (speculation, then
+// one walk that re-runs each chunk from its predecessor's end: no host round trip), the gain with
+// its look-ahead, the statistics per block of the CPU's blocking in dsp::ReductionStats's order.
+// Limiter (the algorithm of kernels/cpu/limiter.cpp): the detector's profile, then per pass the
+// required gain, two sliding minima, the release (chunked as above), the box average, the
+// application; the largest reading after each pass is the one value the host reads (one sync a
+// pass); then the hard safety's rounds as the CPU's.
+// Each call uploads its input, downloads its result and syncs once (the limiter once a pass more).
 #include "host/device_backend.hpp"
 
 #include <algorithm>
@@ -34,11 +41,13 @@ constexpr int64_t kReduceBlock = 1024;  // values per block of the max reduction
 
 class DeviceBackend final : public Backend {
  public:
-  DeviceBackend(std::string name, std::unique_ptr<dev::Device> device, std::unique_ptr<Backend> dynamics,
-                DeviceBackendOptions options)
-      : name_(std::move(name)), d_(std::move(device)), dynamics_(std::move(dynamics)), options_(options) {}
+  DeviceBackend(std::string name, std::unique_ptr<dev::Device> device, std::unique_ptr<Backend> host,
+                DeviceBackendOptions options, std::unique_ptr<cpu::ThreadPool> owned_pool)
+      : name_(std::move(name)), owned_pool_(std::move(owned_pool)), d_(std::move(device)), host_(std::move(host)),
+        options_(options) {}
   ~DeviceBackend() override {
     spectra_.clear();  // device buffers go back before the device
+    sinc_taps_ = {};
   }
 
   std::string name() const override { return name_; }
@@ -48,16 +57,14 @@ class DeviceBackend final : public Backend {
   void convolve(std::span<const float* const> x, int64_t n_in, int64_t offset, std::span<const std::span<const float>> taps,
                 std::span<float* const> y, int64_t n_out) override;
 
-  DynamicsStats compress(AudioBuffer& audio, const dsp::CompressorParams& params) override {
-    return dynamics_->compress(audio, params);
-  }
+  DynamicsStats compress(AudioBuffer& audio, const dsp::CompressorParams& params) override;
+  // The streamed chains' compressor and the RMS detector run on the host (they hand spans
+  // already on the host): `host_`'s.
   std::unique_ptr<CompressorStream> compressor_stream(const dsp::CompressorParams& params, double sample_rate,
                                                       int channels) override {
-    return dynamics_->compressor_stream(params, sample_rate, channels);
+    return host_->compressor_stream(params, sample_rate, channels);
   }
-  LimiterStats limit_true_peak(AudioBuffer& audio, const dsp::LimiterParams& params) override {
-    return dynamics_->limit_true_peak(audio, params);
-  }
+  LimiterStats limit_true_peak(AudioBuffer& audio, const dsp::LimiterParams& params) override;
   // limit_true_peak_while_read: Backend's (waits for the reader, this device's true-peak scan,
   // then the limiter).
 
@@ -79,6 +86,15 @@ class DeviceBackend final : public Backend {
   void k_weighted_energies(const float* x, int64_t frames, double rate, std::span<const int> channels,
                            int64_t segment_frames, std::vector<std::vector<double>>& out);
   const Buffer<Complex>& spectrum(std::span<const float> taps, int64_t k);
+  // The largest limiter reading of x (channels rows of n frames) into profile (n + 127 values).
+  double limiter_peak(const float* x, int channels, int64_t n, double* profile);
+  // y = the recurrence R over [0, n) (chunked on the device, the sequential loop's bits).
+  template <class R>
+  void run_recurrence(const R& rec, typename R::Value* y, int64_t n) {
+    constexpr int64_t kChunk = 1 << 13;  // speculation chunk: speed only
+    d_->launch(dev::SpeculateChunks<R>{rec, y, n, kChunk}, (n + kChunk - 1) / kChunk);
+    if (n > kChunk) d_->launch(dev::WalkChunks<R>{rec, y, n, kChunk}, 1);
+  }
   void convolve_group(std::span<const float* const> x, int64_t n_in, int64_t offset,
                       std::span<const std::span<const float>> taps, std::span<float* const> y, int64_t n_out,
                       const std::vector<size_t>& chans, int64_t l);
@@ -90,8 +106,10 @@ class DeviceBackend final : public Backend {
   }
 
   std::string name_;
+  std::unique_ptr<cpu::ThreadPool> owned_pool_;  // the host backend's, when this backend owns it
   std::unique_ptr<dev::Device> d_;
-  std::unique_ptr<Backend> dynamics_;
+  std::unique_ptr<Backend> host_;
+  Buffer<float> sinc_taps_;  // dsp::sinc_taps on the device (first limiter call)
   DeviceBackendOptions options_;
   // Filter spectra by (taps, K): a song's identical filters are transformed once. At most
   // kSpectraCached, then emptied.
@@ -296,15 +314,149 @@ void DeviceBackend::convolve_group(std::span<const float* const> x, int64_t n_in
   for (int j = 0; j < channels; ++j) yout.download(y[chans[size_t(j)]], size_t(n_out), size_t(j) * size_t(n_out));
 }
 
+
+DynamicsStats DeviceBackend::compress(AudioBuffer& audio, const dsp::CompressorParams& params) {
+  // The RMS detector runs on the host (the device kernels read the per-sample magnitude).
+  if (params.rms_detector) return host_->compress(audio, params);
+  DynamicsStats stats;
+  const int64_t n = audio.frames();
+  const int channels = audio.channel_count();
+  if (n == 0 || channels == 0) return stats;
+  constexpr int64_t kBlock = int64_t{1} << 16;  // kernels/cpu/compressor.cpp's statistics blocks
+  const dsp::CompressorCoefficients k = dsp::prepare_compressor(params, audio.sample_rate);
+  const int detectors = (k.stereo_link >= 1.0f || channels == 1) ? 1 : channels;
+  Buffer<float> x = upload(audio);
+  Buffer<float> gr(*d_, size_t(detectors) * size_t(n)), smoothed(*d_, size_t(n));
+  const int64_t blocks = (n + kBlock - 1) / kBlock;
+  Buffer<double> bmax(*d_, size_t(detectors * blocks)), bsum(*d_, size_t(detectors * blocks));
+  d_->launch(dev::CompressorCurve{x.get(), channels, n, detectors, k, gr.get()}, n);
+  for (int det = 0; det < detectors; ++det) {
+    float* row = gr.get() + size_t(det) * size_t(n);
+    run_recurrence(dsp::GainSmoother{row, k.alpha_attack, k.alpha_release}, smoothed.get(), n);
+    d_->launch(dev::ReductionStatsBlocks{smoothed.get(), n, kBlock, bmax.get() + det * blocks, bsum.get() + det * blocks},
+               blocks);
+    d_->launch(dev::CompressorGain{smoothed.get(), n, k.lookahead_frames, k.makeup_db, row}, n);
+  }
+  d_->launch(dev::CompressorApply{x.get(), n, detectors, gr.get()}, int64_t(channels) * n);
+  std::vector<double> hm(bmax.size()), hs(bsum.size());
+  bmax.download(hm.data(), hm.size());
+  bsum.download(hs.data(), hs.size());
+  for (int c = 0; c < channels; ++c) x.download(audio.channels[size_t(c)].data(), size_t(n), size_t(c) * size_t(n));
+  sync();
+  double mx = 0.0, sum = 0.0;
+  for (size_t j = 0; j < hm.size(); ++j) {
+    mx = std::max(mx, hm[j]);
+    sum += hs[j];
+  }
+  stats.max_gain_reduction_db = mx;
+  stats.mean_gain_reduction_db = sum / (double(n) * double(detectors));
+  return stats;
+}
+
+double DeviceBackend::limiter_peak(const float* x, int channels, int64_t n, double* profile) {
+  if (!sinc_taps_.get()) {
+    static float h[dsp::kSincFilterCount][dsp::kSincPhases][dsp::kSincMaxTaps];
+    static const bool made = (dsp::sinc_taps(h), true);
+    (void)made;
+    sinc_taps_ = Buffer<float>(*d_, sizeof h / sizeof(float));
+    sinc_taps_.upload(&h[0][0][0], sinc_taps_.size());  // static: valid until the sync
+  }
+  const int64_t positions = n + dsp::kLimiterSupport - 1;
+  d_->launch(dev::LimiterProfile{x, channels, n, sinc_taps_.get(), profile}, positions);
+  std::vector<double> maxima;
+  max_of(profile, positions, maxima);
+  sync();
+  return *std::max_element(maxima.begin(), maxima.end());
+}
+
+LimiterStats DeviceBackend::limit_true_peak(AudioBuffer& audio, const dsp::LimiterParams& params) {
+  // kernels/cpu/limiter.cpp's constants.
+  constexpr int kMaxPasses = 4, kRegionRounds = 4;
+  constexpr double kMargin = 1.0 - 1e-6;
+  constexpr int64_t kBlock = int64_t{1} << 15, kSupport = dsp::kLimiterSupport;
+  LimiterStats stats;
+  const int64_t n = audio.frames();
+  const int channels = audio.channel_count();
+  if (n == 0 || channels == 0) {
+    stats.output_true_peak_dbtp = -HUGE_VAL;
+    return stats;
+  }
+  const dsp::LimiterCoefficients k = dsp::prepare_limiter(params, audio.sample_rate);
+  const int64_t positions = n + kSupport - 1, w = k.lookahead_frames;
+  Buffer<float> x = upload(audio);
+  Buffer<double> peak(*d_, size_t(positions));
+  double tp = limiter_peak(x.get(), channels, n, peak.get());
+  if (tp <= k.ceiling) {
+    stats.output_true_peak_dbtp = dsp::linear_to_db(tp);
+    return stats;  // the input's bits
+  }
+  Buffer<float> total(*d_, size_t(n));
+  d_->launch(dev::Fill<float>{total.get(), 1.0f}, n);
+  Buffer<double> support(*d_, size_t(n + w - 1)), h(*d_, size_t(n)), g(*d_, size_t(n));
+  double c = k.ceiling * kMargin;
+  while (stats.passes < kMaxPasses) {
+    d_->launch(dev::RequiredGain{peak.get(), k.ceiling, c}, positions);
+    d_->launch(dev::WindowMin{peak.get(), positions, kSupport, support.get()}, n + w - 1);
+    d_->launch(dev::WindowMin{support.get(), n + w - 1, w, h.get()}, n);
+    run_recurrence(dsp::LimiterRelease{h.get(), k.alpha_release}, g.get(), n);
+    d_->launch(dev::BoxAverage{g.get(), w, dsp::box_scale(w), support.get(), h.get()}, n);
+    d_->launch(dev::LimiterApply{x.get(), n, h.get(), total.get()}, int64_t(channels) * n);
+    ++stats.passes;
+    tp = limiter_peak(x.get(), channels, n, peak.get());
+    if (stats.passes == 1 && tp > k.ceiling) stats.over_after_first_pass_db = dsp::linear_to_db(tp / k.ceiling);
+    if (tp <= k.ceiling) break;
+    c *= kMargin;
+  }
+  // The hard safety (kernels/cpu/limiter.cpp remove_overs): regions, then everything.
+  while (tp > k.ceiling) {
+    if (stats.safety_rounds < kRegionRounds) {
+      d_->launch(dev::OverFactor{peak.get(), k.ceiling, kMargin}, positions);
+      d_->launch(dev::WindowMin{peak.get(), positions, kSupport, h.get()}, n);
+    } else {
+      d_->launch(dev::Fill<double>{h.get(), k.ceiling * kMargin / tp}, n);
+    }
+    d_->launch(dev::LimiterApply{x.get(), n, h.get(), total.get()}, int64_t(channels) * n);
+    tp = limiter_peak(x.get(), channels, n, peak.get());
+    ++stats.safety_rounds;
+    if (tp > k.ceiling && stats.safety_rounds > kRegionRounds) {
+      throw std::logic_error("limiter: a reading is " + std::to_string(dsp::linear_to_db(tp / k.ceiling)) +
+                             " dB over the ceiling after scaling the whole signal (internal error)");
+    }
+  }
+  const int64_t blocks = (n + kBlock - 1) / kBlock;
+  Buffer<double> bmax(*d_, size_t(blocks)), bsum(*d_, size_t(blocks));
+  d_->launch(dev::TotalReductionBlocks{total.get(), n, kBlock, bmax.get(), bsum.get()}, blocks);
+  std::vector<double> hm(static_cast<size_t>(blocks)), hs(static_cast<size_t>(blocks));
+  bmax.download(hm.data(), hm.size());
+  bsum.download(hs.data(), hs.size());
+  for (int ch = 0; ch < channels; ++ch) x.download(audio.channels[size_t(ch)].data(), size_t(n), size_t(ch) * size_t(n));
+  sync();
+  double mx = 0.0, sum = 0.0;
+  for (size_t j = 0; j < hm.size(); ++j) {
+    mx = std::max(mx, hm[j]);
+    sum += hs[j];
+  }
+  stats.max_gain_reduction_db = mx;
+  stats.mean_gain_reduction_db = sum / double(n);
+  stats.output_true_peak_dbtp = dsp::linear_to_db(tp);
+  return stats;
+}
+
 }  // namespace
 
-std::unique_ptr<Backend> make_device_backend(std::string name, std::unique_ptr<dev::Device> device,
-                                             std::unique_ptr<Backend> dynamics, DeviceBackendOptions options) {
-  return std::make_unique<DeviceBackend>(std::move(name), std::move(device), std::move(dynamics), options);
+std::unique_ptr<Backend> make_device_backend(std::string name, std::unique_ptr<dev::Device> device, DeviceBackendOptions options,
+                                             cpu::ThreadPool* host_pool) {
+  std::unique_ptr<cpu::ThreadPool> owned;
+  if (!host_pool) {
+    owned = std::make_unique<cpu::ThreadPool>(1);
+    host_pool = owned.get();
+  }
+  return std::make_unique<DeviceBackend>(std::move(name), std::move(device), std::make_unique<CpuBackend>(*host_pool),
+                                         options, std::move(owned));
 }
 
 std::unique_ptr<Backend> make_cuda_host_backend(cpu::ThreadPool& pool, DeviceBackendOptions options) {
-  return make_device_backend("cuda-host", dev::make_host_device(pool), std::make_unique<CpuBackend>(pool), options);
+  return make_device_backend("cuda-host", dev::make_host_device(pool), options, &pool);
 }
 
 }  // namespace lq

@@ -1,10 +1,10 @@
 // The backend over the device interface (docs/architecture.md "The device interface"): the
 // orchestration of the sample passes written once against kernels/device/device.hpp, executed by
 // CUDA on a GPU (`--backend cuda`) and by the host executor everywhere (`--backend cuda-host`, a
-// test aid). It runs the convolutions (EQ FIRs, reverb IRs) and the meter's passes (K-weighted
-// segment energies, true and sample peaks) on the device; the compressor and the limiter go to
-// `dynamics` (for cuda: kernels/cuda's executor; for cuda-host: the CPU backend) until they move
-// onto the device interface too.
+// test aid). Every pass runs on the device: convolutions (EQ FIRs, reverb IRs), the compressor,
+// the true-peak limiter, the meter's K-weighted segment energies and its true and sample peaks;
+// except the compressor of the streamed chains and the RMS detector, which run on the host (the
+// CPU backend's, over `host_pool`: they are handed spans already on the host).
 #pragma once
 
 #include <memory>
@@ -22,8 +22,9 @@ struct DeviceBackendOptions {
   int64_t batch_samples = int64_t{1} << 25;
 };
 
+// host_pool: the host part's threads (must outlive the backend); null: one thread of its own.
 std::unique_ptr<Backend> make_device_backend(std::string name, std::unique_ptr<dev::Device> device,
-                                             std::unique_ptr<Backend> dynamics, DeviceBackendOptions options = {});
+                                             DeviceBackendOptions options = {}, cpu::ThreadPool* host_pool = nullptr);
 
 // The CUDA executor's backend on `device_index` (what make_cuda_backend returns, with `options`);
 // throws UserError when the build or the machine has none.

@@ -15,8 +15,10 @@
 
 #include "kernels/dsp/biquad_chunks.hpp"
 #include "kernels/dsp/common.hpp"
+#include "kernels/dsp/dynamics.hpp"
 #include "kernels/dsp/k_weighting.hpp"
 #include "kernels/dsp/overlap_save.hpp"
+#include "kernels/dsp/recurrence.hpp"
 #include "kernels/dsp/true_peak.hpp"
 
 namespace lq::dev {
@@ -213,10 +215,220 @@ struct HighpassSegmentEnergies {
   }
 };
 
+// ---- recurrences (kernels/dsp/recurrence.hpp) ------------------------------------------------
+// y = the recurrence R over [0, n) in chunks: speculation (one index per chunk, each from its
+// guessed state), then one walk (one index) that re-runs each chunk from its predecessor's final
+// state until the trajectories meet. Bit for bit the sequential loop; no host round trip.
+
+template <class R>
+struct SpeculateChunks {
+  R rec;
+  typename R::Value* y;
+  int64_t n, chunk;
+  LQ_HD void operator()(int64_t c) const {
+    const int64_t e = (c + 1) * chunk < n ? (c + 1) * chunk : n;
+    dsp::speculate_chunk(rec, y, c * chunk, e);
+  }
+};
+
+template <class R>
+struct WalkChunks {
+  R rec;
+  typename R::Value* y;
+  int64_t n, chunk;
+  LQ_HD void operator()(int64_t) const {
+    for (int64_t b = chunk; b < n; b += chunk) dsp::fixup_chunk(rec, y, b, b + chunk < n ? b + chunk : n);
+  }
+};
+
+// ---- compressor (kernels/dsp/dynamics.hpp; the CPU's form in kernels/cpu/compressor.cpp) ------
+
+// gr[d][i]: the static curve's gain reduction of detector d at frame i (one detector: the linked
+// level, the largest |x| over channels; else each channel's level linked by stereo_link). n = frames.
+struct CompressorCurve {
+  const float* x;
+  int channels;
+  int64_t n;
+  int detectors;
+  dsp::CompressorCoefficients k;
+  float* gr;
+  LQ_HD void operator()(int64_t i) const {
+    float m = 0.0f;
+    for (int c = 0; c < channels; ++c) {
+      const float v = x[int64_t(c) * n + i];
+      const float a = v < 0.0f ? -v : v;
+      m = m < a ? a : m;
+    }
+    const float linked = dsp::level_db(m);
+    for (int d = 0; d < detectors; ++d) {
+      const float level =
+          detectors == 1 ? linked : dsp::linked_level_db(dsp::level_db(x[int64_t(d) * n + i]), linked, k.stereo_link);
+      gr[int64_t(d) * n + i] = dsp::gain_reduction_db(level, k.threshold_db, k.ratio, k.knee_db);
+    }
+  }
+};
+
+// gain[i] = compressor_gain(smoothed[min(n - 1, i + lookahead)]). n = frames.
+struct CompressorGain {
+  const float* smoothed;
+  int64_t n, lookahead;
+  double makeup_db;
+  float* gain;
+  LQ_HD void operator()(int64_t i) const {
+    const int64_t j = i + lookahead < n - 1 ? i + lookahead : n - 1;
+    gain[i] = dsp::compressor_gain(smoothed[j], makeup_db);
+  }
+};
+
+// Per block of `block` frames: dsp::ReductionStats's largest and sum, in its order. n = blocks.
+struct ReductionStatsBlocks {
+  const float* v;
+  int64_t n, block;
+  double* block_max;
+  double* block_sum;
+  LQ_HD void operator()(int64_t b) const {
+    const int64_t e = (b + 1) * block < n ? (b + 1) * block : n;
+    dsp::ReductionStats st;
+    st.add(v + b * block, b * block, e - b * block);
+    block_max[b] = st.max;
+    block_sum[b] = st.sum();
+  }
+};
+
+// x[c][i] *= gain[d(c)][i]. n = channels frames.
+struct CompressorApply {
+  float* x;
+  int64_t n;
+  int detectors;
+  const float* gain;
+  LQ_HD void operator()(int64_t t) const {
+    const int64_t c = t / n, i = t % n;
+    x[t] *= gain[(detectors == 1 ? 0 : c) * n + i];
+  }
+};
+
+// ---- limiter (kernels/cpu/limiter.cpp gives the algorithm) ------------------------------------
+
+// The limiter's detector at position n (n < frames + 127): the largest over channels of Annex 2's
+// reading and every phase of every sinc of dsp::sinc_taps, summed directly (the CPU sums the sincs
+// by FFT: the two agree to about 1e-6). taps: dsp::sinc_taps's array, flattened.
+struct LimiterProfile {
+  const float* x;
+  int channels;
+  int64_t frames;
+  const float* taps;
+  double* profile;
+  LQ_HD void operator()(int64_t n) const {
+    double m = 0.0;
+    for (int c = 0; c < channels; ++c) {
+      const float* xc = x + int64_t(c) * frames;
+      if (n < frames + dsp::kTruePeakTapsPerPhase - 1) {
+        const double v = dsp::true_peak_at(xc, frames, n);
+        m = v > m ? v : m;
+      }
+      for (int f = 0; f < dsp::kSincFilterCount; ++f) {
+        const int len = 2 * dsp::sinc_filter(f).half_width;
+        for (int p = 0; p < dsp::kSincPhases; ++p) {
+          const float* h = taps + (f * dsp::kSincPhases + p) * dsp::kSincMaxTaps;
+          double acc = 0.0;
+          for (int t = 0; t < len; ++t) {
+            const int64_t i = n - t;
+            if (i >= 0 && i < frames) acc += double(h[t]) * double(xc[i]);
+          }
+          const double v = acc < 0.0 ? -acc : acc;
+          m = v > m ? v : m;
+        }
+      }
+    }
+    profile[n] = m;
+  }
+};
+
+// peak[i] = dsp::required_gain(peak[i], ceiling, target), in place.
+struct RequiredGain {
+  double* peak;
+  double ceiling, target;
+  LQ_HD void operator()(int64_t i) const { peak[i] = dsp::required_gain(peak[i], ceiling, target); }
+};
+
+// out[i] = the minimum of in over [i, i + w) (within in_n). n = outputs.
+struct WindowMin {
+  const double* in;
+  int64_t in_n, w;
+  double* out;
+  LQ_HD void operator()(int64_t i) const { out[i] = dsp::window_min_at(in, in_n, w, i); }
+};
+
+// f[m] = dsp::box_average_at(g, w, scale, support[m], m): the smoothed gain, capped by the support
+// minimum. n = frames.
+struct BoxAverage {
+  const double* g;
+  int64_t w;
+  double scale;
+  const double* support;
+  double* f;
+  LQ_HD void operator()(int64_t m) const { f[m] = dsp::box_average_at(g, w, scale, support[m], m); }
+};
+
+// x[c][m] = x[c][m] f[m] in double where f[m] < 1 (others keep their bits), and total[m] likewise
+// once. n = channels frames.
+struct LimiterApply {
+  float* x;
+  int64_t n;
+  const double* f;
+  float* total;
+  LQ_HD void operator()(int64_t t) const {
+    const int64_t c = t / n, m = t % n;
+    const double fm = f[m];
+    if (fm < 1.0) {
+      x[t] = static_cast<float>(double(x[t]) * fm);
+      if (c == 0) total[m] = static_cast<float>(double(total[m]) * fm);
+    }
+  }
+};
+
+// peak[i] = ceiling margin / peak[i] where over the ceiling, else 1: the hard safety's factors.
+struct OverFactor {
+  double* peak;
+  double ceiling, margin;
+  LQ_HD void operator()(int64_t i) const { peak[i] = peak[i] > ceiling ? ceiling * margin / peak[i] : 1.0; }
+};
+
+template <class T>
+struct Fill {
+  T* p;
+  T v;
+  LQ_HD void operator()(int64_t i) const { p[i] = v; }
+};
+
+// Per block: the largest and the in-order sum of -20 log10 of the limiter's total gain. n = blocks.
+struct TotalReductionBlocks {
+  const float* total;
+  int64_t n, block;
+  double* block_max;
+  double* block_sum;
+  LQ_HD void operator()(int64_t b) const {
+    double mx = 0.0, sum = 0.0;
+    const int64_t e = (b + 1) * block < n ? (b + 1) * block : n;
+    for (int64_t i = b * block; i < e; ++i) {
+      const double r = total[i] < 1.0f ? -dsp::linear_to_db(double(total[i])) : 0.0;
+      mx = mx < r ? r : mx;
+      sum += r;
+    }
+    block_max[b] = mx;
+    block_sum[b] = sum;
+  }
+};
+
 // Every kernel the device render launches.
 using Kernel = std::variant<GatherFrames, MultiplySpectra, ScatterOutputs, ScaleToFloat, ScaleChannels,
                             TruePeakProfile, AbsMaxBlocks, MaxBlocks, BiquadZeroStateEnds<float>,
-                            BiquadZeroStateEnds<double>, BiquadCarry, ShelfOutput, HighpassSegmentEnergies>;
+                            BiquadZeroStateEnds<double>, BiquadCarry, ShelfOutput, HighpassSegmentEnergies,
+                            SpeculateChunks<dsp::GainSmoother>, WalkChunks<dsp::GainSmoother>,
+                            SpeculateChunks<dsp::LimiterRelease>, WalkChunks<dsp::LimiterRelease>, CompressorCurve,
+                            CompressorGain, ReductionStatsBlocks, CompressorApply, LimiterProfile, RequiredGain,
+                            WindowMin, BoxAverage, LimiterApply, OverFactor, Fill<double>, Fill<float>,
+                            TotalReductionBlocks>;
 
 // The kernel's name in counters and errors.
 inline const char* kernel_name(const Kernel& k) {
@@ -224,7 +436,13 @@ inline const char* kernel_name(const Kernel& k) {
                                       "scale_to_float", "scale_channels",     "true_peak_profile",
                                       "abs_max_blocks", "max_blocks",         "biquad_zero_state_ends_f32",
                                       "biquad_zero_state_ends_f64", "biquad_carry", "shelf_output",
-                                      "highpass_segment_energies"};
+                                      "highpass_segment_energies", "speculate_gain_smoother", "walk_gain_smoother",
+                                      "speculate_limiter_release", "walk_limiter_release", "compressor_curve",
+                                      "compressor_gain", "reduction_stats_blocks", "compressor_apply",
+                                      "limiter_profile", "required_gain", "window_min", "box_average",
+                                      "limiter_apply", "over_factor", "fill_f64", "fill_f32",
+                                      "total_reduction_blocks"};
+  static_assert(sizeof(names) / sizeof(names[0]) == std::variant_size_v<Kernel>, "a name per kernel");
   return names[k.index()];
 }
 
