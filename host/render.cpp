@@ -761,7 +761,8 @@ void close_report(json& report, const json& warnings, const Session& session, co
     report["lacquer"]["device_counters"] = {
         {"h2d_bytes", c->h2d_bytes},       {"d2h_bytes", c->d2h_bytes},           {"d2d_bytes", c->d2d_bytes},
         {"syncs", c->syncs},               {"launches", c->launches},             {"launch_items", c->launch_items},
-        {"ffts", c->ffts},                 {"fft_samples", c->fft_samples},       {"peak_device_bytes", c->peak_device_bytes}};
+        {"kernel_bytes", c->kernel_bytes}, {"ffts", c->ffts},                     {"fft_samples", c->fft_samples},
+        {"fft_bytes", c->fft_bytes},       {"peak_device_bytes", c->peak_device_bytes}};
   }
   report["session"] = {{"source", session.source.string()}, {"hash", session_hash(session)}};
   for (const auto& [key, value] : options.report_extra.items()) report[key] = value;

@@ -43,24 +43,38 @@ void Device::launch(const Kernel& k, int64_t n) {
   do_launch(k, n);
   ++counters_.launches;
   counters_.launch_items += n;
+  counters_.kernel_bytes += bytes_touched(k, n);
 }
+
+namespace {
+
+// Device memory one real transform of k samples moves, batch times (Counters::fft_bytes).
+int64_t fft_bytes(int64_t k, int64_t batch, int64_t real_bytes) {
+  const int64_t once = k * real_bytes + (k / 2 + 1) * 2 * real_bytes;
+  return once * batch * (k > 4096 ? 2 : 1);
+}
+
+}  // namespace
 
 void Device::rfft(const float* in, Complex* out, int k, int batch) {
   do_rfft(in, out, k, batch);
   ++counters_.ffts;
   counters_.fft_samples += int64_t(k) * batch;
+  counters_.fft_bytes += fft_bytes(k, batch, 4);
 }
 
 void Device::irfft(const Complex* in, float* out, int k, int batch) {
   do_irfft(in, out, k, batch);
   ++counters_.ffts;
   counters_.fft_samples += int64_t(k) * batch;
+  counters_.fft_bytes += fft_bytes(k, batch, 4);
 }
 
 void Device::rfft_double(const double* in, DoubleComplex* out, int k) {
   do_rfft_double(in, out, k);
   ++counters_.ffts;
   counters_.fft_samples += k;
+  counters_.fft_bytes += fft_bytes(k, 1, 8);
 }
 
 }  // namespace lq::dev

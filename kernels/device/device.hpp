@@ -33,8 +33,11 @@ struct Counters {
   int64_t syncs = 0;              // host waits for the device
   int64_t launches = 0;           // kernel launches
   int64_t launch_items = 0;       // indices over all launches
+  int64_t kernel_bytes = 0;       // device memory the launches read and write (dev::bytes_touched)
   int64_t ffts = 0;               // FFT executions (a batched call is one)
   int64_t fft_samples = 0;        // real samples transformed (K per frame of a batch)
+  int64_t fft_bytes = 0;          // device memory the FFTs read and write (an estimate: reals in or
+                                  // out, bins the other way, twice where K > 4096: two passes)
   int64_t device_bytes = 0;       // allocated now
   int64_t peak_device_bytes = 0;  // the most allocated at once
 };

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 #include <variant>
 
 #include "kernels/dsp/biquad_chunks.hpp"
@@ -444,6 +445,65 @@ inline const char* kernel_name(const Kernel& k) {
                                       "total_reduction_blocks"};
   static_assert(sizeof(names) / sizeof(names[0]) == std::variant_size_v<Kernel>, "a name per kernel");
   return names[k.index()];
+}
+
+// An estimate of the device memory a launch of n indices reads and writes (each array element
+// once: neighbours that several indices read, filter taps and spectra are assumed cached), for
+// the counters and the GPU-time estimate (benchmarks/gpu_estimate.py). Not a measurement.
+inline int64_t bytes_touched(const Kernel& kernel, int64_t n) {
+  return std::visit(
+      [n](const auto& k) -> int64_t {
+        using K = std::decay_t<decltype(k)>;
+        if constexpr (std::is_same_v<K, GatherFrames> || std::is_same_v<K, ScatterOutputs> ||
+                      std::is_same_v<K, ScaleChannels>) {
+          return 8 * n;
+        } else if constexpr (std::is_same_v<K, MultiplySpectra>) {
+          return 16 * n;
+        } else if constexpr (std::is_same_v<K, ScaleToFloat>) {
+          return 24 * n;
+        } else if constexpr (std::is_same_v<K, TruePeakProfile> || std::is_same_v<K, LimiterProfile>) {
+          return (4 * int64_t(k.channels) + 8) * n;
+        } else if constexpr (std::is_same_v<K, AbsMaxBlocks>) {
+          return 4 * k.count + 8 * n;
+        } else if constexpr (std::is_same_v<K, ReductionStatsBlocks>) {
+          return 4 * k.n + 16 * n;
+        } else if constexpr (std::is_same_v<K, MaxBlocks>) {
+          return 8 * k.count + 8 * n;
+        } else if constexpr (std::is_same_v<K, BiquadZeroStateEnds<float>>) {
+          return 4 * k.L.frames * k.L.rows + 16 * n;
+        } else if constexpr (std::is_same_v<K, BiquadZeroStateEnds<double>> ||
+                             std::is_same_v<K, HighpassSegmentEnergies>) {
+          return 8 * k.L.frames * k.L.rows + 16 * n;
+        } else if constexpr (std::is_same_v<K, ShelfOutput>) {
+          return 12 * k.L.frames * k.L.rows + 16 * n;
+        } else if constexpr (std::is_same_v<K, BiquadCarry>) {
+          return 32 * k.L.chunks * n;
+        } else if constexpr (std::is_same_v<K, SpeculateChunks<dsp::GainSmoother>>) {
+          return 8 * k.n;
+        } else if constexpr (std::is_same_v<K, SpeculateChunks<dsp::LimiterRelease>>) {
+          return 16 * k.n;
+        } else if constexpr (std::is_same_v<K, WalkChunks<dsp::GainSmoother>> ||
+                             std::is_same_v<K, WalkChunks<dsp::LimiterRelease>>) {
+          return 0;  // the re-run prefixes: unknown here, short where trajectories meet early
+        } else if constexpr (std::is_same_v<K, CompressorCurve>) {
+          return (4 * int64_t(k.channels) + 4 * int64_t(k.detectors)) * n;
+        } else if constexpr (std::is_same_v<K, CompressorGain> || std::is_same_v<K, WindowMin>) {
+          return (std::is_same_v<K, WindowMin> ? 16 : 8) * n;
+        } else if constexpr (std::is_same_v<K, CompressorApply> || std::is_same_v<K, OverFactor> ||
+                             std::is_same_v<K, RequiredGain>) {
+          return (std::is_same_v<K, CompressorApply> ? 12 : 16) * n;
+        } else if constexpr (std::is_same_v<K, BoxAverage>) {
+          return 24 * n;
+        } else if constexpr (std::is_same_v<K, LimiterApply>) {
+          return 16 * n;
+        } else if constexpr (std::is_same_v<K, Fill<double>> || std::is_same_v<K, Fill<float>>) {
+          return int64_t(sizeof(k.v)) * n;
+        } else {
+          static_assert(std::is_same_v<K, TotalReductionBlocks>, "every kernel has an estimate");
+          return 4 * k.n + 16 * n;
+        }
+      },
+      kernel);
 }
 
 }  // namespace lq::dev

@@ -126,3 +126,26 @@ TEST(DeviceBackend, SameBitsWhateverTheThreadsAndOneSyncPerConvolution) {
   EXPECT_EQ(one.launches, three.launches);
   EXPECT_EQ(one.peak_device_bytes, three.peak_device_bytes);
 }
+
+// The compressor costs one sync; the limiter one for its first reading, one a pass and one a
+// safety round, and one at the end: never one a recurrence round (the chunks' fix-up walks on the
+// device) nor one a span.
+TEST(DeviceBackend, TheDynamicsSyncOnceACallAndTheLimiterOnceAPass) {
+  lq::cpu::ThreadPool pool(2);
+  auto b = lq::make_cuda_host_backend(pool);
+  lq::AudioBuffer a(2, 200003, 48000.0);
+  a.channels[0] = noise(200003, 6);
+  a.channels[1] = noise(200003, 7);
+  for (auto& c : a.channels)
+    for (float& v : c) v *= 4.0f;  // about 12 dB over full scale at its peaks
+  lq::dsp::CompressorParams cp;
+  cp.threshold_db = -20.0, cp.ratio = 4.0, cp.stereo_link = 0.5;
+  const int64_t before = b->device_counters()->syncs;
+  const auto cs = b->compress(a, cp);
+  EXPECT_GT(cs.max_gain_reduction_db, 1.0);
+  EXPECT_EQ(b->device_counters()->syncs - before, 1);
+  const int64_t mid = b->device_counters()->syncs;
+  const auto ls = b->limit_true_peak(a, {});
+  ASSERT_GE(ls.passes, 1);
+  EXPECT_EQ(b->device_counters()->syncs - mid, 1 + ls.passes + ls.safety_rounds + 1);
+}
