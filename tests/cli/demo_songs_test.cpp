@@ -19,7 +19,7 @@ namespace fs = std::filesystem;
 namespace {
 
 fs::path demo_dir() {
-  const fs::path root = LQ_SOURCE_DIR;
+  const fs::path root = lq::test::source_dir();
   const fs::path dir = root / ".cache" / "demo";
   if (!fs::exists(dir / ".done")) {
     const std::string cmd = "bash '" + (root / "scripts" / "fetch-demo.sh").string() + "' >/dev/null";
@@ -37,7 +37,7 @@ TEST(DemoSongs, EveryDemoSongMeetsTheCeilingAndTheTarget) {
   int songs = 0;
   for (const auto& e : fs::directory_iterator(demo / "songs")) {
     const fs::path song = e.path();
-    fs::copy_file(fs::path(LQ_SOURCE_DIR) / "scripts" / "demo_session.toml", song / "session.toml",
+    fs::copy_file(lq::test::source_dir() / "scripts" / "demo_session.toml", song / "session.toml",
                   fs::copy_options::overwrite_existing);
     const fs::path master = out_dir / (song.filename().string() + ".wav");
     const auto r = lq::test::run_lacquer({"render", (song / "session.toml").string(), "-o", master.string(), "-q"});

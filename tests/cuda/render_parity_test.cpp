@@ -222,7 +222,7 @@ json expect_backends_agree(const std::string& device_backend, const fs::path& se
 }
 
 fs::path demo_dir() {
-  const fs::path dir = fs::path(LQ_SOURCE_DIR) / ".cache" / "demo";
+  const fs::path dir = lq::test::source_dir() / ".cache" / "demo";
   return fs::exists(dir / ".done") ? dir : fs::path();
 }
 
@@ -252,7 +252,7 @@ TEST_P(RenderParity, TheDemoSongAgrees) {
   const fs::path song = songs.front();
   SCOPED_TRACE(song.string());
   // The demo session as scripts/demo.sh uses it, in the song's folder (its paths are relative).
-  const std::string text = lq::test::read_text_file(fs::path(LQ_SOURCE_DIR) / "scripts" / "demo_session.toml");
+  const std::string text = lq::test::read_text_file(lq::test::source_dir() / "scripts" / "demo_session.toml");
   std::string session;
   for (size_t from = 0; from < text.size();) {  // drop its bit_depth: expect_backends_agree sets it
     const size_t end = std::min(text.find('\n', from), text.size());

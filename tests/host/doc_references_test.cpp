@@ -27,6 +27,8 @@
 #include <utility>
 #include <vector>
 
+#include "support/test_files.hpp"
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -265,7 +267,7 @@ class DocChecker {
 }  // namespace
 
 TEST(DocReferences, EveryNamedDocumentExistsAndEveryCitedSectionIsAHeading) {
-  const fs::path root(LQ_SOURCE_DIR);
+  const fs::path root = lq::test::source_dir();
   DocChecker checker(root);
   // A walk that found nothing would pass vacuously.
   ASSERT_GT(checker.files().size(), 100u) << "walked " << root;
@@ -286,7 +288,7 @@ TEST(DocReferences, EveryNamedDocumentExistsAndEveryCitedSectionIsAHeading) {
 // bare name) and a heading that is not in its document are found, on their lines; a citation
 // continued on the next comment line, a list of sections, a URL and an extension alone are not.
 TEST(DocReferences, TheCheckFindsMissingDocumentsAndAMissingSection) {
-  DocChecker checker{fs::path(LQ_SOURCE_DIR)};
+  DocChecker checker{lq::test::source_dir()};
   const std::string md = ".md";
   const std::string text =
       "// The limiter (research/gpu-design" + md + " 4.2 item 5).\n" +                  // 1: not here

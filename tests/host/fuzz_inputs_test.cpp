@@ -3,7 +3,7 @@
 // (load_catalog). Every input either loads, with sane values, or fails with a one-line
 // lq::UserError that names the file; any other exception, a multi-line or anonymous message, or a
 // crash fails the test, which prints the group, seed and iteration and saves the input under
-// LQ_TEST_TMP/fuzz_failures/. Deterministic: input i of a group is a function of (seed, i) alone.
+// tmp_root()/fuzz_failures/ (LQ_TEST_TMP). Deterministic: input i of a group is a function of (seed, i) alone.
 // Each group stops after N inputs or ~18 s, whichever comes first; the inputs in
 // tests/fuzz/regressions/ are replayed on every run. See tests/fuzz/README.md.
 //
@@ -53,7 +53,7 @@ namespace {
 
 using Rng = std::mt19937_64;
 
-const fs::path kFuzzDir = fs::path(LQ_SOURCE_DIR) / "tests/fuzz";
+const fs::path kFuzzDir = lq::test::source_dir() / "tests/fuzz";
 
 // ---- budget, randomness ---------------------------------------------------------------------
 
@@ -264,7 +264,7 @@ class Campaign {
   Campaign(std::string group, const Budget& b, bool replay = false)
       : group_(std::move(group)), budget_(b), replay_(replay) {
     install_crash_report();
-    failure_dir_ = fs::path(LQ_TEST_TMP) / "fuzz_failures" / group_;
+    failure_dir_ = lq::test::tmp_root() / "fuzz_failures" / group_;
     fs::remove_all(failure_dir_);
     start_ = std::chrono::steady_clock::now();
   }
@@ -945,7 +945,7 @@ void check_audio(Campaign& run, int64_t iteration, const fs::path& p, const std:
 
 // The documented example with its stems and IRs beside it (written into `dir`), and tests/fuzz/session.
 std::vector<Seed> session_seeds(const fs::path& dir) {
-  std::string example = read_bytes(fs::path(LQ_SOURCE_DIR) / "tests/data/example_session.toml");
+  std::string example = read_bytes(lq::test::source_dir() / "tests/data/example_session.toml");
   const std::string abs = "/srv/library/keys.wav";
   if (const size_t at = example.find(abs); at != std::string::npos) example.replace(at, abs.size(), "stems/keys.wav");
   std::vector<Seed> seeds = {{"example_session.toml", ".toml", example}};

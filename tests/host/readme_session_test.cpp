@@ -8,7 +8,7 @@
 #include "support/test_files.hpp"
 
 TEST(Readme, SessionExampleParses) {
-  const std::string readme = lq::test::read_text_file(std::filesystem::path(LQ_SOURCE_DIR) / "README.md");
+  const std::string readme = lq::test::read_text_file(lq::test::source_dir() / "README.md");
   const auto begin = readme.find("```toml\n");
   ASSERT_NE(begin, std::string::npos) << "README.md has no ```toml block";
   const auto end = readme.find("```", begin + 8);

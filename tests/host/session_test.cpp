@@ -33,7 +33,7 @@ const char* kStem = "[stems.kick]\nfile = \"kick.wav\"\ngroup = \"drums\"\n";  /
 }  // namespace
 
 TEST(Session, TheExampleParsesToTheValuesWrittenInIt) {
-  const fs::path file = fs::path(LQ_SOURCE_DIR) / "tests/data/example_session.toml";
+  const fs::path file = lq::test::source_dir() / "tests/data/example_session.toml";
   const fs::path dir = file.parent_path().lexically_normal();
   const lq::Session s = lq::load_session(file);
   EXPECT_EQ(s.source, file);

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -16,11 +17,24 @@ namespace lq::test {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+fs::path from_env(const char* name, const char* built) {
+  const char* v = std::getenv(name);
+  return fs::path(v && *v ? v : built);
+}
+
+}  // namespace
+
+fs::path tmp_root() { return from_env("LQ_TEST_TMP", LQ_TEST_TMP); }
+fs::path lacquer_bin() { return from_env("LQ_LACQUER_BIN", LQ_LACQUER_BIN); }
+fs::path source_dir() { return from_env("LQ_SOURCE_DIR", LQ_SOURCE_DIR); }
+
 fs::path fresh_dir() {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
   std::string name = info ? std::string(info->test_suite_name()) + "." + info->name() : "test";
   std::replace(name.begin(), name.end(), '/', '_');
-  const fs::path dir = fs::path(LQ_TEST_TMP) / name;
+  const fs::path dir = tmp_root() / name;
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;
@@ -75,6 +89,8 @@ std::string read_text_file(const fs::path& path) {
 
 pid_t start_lacquer(const std::vector<std::string>& args, const fs::path& out_path, const fs::path& err_path,
                     const fs::path& cwd) {
+  std::string bin = lacquer_bin().string();  // before the fork: the child only execs
+  std::vector<std::string> copy = args;
   const pid_t pid = ::fork();
   if (pid == 0) {
     if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) ::_exit(126);
@@ -83,9 +99,7 @@ pid_t start_lacquer(const std::vector<std::string>& args, const fs::path& out_pa
     ::dup2(o, 1);
     ::dup2(e, 2);
     std::vector<char*> argv;
-    std::string bin = LQ_LACQUER_BIN;
     argv.push_back(bin.data());
-    std::vector<std::string> copy = args;
     for (auto& a : copy) argv.push_back(a.data());
     argv.push_back(nullptr);
     ::execv(bin.c_str(), argv.data());
@@ -101,7 +115,7 @@ int wait_lacquer(pid_t pid) {
 }
 
 RunResult run_lacquer(const std::vector<std::string>& args, const fs::path& cwd) {
-  const fs::path dir = fs::path(LQ_TEST_TMP);
+  const fs::path dir = tmp_root();
   fs::create_directories(dir);
   const fs::path out_path = dir / ("run-" + std::to_string(::getpid()) + ".out");
   const fs::path err_path = dir / ("run-" + std::to_string(::getpid()) + ".err");

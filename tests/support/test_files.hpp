@@ -10,7 +10,14 @@
 
 namespace lq::test {
 
-// A new empty folder under the build tree, named after the running test; removed if empty at exit.
+// Where tests write, the `lacquer` binary and the source tree: the environment's LQ_TEST_TMP,
+// LQ_LACQUER_BIN and LQ_SOURCE_DIR when set (test binaries run from a bundle unpacked elsewhere:
+// scripts/gpu-bundle.sh), else the paths of the build that compiled them.
+std::filesystem::path tmp_root();
+std::filesystem::path lacquer_bin();
+std::filesystem::path source_dir();
+
+// A new empty folder under tmp_root(), named after the running test; removed if empty at exit.
 std::filesystem::path fresh_dir();
 
 // Writes planar float data (channels[c][frame]) with libsndfile. `format` is a libsndfile
