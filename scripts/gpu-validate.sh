@@ -18,7 +18,8 @@
 #   5. the benchmark: a 60 s workload (workload_gen), the standard session rendered on CUDA once
 #      to warm up and 3 times timed, once on the CPU with every core (gpu_bench.json);
 #   6. summary.txt (a markdown table of the steps).
-# OUT holds at most 8 files. Exit 0 when every step passed; else the first failure's code (the
+# Every step has its own timeout, capped so that the whole run ends within 400 s (the benchmark
+# keeps 120 s of it until it starts). OUT holds at most 8 files. Exit 0 when every step passed; else the first failure's code (the
 # benchmark still runs after a test failure).
 set -uo pipefail
 
@@ -51,6 +52,14 @@ fi
 work=$(mktemp -d /tmp/lacquer-gpu-validate.XXXXXX)
 export LQ_LACQUER_BIN=$(exe lacquer) LQ_TEST_TMP=$work/tmp LQ_SOURCE_DIR=$dir LQ_REQUIRE_GPU=1 LQ_TEST_SEED=20261207
 cores=$(nproc)
+# The whole run ends within 7 minutes: every step's timeout is capped by what is left of 400 s,
+# less 120 s kept for the benchmark until it starts.
+deadline=$((SECONDS + 400))
+cap() {  # wanted seconds [reserve]: the timeout a step may have now
+  local left=$((deadline - SECONDS - ${2:-120}))
+  (( left < 10 )) && left=10
+  echo $(( $1 < left ? $1 : left ))
+}
 status=0
 fail() { [[ $status -ne 0 ]] || status=$1; }
 step_start=$SECONDS
@@ -66,7 +75,7 @@ step() { steps+=("| $1 | $2 | $((SECONDS - step_start)) s |"); step_start=$SECON
   timeout 30 nvidia-smi --query-gpu=driver_version,memory.total --format=csv,noheader 2>&1 || true
   echo "--- lacquer devices"
 } > "$out/machine.txt"
-timeout 60 "$(exe lacquer)" devices >> "$out/machine.txt" 2>&1
+timeout "$(cap 60)" "$(exe lacquer)" devices >> "$out/machine.txt" 2>&1
 devices_rc=$?
 if [[ $devices_rc -ne 0 ]] || ! grep -q "auto.*cuda:0" "$out/machine.txt"; then
   why=$(sed -n 's/^cuda: no usable GPU: //p; s/^auto: \(cpu.*\)/--backend auto picks \1/p' "$out/machine.txt" | head -n 1)
@@ -80,14 +89,14 @@ step "machine, lacquer devices" "cuda:0"
 # 2. The parity tests, a skip being a failure.
 # (The demo song's parity test needs the demo material, which the kit does not carry.)
 run_tests() {  # name executable timeout
-  timeout "$3" "$(exe "$2")" --gtest_output="json:$out/tests-$1.json" --gtest_brief=1 \
+  timeout "$(cap "$3")" "$(exe "$2")" --gtest_output="json:$out/tests-$1.json" --gtest_brief=1 \
     --gtest_filter='-*TheDemoSongAgrees*' > "$work/$1.log" 2>&1
   local rc=$?
   tail -n 5 "$work/$1.log"
   if [[ $rc -eq 0 ]] && grep -q "SKIPPED" "$work/$1.log"; then return 1; fi  # a skip is not a pass here
   return $rc
 }
-for t in "device host_device_test 120" "backend backend_parity_test 300" "render render_parity_test 300"; do
+for t in "device host_device_test 60" "backend backend_parity_test 150" "render render_parity_test 150"; do
   set -- $t
   if run_tests "$1" "$2" "$3"; then
     step "tests: $2" "passed ($(sed -n 's/.*\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$work/$1.log") tests)"
@@ -98,7 +107,7 @@ done
 
 # 3. memcheck over the stage tests on CUDA (a shorter seed set: every stage once).
 if command -v compute-sanitizer > /dev/null; then
-  timeout 240 compute-sanitizer --tool memcheck --error-exitcode 9 --log-file "$out/memcheck.log" \
+  timeout "$(cap 120)" compute-sanitizer --tool memcheck --error-exitcode 9 --log-file "$out/memcheck.log" \
     "$(exe backend_parity_test)" --gtest_filter='Backends/CudaBackendParity.*/CudaSmallBatches' \
     -- > /dev/null 2>&1
   rc=$?
@@ -109,7 +118,7 @@ else
 fi
 
 # 4. The floor.
-if timeout 120 "$(exe gpu_floor)" > "$out/floor.json" 2> "$work/floor.err" && ! grep -qs "no usable" "$out/floor.json" "$work/floor.err"; then
+if timeout "$(cap 60)" "$(exe gpu_floor)" > "$out/floor.json" 2> "$work/floor.err" && ! grep -qs "no usable" "$out/floor.json" "$work/floor.err"; then
   step "gpu_floor" "done"
 else fail 6; step "gpu_floor" "FAILED: $(head -n 1 "$work/floor.err")"; fi
 
@@ -117,12 +126,12 @@ else fail 6; step "gpu_floor" "FAILED: $(head -n 1 "$work/floor.err")"; fi
 mkdir -p "$work/bench"
 cp "$session" "$work/bench/session.toml"
 render_s() {  # backend output: the report's total seconds
-  timeout 120 "$(exe lacquer)" render "$work/bench/session.toml" -o "$work/bench/$2.wav" --backend "$1" \
+  timeout "$(cap 60 0)" "$(exe lacquer)" render "$work/bench/session.toml" -o "$work/bench/$2.wav" --backend "$1" \
     --threads "$cores" -q > /dev/null 2>> "$work/bench.err" || return 1
   sed -n 's/.*"total": *\([0-9.e+-]*\).*/\1/p' "$work/bench/$2.json" | tail -n 1
 }
 bench_json='{"error": "not run"}'
-if timeout 120 "$(exe workload_gen)" "$work/bench/workload" 60 > /dev/null 2>> "$work/bench.err"; then
+if timeout "$(cap 60 0)" "$(exe workload_gen)" "$work/bench/workload" 60 > /dev/null 2>> "$work/bench.err"; then
   warm=$(render_s cuda warm) && t1=$(render_s cuda run1) && t2=$(render_s cuda run2) && t3=$(render_s cuda run3) &&
     cpu=$(render_s cpu cpu)
   if [[ -n ${cpu:-} ]]; then
