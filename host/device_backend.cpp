@@ -322,7 +322,7 @@ DynamicsStats DeviceBackend::compress(AudioBuffer& audio, const dsp::CompressorP
   const int64_t n = audio.frames();
   const int channels = audio.channel_count();
   if (n == 0 || channels == 0) return stats;
-  constexpr int64_t kBlock = int64_t{1} << 16;  // kernels/cpu/compressor.cpp's statistics blocks
+  constexpr int64_t kBlock = dsp::kCompressorStatsBlock;
   const dsp::CompressorCoefficients k = dsp::prepare_compressor(params, audio.sample_rate);
   const int detectors = (k.stereo_link >= 1.0f || channels == 1) ? 1 : channels;
   Buffer<float> x = upload(audio);
@@ -370,10 +370,9 @@ double DeviceBackend::limiter_peak(const float* x, int channels, int64_t n, doub
 }
 
 LimiterStats DeviceBackend::limit_true_peak(AudioBuffer& audio, const dsp::LimiterParams& params) {
-  // kernels/cpu/limiter.cpp's constants.
-  constexpr int kMaxPasses = 4, kRegionRounds = 4;
-  constexpr double kMargin = 1.0 - 1e-6;
-  constexpr int64_t kBlock = int64_t{1} << 15, kSupport = dsp::kLimiterSupport;
+  constexpr int kMaxPasses = dsp::kLimiterMaxPasses, kRegionRounds = dsp::kLimiterRegionRounds;
+  constexpr double kMargin = dsp::kLimiterMargin;
+  constexpr int64_t kBlock = dsp::kLimiterStatsBlock, kSupport = dsp::kLimiterSupport;
   LimiterStats stats;
   const int64_t n = audio.frames();
   const int channels = audio.channel_count();

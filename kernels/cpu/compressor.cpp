@@ -26,7 +26,7 @@ namespace lq::cpu {
 
 namespace {
 
-constexpr int64_t kBlock = 1 << 16;          // frames per parallel map job
+constexpr int64_t kBlock = dsp::kCompressorStatsBlock;  // frames per parallel map job and statistics block
 // The smoother's speculation chunk (docs/algorithms.md "Speculative chunks"): speed only.
 constexpr int64_t kSmootherChunk = 1 << 19;
 

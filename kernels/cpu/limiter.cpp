@@ -54,13 +54,13 @@ namespace lq::cpu {
 
 namespace {
 
-constexpr int64_t kBlock = 1 << 15;
+constexpr int64_t kBlock = dsp::kLimiterStatsBlock;
 // The release's speculation chunk (docs/algorithms.md "Speculative chunks"): speed only.
 constexpr int64_t kReleaseChunk = 1 << 16;
 constexpr int64_t kSupport = dsp::kLimiterSupport;
-constexpr int kMaxPasses = 4;
-constexpr int kRegionRounds = 4;  // remove_true_peak_overs scales regions this often, then all
-constexpr double kMargin = 1.0 - 1e-6;
+constexpr int kMaxPasses = dsp::kLimiterMaxPasses;
+constexpr int kRegionRounds = dsp::kLimiterRegionRounds;  // remove_true_peak_overs: regions, then all
+constexpr double kMargin = dsp::kLimiterMargin;
 
 int64_t blocks_of(int64_t n) { return (n + kBlock - 1) / kBlock; }
 

@@ -158,6 +158,17 @@ struct ReductionStats {
 
 // ---- limiter ------------------------------------------------------------------------------------
 
+// The limiter's pass loop, the same on every backend (kernels/cpu/limiter.cpp gives the algorithm):
+// pass k runs at target ceiling kLimiterMargin^k until no reading is over, at most
+// kLimiterMaxPasses times; the hard safety then scales the regions still over kLimiterRegionRounds
+// times, then the whole signal (which meets the ceiling: a reading still over is an internal error).
+inline constexpr int kLimiterMaxPasses = 4;
+inline constexpr int kLimiterRegionRounds = 4;
+inline constexpr double kLimiterMargin = 1.0 - 1e-6;
+// Frames per block of the statistics' sums (their order): the limiter's and the compressor's.
+inline constexpr int64_t kLimiterStatsBlock = int64_t{1} << 15;
+inline constexpr int64_t kCompressorStatsBlock = int64_t{1} << 16;
+
 struct LimiterCoefficients {
   double ceiling;            // linear: db_to_linear(ceiling_dbtp); the meter never reads above it
   int64_t lookahead_frames;  // W >= 1
