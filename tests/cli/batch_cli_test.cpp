@@ -299,6 +299,23 @@ TEST(BatchCli, OutputsDoNotDependOnSongsInFlightAndGroupsAlignWithTheMaster) {
   EXPECT_EQ(read_json(a / "song00" / "report.json")["exported_groups"].size(), 2u);
 }
 
+// The device backend with songs in flight (each song its own device and stream): the same bytes
+// with one song at a time and with three, on the host executor (`cuda-host`) that runs the same
+// orchestration as `cuda`; and the reports carry the device's counters.
+TEST(BatchCli, DeviceBackendOutputsDoNotDependOnSongsInFlight) {
+  const fs::path cat = make_catalog(3, 2.0);
+  const fs::path a = cat.parent_path() / "a", b = cat.parent_path() / "b";
+  ASSERT_EQ(run_lacquer({"batch", cat.string(), "-o", a.string(), "--quiet", "--jobs", "1", "--backend", "cuda-host"}).exit_code, 0);
+  ASSERT_EQ(run_lacquer({"batch", cat.string(), "-o", b.string(), "--quiet", "--jobs", "3", "--threads", "2", "--backend",
+                         "cuda-host"}).exit_code, 0);
+  const auto ma = masters_of(a);
+  ASSERT_EQ(ma.size(), 3u);
+  EXPECT_EQ(ma, masters_of(b));
+  const json report = read_json(a / "song00" / "report.json");
+  EXPECT_EQ(report.at("lacquer").at("backend"), "cuda-host");
+  EXPECT_GT(report.at("lacquer").at("device_counters").at("h2d_bytes").get<int64_t>(), 0);
+}
+
 TEST(BatchCli, ManifestsGiveIdsSourcesAndOverrides) {
   const fs::path dir = lq::test::fresh_dir();
   write_song(dir / "stems_a", 1, 1.5);
