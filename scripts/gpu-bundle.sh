@@ -91,7 +91,7 @@ cp scripts/gpu-validate.sh "$out/"
 } > "$out/MANIFEST.txt"
 
 size=$(du -sb "$out" | cut -f1)
-printf 'gpu-bundle: %s: %d files, %.1f MiB\n' "$out" "$(find "$out" -type f | wc -l)" "$(echo "$size / 1048576" | bc -l)"
+echo "gpu-bundle: $out: $(find "$out" -type f | wc -l) files, $(awk "BEGIN { printf \"%.1f\", $size / 1048576 }") MiB"
 if (( size > 40 * 1024 * 1024 )); then
   echo "gpu-bundle: the kit is over 40 MiB" >&2
   exit 1
