@@ -1,4 +1,4 @@
-// The device backends against the CPU backend (host/backend.hpp), stage by stage, on fresh random
+// The device backends against the CPU backend (host/backend.hpp), stage by stage, on seeded random
 // 2-channel input of a few seconds whose lengths are not powers of two: every sample within 1e-5
 // of full scale, the stages' statistics within 0.01 dB, the meter's energies within 1e-6 relative
 // and its figures within 0.01 LU, the peak scans equal; and every stage gives the same bits twice.
@@ -28,6 +28,7 @@
 #include "host/loudness.hpp"
 #include "kernels/dsp/common.hpp"
 #include "support/expect_close.hpp"
+#include "support/test_files.hpp"
 
 namespace {
 
@@ -35,14 +36,6 @@ using Channels = std::vector<std::vector<float>>;
 
 const lq::test::Tolerance kSampleTol{1e-5, 0.0, "cuFFT vs FFTW rounding / device libm"};
 constexpr double kStatTolDb = 0.01;  // DynamicsStats, LimiterStats, loudness figures (dB or LU)
-
-// A fresh seed per run, printed; LQ_TEST_SEED=N repeats a run.
-unsigned fresh_seed() {
-  const char* env = std::getenv("LQ_TEST_SEED");
-  const unsigned seed = env ? static_cast<unsigned>(std::strtoul(env, nullptr, 10)) : std::random_device{}();
-  std::printf("seed %u (LQ_TEST_SEED=%u repeats this run)\n", seed, seed);
-  return seed;
-}
 
 // A few seconds plus 1..1000 frames: between 2^17 and 2^18 frames at 48 kHz for 3.5 s.
 int64_t odd_length(double seconds, double fs, std::mt19937& rng) {
@@ -268,7 +261,7 @@ TEST_P(CudaBackendParity, TheCudaBackendNamesItselfAndItsDevice) {
 }
 
 TEST_P(CudaBackendParity, LinearPhaseEqFirSharedByBothChannelsAgrees) {
-  const unsigned seed = fresh_seed();
+  const unsigned seed = lq::test::test_seed();
   SCOPED_TRACE("seed " + std::to_string(seed));
   std::mt19937 rng(seed);
   const double fs = 48000.0;
@@ -282,7 +275,7 @@ TEST_P(CudaBackendParity, LinearPhaseEqFirSharedByBothChannelsAgrees) {
 }
 
 TEST_P(CudaBackendParity, ReverbIrsPerChannelWithTheirTailsAgree) {
-  const unsigned seed = fresh_seed();
+  const unsigned seed = lq::test::test_seed();
   SCOPED_TRACE("seed " + std::to_string(seed));
   std::mt19937 rng(seed);
   const double fs = 48000.0;
@@ -297,7 +290,7 @@ TEST_P(CudaBackendParity, ReverbIrsPerChannelWithTheirTailsAgree) {
 }
 
 TEST_P(CudaBackendParity, ReverbOnAMinuteOfAudioLongerThanOneFftBatchAgrees) {
-  const unsigned seed = fresh_seed();
+  const unsigned seed = lq::test::test_seed();
   SCOPED_TRACE("seed " + std::to_string(seed));
   std::mt19937 rng(seed);
   const double fs = 48000.0;
@@ -312,7 +305,7 @@ TEST_P(CudaBackendParity, ReverbOnAMinuteOfAudioLongerThanOneFftBatchAgrees) {
 }
 
 TEST_P(CudaBackendParity, SingleTapFilterAgrees) {
-  const unsigned seed = fresh_seed();
+  const unsigned seed = lq::test::test_seed();
   SCOPED_TRACE("seed " + std::to_string(seed));
   std::mt19937 rng(seed);
   const double fs = 48000.0;
@@ -329,7 +322,7 @@ TEST_P(CudaBackendParity, SingleTapFilterAgrees) {
 // (three FFT sizes, two channels sharing a filter by value but not by span), a mono call, 44.1 and
 // 96 kHz, and the meter over channel selections other than {0, 1}.
 TEST_P(CudaBackendParity, MixedFilterLengthsMonoAndOtherChannelSelectionsAgree) {
-  const unsigned seed = fresh_seed();
+  const unsigned seed = lq::test::test_seed();
   SCOPED_TRACE("seed " + std::to_string(seed));
   std::mt19937 rng(seed);
   for (const double fs : {44100.0, 96000.0}) {
@@ -366,7 +359,7 @@ TEST_P(CudaBackendParity, MixedFilterLengthsMonoAndOtherChannelSelectionsAgree) 
 }
 
 TEST_P(CudaBackendParity, CompressorAgreesInSamplesAndGainReductionForEachSetting) {
-  const unsigned seed = fresh_seed();
+  const unsigned seed = lq::test::test_seed();
   SCOPED_TRACE("seed " + std::to_string(seed));
   std::mt19937 rng(seed);
   const double fs = 48000.0;
@@ -384,7 +377,7 @@ TEST_P(CudaBackendParity, CompressorAgreesInSamplesAndGainReductionForEachSettin
 }
 
 TEST_P(CudaBackendParity, LimiterAgreesAndKeepsTheCeilingOnFiveSignalsAtTwoCeilings) {
-  const unsigned seed = fresh_seed();
+  const unsigned seed = lq::test::test_seed();
   SCOPED_TRACE("seed " + std::to_string(seed));
   std::mt19937 rng(seed);
   for (const double ceiling : {-1.0, -0.1}) {
@@ -420,7 +413,7 @@ TEST_P(CudaBackendParity, LimiterAgreesAndKeepsTheCeilingOnFiveSignalsAtTwoCeili
 }
 
 TEST_P(CudaBackendParity, KWeightedSegmentEnergiesAndLoudnessAgreeAtThreeRates) {
-  const unsigned seed = fresh_seed();
+  const unsigned seed = lq::test::test_seed();
   SCOPED_TRACE("seed " + std::to_string(seed));
   std::mt19937 rng(seed);
   for (const double fs : {44100.0, 48000.0, 96000.0}) {
@@ -471,7 +464,7 @@ TEST_P(CudaBackendParity, KWeightedSegmentEnergiesAndLoudnessAgreeAtThreeRates) 
 }
 
 TEST_P(CudaBackendParity, PeakScansAgreeAndTheSamplePeakExactly) {
-  const unsigned seed = fresh_seed();
+  const unsigned seed = lq::test::test_seed();
   SCOPED_TRACE("seed " + std::to_string(seed));
   std::mt19937 rng(seed);
   std::vector<std::pair<std::string, lq::AudioBuffer>> signals;
@@ -489,7 +482,7 @@ TEST_P(CudaBackendParity, PeakScansAgreeAndTheSamplePeakExactly) {
 }
 
 TEST_P(CudaBackendParity, EveryCudaStageGivesTheSameBitsTwice) {
-  const unsigned seed = fresh_seed();
+  const unsigned seed = lq::test::test_seed();
   SCOPED_TRACE("seed " + std::to_string(seed));
   std::mt19937 rng(seed);
   const double fs = 48000.0;

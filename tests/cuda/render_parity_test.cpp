@@ -39,14 +39,6 @@ namespace {
 const lq::test::Tolerance kSampleTol{1e-5, 0.0, "cuFFT vs FFTW rounding / device libm"};
 constexpr double kFigureTol = 0.01;  // LU, dB
 
-// A fresh seed per run, printed; LQ_TEST_SEED=N repeats a run.
-unsigned fresh_seed() {
-  const char* env = std::getenv("LQ_TEST_SEED");
-  const unsigned seed = env ? static_cast<unsigned>(std::strtoul(env, nullptr, 10)) : std::random_device{}();
-  std::printf("seed %u (LQ_TEST_SEED=%u repeats this run)\n", seed, seed);
-  return seed;
-}
-
 enum class Kind { kDrums, kBass, kPad, kNoise };
 
 // One stem of `seconds` (plus a random 1..999 frames) at `rate`, 1 or 2 channels, peaks near
@@ -273,7 +265,7 @@ TEST_P(RenderParity, TheDemoSongAgrees) {
 }
 
 TEST_P(RenderParity, NeutralSessionIsThePlainSumOnBothBackends) {
-  const unsigned seed = fresh_seed();
+  const unsigned seed = lq::test::test_seed();
   SCOPED_TRACE("seed " + std::to_string(seed));
   std::mt19937 rng(seed);
   const fs::path dir = lq::test::fresh_dir();
@@ -301,7 +293,7 @@ group = "a"
 }
 
 TEST_P(RenderParity, StemEqAndCompressorsWithAGroupCompressorAndWidthAgree) {
-  const unsigned seed = fresh_seed();
+  const unsigned seed = lq::test::test_seed();
   SCOPED_TRACE("seed " + std::to_string(seed));
   std::mt19937 rng(seed);
   const fs::path dir = lq::test::fresh_dir();
@@ -336,7 +328,7 @@ eq = [ { type = "high_shelf", freq_hz = 6000.0, gain_db = -3.0 }, { type = "notc
 }
 
 TEST_P(RenderParity, ReverbSendReturningToTheMasterWithNormalisationAgrees) {
-  const unsigned seed = fresh_seed();
+  const unsigned seed = lq::test::test_seed();
   SCOPED_TRACE("seed " + std::to_string(seed));
   std::mt19937 rng(seed);
   const fs::path dir = lq::test::fresh_dir();
@@ -364,7 +356,7 @@ sends = [ { reverb = "hall", level_db = -6.0 } ]
 }
 
 TEST_P(RenderParity, ResampledStemsWithAPannedMonoStemAgree) {
-  const unsigned seed = fresh_seed();
+  const unsigned seed = lq::test::test_seed();
   SCOPED_TRACE("seed " + std::to_string(seed));
   std::mt19937 rng(seed);
   const fs::path dir = lq::test::fresh_dir();
@@ -394,7 +386,7 @@ group = "drums"
 }
 
 TEST_P(RenderParity, HeavyLimitingToMinusEightLufsAgreesUnderTheCeiling) {
-  const unsigned seed = fresh_seed();
+  const unsigned seed = lq::test::test_seed();
   SCOPED_TRACE("seed " + std::to_string(seed));
   std::mt19937 rng(seed);
   const fs::path dir = lq::test::fresh_dir();

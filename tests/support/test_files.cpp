@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -29,6 +30,13 @@ fs::path from_env(const char* name, const char* built) {
 fs::path tmp_root() { return from_env("LQ_TEST_TMP", LQ_TEST_TMP); }
 fs::path lacquer_bin() { return from_env("LQ_LACQUER_BIN", LQ_LACQUER_BIN); }
 fs::path source_dir() { return from_env("LQ_SOURCE_DIR", LQ_SOURCE_DIR); }
+
+unsigned test_seed() {
+  const char* env = std::getenv("LQ_TEST_SEED");
+  const unsigned seed = env && *env ? static_cast<unsigned>(std::strtoul(env, nullptr, 10)) : 20261207u;
+  std::printf("seed %u (LQ_TEST_SEED=%u repeats this run)\n", seed, seed);
+  return seed;
+}
 
 fs::path fresh_dir() {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();

@@ -17,6 +17,10 @@ std::filesystem::path tmp_root();
 std::filesystem::path lacquer_bin();
 std::filesystem::path source_dir();
 
+// The seed of the randomised tests (the parity tests): LQ_TEST_SEED when set, else a fixed one, so
+// every run of the suite draws the same material; printed, so a failure says how to repeat it.
+unsigned test_seed();
+
 // A new empty folder under tmp_root(), named after the running test; removed if empty at exit.
 std::filesystem::path fresh_dir();
 
