@@ -78,6 +78,10 @@ class DeviceBackend final : public Backend {
 
  private:
   Buffer<float> upload(const AudioBuffer& a);
+  // The end of a dynamics call: x back into audio and the per-block statistics down, one sync;
+  // mx = the largest block maximum, sum = the block sums added in block order.
+  void finish(const Buffer<float>& x, AudioBuffer& audio, const Buffer<double>& bmax, const Buffer<double>& bsum,
+              double& mx, double& sum);
   // The exact maximum of count >= 0 values in v: fixed-block maxima until a few are left, then
   // downloaded into *result (valid after the next sync).
   void max_of(const double* v, int64_t count, std::vector<double>& result);
@@ -128,12 +132,26 @@ Buffer<float> DeviceBackend::upload(const AudioBuffer& a) {
   return b;
 }
 
+void DeviceBackend::finish(const Buffer<float>& x, AudioBuffer& audio, const Buffer<double>& bmax,
+                           const Buffer<double>& bsum, double& mx, double& sum) {
+  std::vector<double> hm(bmax.size()), hs(bsum.size());
+  bmax.download(hm.data(), hm.size());
+  bsum.download(hs.data(), hs.size());
+  const size_t n = size_t(audio.frames());
+  for (int c = 0; c < audio.channel_count(); ++c) x.download(audio.channels[size_t(c)].data(), n, size_t(c) * n);
+  sync();
+  for (size_t j = 0; j < hm.size(); ++j) {
+    mx = std::max(mx, hm[j]);
+    sum += hs[j];
+  }
+}
+
 void DeviceBackend::max_of(const double* v, int64_t count, std::vector<double>& result) {
   std::vector<Buffer<double>> levels;
   while (count > kReduceBlock) {
     const int64_t blocks = (count + kReduceBlock - 1) / kReduceBlock;
     levels.emplace_back(*d_, size_t(blocks));
-    d_->launch(dev::MaxBlocks{v, count, kReduceBlock, levels.back().get()}, blocks);
+    d_->launch(dev::MaxAbsBlocks<double>{v, count, kReduceBlock, levels.back().get()}, blocks);
     v = levels.back().get();
     count = blocks;
   }
@@ -158,7 +176,7 @@ double DeviceBackend::sample_peak_scan(const AudioBuffer& audio) {
   const Buffer<float> x = upload(audio);
   const int64_t count = int64_t(x.size()), blocks = (count + kReduceBlock - 1) / kReduceBlock;
   Buffer<double> block_max(*d_, size_t(blocks));
-  d_->launch(dev::AbsMaxBlocks{x.get(), count, kReduceBlock, block_max.get()}, blocks);
+  d_->launch(dev::MaxAbsBlocks<float>{x.get(), count, kReduceBlock, block_max.get()}, blocks);
   std::vector<double> maxima;
   max_of(block_max.get(), blocks, maxima);
   sync();
@@ -219,7 +237,7 @@ Backend::MeterPasses DeviceBackend::meter_passes(const AudioBuffer& audio, std::
   max_of(profile.get(), positions, true_maxima);
   const int64_t count = int64_t(x.size()), blocks = (count + kReduceBlock - 1) / kReduceBlock;
   Buffer<double> block_max(*d_, size_t(blocks));
-  d_->launch(dev::AbsMaxBlocks{x.get(), count, kReduceBlock, block_max.get()}, blocks);
+  d_->launch(dev::MaxAbsBlocks<float>{x.get(), count, kReduceBlock, block_max.get()}, blocks);
   max_of(block_max.get(), blocks, sample_maxima);
   sync();
   m.true_peak = *std::max_element(true_maxima.begin(), true_maxima.end());
@@ -338,16 +356,8 @@ DynamicsStats DeviceBackend::compress(AudioBuffer& audio, const dsp::CompressorP
     d_->launch(dev::CompressorGain{smoothed.get(), n, k.lookahead_frames, k.makeup_db, row}, n);
   }
   d_->launch(dev::CompressorApply{x.get(), n, detectors, gr.get()}, int64_t(channels) * n);
-  std::vector<double> hm(bmax.size()), hs(bsum.size());
-  bmax.download(hm.data(), hm.size());
-  bsum.download(hs.data(), hs.size());
-  for (int c = 0; c < channels; ++c) x.download(audio.channels[size_t(c)].data(), size_t(n), size_t(c) * size_t(n));
-  sync();
   double mx = 0.0, sum = 0.0;
-  for (size_t j = 0; j < hm.size(); ++j) {
-    mx = std::max(mx, hm[j]);
-    sum += hs[j];
-  }
+  finish(x, audio, bmax, bsum, mx, sum);
   stats.max_gain_reduction_db = mx;
   stats.mean_gain_reduction_db = sum / (double(n) * double(detectors));
   return stats;
@@ -425,16 +435,8 @@ LimiterStats DeviceBackend::limit_true_peak(AudioBuffer& audio, const dsp::Limit
   const int64_t blocks = (n + kBlock - 1) / kBlock;
   Buffer<double> bmax(*d_, size_t(blocks)), bsum(*d_, size_t(blocks));
   d_->launch(dev::TotalReductionBlocks{total.get(), n, kBlock, bmax.get(), bsum.get()}, blocks);
-  std::vector<double> hm(static_cast<size_t>(blocks)), hs(static_cast<size_t>(blocks));
-  bmax.download(hm.data(), hm.size());
-  bsum.download(hs.data(), hs.size());
-  for (int ch = 0; ch < channels; ++ch) x.download(audio.channels[size_t(ch)].data(), size_t(n), size_t(ch) * size_t(n));
-  sync();
   double mx = 0.0, sum = 0.0;
-  for (size_t j = 0; j < hm.size(); ++j) {
-    mx = std::max(mx, hm[j]);
-    sum += hs[j];
-  }
+  finish(x, audio, bmax, bsum, mx, sum);
   stats.max_gain_reduction_db = mx;
   stats.mean_gain_reduction_db = sum / double(n);
   stats.output_true_peak_dbtp = dsp::linear_to_db(tp);

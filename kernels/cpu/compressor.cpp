@@ -199,17 +199,9 @@ void CompressorStream::Impl::rms_reductions(AudioBuffer& audio, int64_t n, int64
     for (int64_t i = b; i < e; ++i) {
       float peak = 0.0f;
       for (int c = 0; c < channels; ++c) peak = std::max(peak, mag[size_t(c)][size_t(i)]);
-      if (peak < k.quiet_magnitude) {
-        for (int d = 0; d < detectors; ++d) gr[size_t(d)][size_t(i)] = 0.0f;
-        continue;
-      }
-      const float linked = dsp::level_db(peak);
-      for (int d = 0; d < detectors; ++d) {
-        const float level = detectors == 1
-                                ? linked
-                                : dsp::linked_level_db(dsp::level_db(mag[size_t(d)][size_t(i)]), linked, k.stereo_link);
-        gr[size_t(d)][size_t(i)] = dsp::gain_reduction_db(level, k.threshold_db, k.ratio, k.knee_db);
-      }
+      dsp::curve_reductions(
+          peak, detectors, k, [&](int d) { return mag[size_t(d)][size_t(i)]; },
+          [&](int d, float r) { gr[size_t(d)][size_t(i)] = r; });
     }
   });
   for (int c = 0; c < channels; ++c) rms_window[size_t(c)].advance(audio.channels[size_t(c)].data(), frames);
@@ -223,19 +215,9 @@ void CompressorStream::Impl::peak_reductions(const AudioBuffer& audio, int64_t n
       return;
     }
     for (int64_t i = b; i < e; ++i) {
-      const float peak = max_magnitude(audio, i);
-      if (peak < k.quiet_magnitude) {  // under the knee: exactly no reduction, no logarithm needed
-        for (int d = 0; d < detectors; ++d) gr[size_t(d)][size_t(i)] = 0.0f;
-        continue;
-      }
-      const float linked = dsp::level_db(peak);
-      for (int d = 0; d < detectors; ++d) {
-        const float level = detectors == 1
-                                ? linked
-                                : dsp::linked_level_db(dsp::level_db(audio.channels[size_t(d)][size_t(i)]),
-                                                       linked, k.stereo_link);
-        gr[size_t(d)][size_t(i)] = dsp::gain_reduction_db(level, k.threshold_db, k.ratio, k.knee_db);
-      }
+      dsp::curve_reductions(
+          max_magnitude(audio, i), detectors, k, [&](int d) { return audio.channels[size_t(d)][size_t(i)]; },
+          [&](int d, float r) { gr[size_t(d)][size_t(i)] = r; });
     }
   });
 }

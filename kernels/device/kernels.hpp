@@ -116,32 +116,22 @@ struct TruePeakProfile {
   }
 };
 
-// out[b] = max(|x[i]|) over block b of `block` values (the last block may be short); n = blocks.
-struct AbsMaxBlocks {
-  const float* x;
+// out[b] = max |v[i]| over block b of `block` values (the last block may be short; 0 for an
+// empty one), kept in T and widened once; n = blocks. T = float: the sample peak; T = double: the
+// maxima of non-negative readings (|v| = v).
+template <class T>
+struct MaxAbsBlocks {
+  const T* v;
   int64_t count, block;
   double* out;
   LQ_HD void operator()(int64_t b) const {
-    float m = 0.0f;
+    T m = 0;
     const int64_t end = (b + 1) * block < count ? (b + 1) * block : count;
     for (int64_t i = b * block; i < end; ++i) {
-      const float a = x[i] < 0.0f ? -x[i] : x[i];
+      const T a = v[i] < T(0) ? -v[i] : v[i];
       m = a > m ? a : m;
     }
     out[b] = double(m);
-  }
-};
-
-// out[b] = max(v[i]) over block b (values >= 0; 0 for an empty block); n = blocks.
-struct MaxBlocks {
-  const double* v;
-  int64_t count, block;
-  double* out;
-  LQ_HD void operator()(int64_t b) const {
-    double m = 0.0;
-    const int64_t end = (b + 1) * block < count ? (b + 1) * block : count;
-    for (int64_t i = b * block; i < end; ++i) m = v[i] > m ? v[i] : m;
-    out[b] = m;
   }
 };
 
@@ -244,8 +234,8 @@ struct WalkChunks {
 
 // ---- compressor (kernels/dsp/dynamics.hpp; the CPU's form in kernels/cpu/compressor.cpp) ------
 
-// gr[d][i]: the static curve's gain reduction of detector d at frame i (one detector: the linked
-// level, the largest |x| over channels; else each channel's level linked by stereo_link). n = frames.
+// gr[d][i]: the static curve's gain reduction of detector d at frame i (dsp::curve_reductions over
+// the largest |x| of the frame and each channel's sample). n = frames.
 struct CompressorCurve {
   const float* x;
   int channels;
@@ -260,12 +250,9 @@ struct CompressorCurve {
       const float a = v < 0.0f ? -v : v;
       m = m < a ? a : m;
     }
-    const float linked = dsp::level_db(m);
-    for (int d = 0; d < detectors; ++d) {
-      const float level =
-          detectors == 1 ? linked : dsp::linked_level_db(dsp::level_db(x[int64_t(d) * n + i]), linked, k.stereo_link);
-      gr[int64_t(d) * n + i] = dsp::gain_reduction_db(level, k.threshold_db, k.ratio, k.knee_db);
-    }
+    dsp::curve_reductions(
+        m, detectors, k, [&](int d) { return x[int64_t(d) * n + i]; },
+        [&](int d, float r) { gr[int64_t(d) * n + i] = r; });
   }
 };
 
@@ -423,7 +410,7 @@ struct TotalReductionBlocks {
 
 // Every kernel the device render launches.
 using Kernel = std::variant<GatherFrames, MultiplySpectra, ScatterOutputs, ScaleToFloat, ScaleChannels,
-                            TruePeakProfile, AbsMaxBlocks, MaxBlocks, BiquadZeroStateEnds<float>,
+                            TruePeakProfile, MaxAbsBlocks<float>, MaxAbsBlocks<double>, BiquadZeroStateEnds<float>,
                             BiquadZeroStateEnds<double>, BiquadCarry, ShelfOutput, HighpassSegmentEnergies,
                             SpeculateChunks<dsp::GainSmoother>, WalkChunks<dsp::GainSmoother>,
                             SpeculateChunks<dsp::LimiterRelease>, WalkChunks<dsp::LimiterRelease>, CompressorCurve,
@@ -435,7 +422,7 @@ using Kernel = std::variant<GatherFrames, MultiplySpectra, ScatterOutputs, Scale
 inline const char* kernel_name(const Kernel& k) {
   static const char* const names[] = {"gather_frames",  "multiply_spectra",   "scatter_outputs",
                                       "scale_to_float", "scale_channels",     "true_peak_profile",
-                                      "abs_max_blocks", "max_blocks",         "biquad_zero_state_ends_f32",
+                                      "max_abs_blocks_f32", "max_abs_blocks_f64",         "biquad_zero_state_ends_f32",
                                       "biquad_zero_state_ends_f64", "biquad_carry", "shelf_output",
                                       "highpass_segment_energies", "speculate_gain_smoother", "walk_gain_smoother",
                                       "speculate_limiter_release", "walk_limiter_release", "compressor_curve",
@@ -463,12 +450,10 @@ inline int64_t bytes_touched(const Kernel& kernel, int64_t n) {
           return 24 * n;
         } else if constexpr (std::is_same_v<K, TruePeakProfile> || std::is_same_v<K, LimiterProfile>) {
           return (4 * int64_t(k.channels) + 8) * n;
-        } else if constexpr (std::is_same_v<K, AbsMaxBlocks>) {
-          return 4 * k.count + 8 * n;
+        } else if constexpr (std::is_same_v<K, MaxAbsBlocks<float>> || std::is_same_v<K, MaxAbsBlocks<double>>) {
+          return int64_t(sizeof(*k.v)) * k.count + 8 * n;
         } else if constexpr (std::is_same_v<K, ReductionStatsBlocks>) {
           return 4 * k.n + 16 * n;
-        } else if constexpr (std::is_same_v<K, MaxBlocks>) {
-          return 8 * k.count + 8 * n;
         } else if constexpr (std::is_same_v<K, BiquadZeroStateEnds<float>>) {
           return 4 * k.L.frames * k.L.rows + 16 * n;
         } else if constexpr (std::is_same_v<K, BiquadZeroStateEnds<double>> ||

@@ -87,6 +87,23 @@ LQ_HD CompressorCoefficients prepare_compressor(const CompressorParams& p, doubl
   return c;
 }
 
+// The static curve's reduction (dB) of each of `detectors` detectors at one frame, every executor's
+// form: `peak` is the largest magnitude over the channels, magnitude(d) detector d's own (a sample
+// or an RMS magnitude; its sign is ignored); put(d, reduction). Under quiet_magnitude every
+// reduction is exactly 0, without a logarithm. One detector reads the linked level alone.
+template <class Magnitude, class Put>
+LQ_HD void curve_reductions(float peak, int detectors, const CompressorCoefficients& k, Magnitude magnitude, Put put) {
+  if (peak < k.quiet_magnitude) {
+    for (int d = 0; d < detectors; ++d) put(d, 0.0f);
+    return;
+  }
+  const float linked = level_db(peak);
+  for (int d = 0; d < detectors; ++d) {
+    const float level = detectors == 1 ? linked : linked_level_db(level_db(magnitude(d)), linked, k.stereo_link);
+    put(d, gain_reduction_db(level, k.threshold_db, k.ratio, k.knee_db));
+  }
+}
+
 // Linear gain of a smoothed reduction gr (dB) with makeup (dB).
 LQ_HD float compressor_gain(float gr_db, double makeup_db) {
   return static_cast<float>(exp2_poly((makeup_db - double(gr_db)) * 0.16609640474436813));  // 10^(x/20)

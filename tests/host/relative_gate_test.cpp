@@ -18,17 +18,22 @@ namespace {
 constexpr double kPi = 3.14159265358979323846;
 constexpr double kRate = 48000.0;
 
-// 10 s of a 1 kHz tone at `loud` dBFS, then 10 s at `loud - down` (phase-continuous), mono.
-lq::test::DecodedFile programme(double loud, double down) {
+// `seconds` of a 1 kHz tone (phase-continuous, mono) whose level at time t is level_db(t) dBFS.
+template <class Level>
+lq::test::DecodedFile tone(double seconds, Level level_db) {
   lq::test::DecodedFile f;
   f.sample_rate = int(kRate);
-  f.channels.assign(1, std::vector<float>(size_t(20 * kRate)));
+  f.channels.assign(1, std::vector<float>(size_t(seconds * kRate)));
   for (size_t i = 0; i < f.channels[0].size(); ++i) {
     const double t = double(i) / kRate;
-    const double a = std::pow(10.0, (t < 10.0 ? loud : loud - down) / 20.0);
-    f.channels[0][i] = static_cast<float>(a * std::sin(2.0 * kPi * 1000.0 * t));
+    f.channels[0][i] = static_cast<float>(std::pow(10.0, level_db(t) / 20.0) * std::sin(2.0 * kPi * 1000.0 * t));
   }
   return f;
+}
+
+// 10 s at `loud` dBFS, then 10 s at `loud - down`.
+lq::test::DecodedFile programme(double loud, double down) {
+  return tone(20.0, [=](double t) { return t < 10.0 ? loud : loud - down; });
 }
 
 lq::test::DecodedFile first_half(const lq::test::DecodedFile& f) {
@@ -37,12 +42,14 @@ lq::test::DecodedFile first_half(const lq::test::DecodedFile& f) {
   return h;
 }
 
-double ours(const lq::test::DecodedFile& f) {
+lq::LoudnessMeasurement measure(const lq::test::DecodedFile& f) {
   lq::AudioBuffer a(1, int64_t(f.channels[0].size()), f.sample_rate);
   a.channels = f.channels;
   lq::cpu::ThreadPool pool(2);
-  return lq::measure_loudness(a, pool).integrated_lufs;
+  return lq::measure_loudness(a, pool);
 }
+
+double ours(const lq::test::DecodedFile& f) { return measure(f).integrated_lufs; }
 
 }  // namespace
 
@@ -62,10 +69,7 @@ TEST(RelativeGate, AQuietHalfNineLuUnderTheMeanCountsAndOneTenLuUnderDoesNot) {
 // (a gate at -60 would leave nothing), as libebur128 measures it.
 TEST(AbsoluteGate, AProgrammeAtMinus65LufsIsMeasured) {
   const auto quiet = programme(-62.0, 0.0);  // about -65 LUFS
-  lq::AudioBuffer a(1, int64_t(quiet.channels[0].size()), quiet.sample_rate);
-  a.channels = quiet.channels;
-  lq::cpu::ThreadPool pool(2);
-  const auto m = lq::measure_loudness(a, pool);
+  const auto m = measure(quiet);
   ASSERT_TRUE(m.integrated_defined);
   EXPECT_LT(m.integrated_lufs, -60.0);
   EXPECT_NEAR(m.integrated_lufs, lq::test::libebur128_integrated(quiet), 0.05);
@@ -76,17 +80,8 @@ TEST(AbsoluteGate, AProgrammeAtMinus65LufsIsMeasured) {
 // 19.5 LU under their mean: counted, so the range is the step (22.5 LU); a gate at -19 LU would
 // drop them and read a range near 0.
 TEST(RangeGate, AQuietHalfNineteenAndAHalfLuUnderTheMeanIsInTheRange) {
-  lq::test::DecodedFile f;
-  f.sample_rate = int(kRate);
-  f.channels.assign(1, std::vector<float>(size_t(60 * kRate)));
-  for (size_t i = 0; i < f.channels[0].size(); ++i) {
-    const double t = double(i) / kRate;
-    f.channels[0][i] = static_cast<float>(std::pow(10.0, (t < 30.0 ? -18.0 : -40.5) / 20.0) * std::sin(2.0 * kPi * 1000.0 * t));
-  }
-  lq::AudioBuffer a(1, int64_t(f.channels[0].size()), f.sample_rate);
-  a.channels = f.channels;
-  lq::cpu::ThreadPool pool(2);
-  EXPECT_NEAR(lq::measure_loudness(a, pool).loudness_range_lu, 22.5, 0.5);
+  const auto f = tone(60.0, [](double t) { return t < 30.0 ? -18.0 : -40.5; });
+  EXPECT_NEAR(measure(f).loudness_range_lu, 22.5, 0.5);
 }
 
 // The loudness range's percentiles (EBU Tech 3342: P95 - P10 of the gated short-term values, nearest
@@ -96,15 +91,6 @@ TEST(RangeGate, AQuietHalfNineteenAndAHalfLuUnderTheMeanIsInTheRange) {
 // the range is (rank(95) - rank(10)) / 30 with rank(p) = round((n - 1) p / 100) = 570 and 60:
 // 17.0 LU. The 94th or 11th percentile reads 16.8 LU.
 TEST(RangePercentiles, AnEvenRampReadsTheNinetyFifthLessTheTenthPercentile) {
-  lq::test::DecodedFile f;
-  f.sample_rate = int(kRate);
-  f.channels.assign(1, std::vector<float>(size_t(63 * kRate)));
-  for (size_t i = 0; i < f.channels[0].size(); ++i) {
-    const double t = double(i) / kRate;
-    f.channels[0][i] = static_cast<float>(std::pow(10.0, (-35.0 + t / 3.0) / 20.0) * std::sin(2.0 * kPi * 1000.0 * t));
-  }
-  lq::AudioBuffer a(1, int64_t(f.channels[0].size()), f.sample_rate);
-  a.channels = f.channels;
-  lq::cpu::ThreadPool pool(2);
-  EXPECT_NEAR(lq::measure_loudness(a, pool).loudness_range_lu, (570 - 60) / 30.0, 0.02);
+  const auto f = tone(63.0, [](double t) { return -35.0 + t / 3.0; });
+  EXPECT_NEAR(measure(f).loudness_range_lu, (570 - 60) / 30.0, 0.02);
 }
