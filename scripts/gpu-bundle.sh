@@ -12,7 +12,8 @@
 #   lib/      every shared library they load that is not glibc, libstdc++, libgcc or CUDA's
 #   data/     the files the GPU run reads: the standard session and its workload generator
 #   gpu-validate.sh, MANIFEST.txt (commit, build, each file's size and sha256)
-# Exit 1 when the build fails, a library cannot be resolved, or DIR exceeds 40 MiB.
+# DIR must be new, empty, or an earlier kit (which is replaced); anything else is refused.
+# Exit 1 when DIR is refused, the build fails, a library cannot be resolved, or DIR exceeds 40 MiB.
 set -euo pipefail
 
 usage() { echo "usage: $0 DIR [--build BUILD_DIR] [--no-build]" >&2; exit 2; }
@@ -45,7 +46,19 @@ if [[ $no_build -eq 0 ]]; then
   cmake --build "$build" --target "${targets[@]}" -j "$(nproc)" > /dev/null
 fi
 
-rm -rf "$out"
+# DIR is the kit's own: a new folder, an empty one, or a kit this script made (it is replaced);
+# anything else is refused before a file is touched.
+if [[ -e $out || -L $out ]]; then
+  if [[ -L $out || ! -d $out ]]; then
+    echo "gpu-bundle: $out exists and is not a folder: refused" >&2
+    exit 1
+  fi
+  if [[ -n $(ls -A "$out") ]] && ! head -n 1 "$out/MANIFEST.txt" 2> /dev/null | grep -qx "Lacquer GPU kit"; then
+    echo "gpu-bundle: $out is not empty and holds no kit made by this script: refused" >&2
+    exit 1
+  fi
+  rm -rf "$out"
+fi
 mkdir -p "$out/bin" "$out/lib" "$out/data"
 for t in "${targets[@]}"; do
   f=$(find "$build" -name "$t" -type f -perm -u+x | head -n 1)

@@ -6,8 +6,8 @@
 #   bash gpu-validate.sh OUT [DIR]
 #
 # DIR: the kit (default: the folder this script is in, when it holds bin/lacquer) or a CUDA build
-# folder (lacquer, tests/, benchmarks/ inside). Steps, each under its own timeout, about 5 minutes in
-# all on a 16-core H100 machine:
+# folder (lacquer, tests/, benchmarks/ inside). Steps, each under its own timeout, at most 400 s in
+# all:
 #   1. machine.txt: the kit's manifest head, nvidia-smi -L, the driver, `lacquer devices`; stops
 #      here (exit 3) unless `lacquer devices` says --backend auto picks cuda:0;
 #   2. the GPU parity tests with LQ_REQUIRE_GPU=1 (a skip is a failure) and a fixed seed:

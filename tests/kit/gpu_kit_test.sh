@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The GPU kit (scripts/gpu-bundle.sh) is self-contained, on a machine without a GPU:
-#   1. it is made from this build (--no-build) and is under 40 MiB;
+#   1. it is made from this build (--no-build) and is under 40 MiB; a folder that holds anything
+#      but an earlier kit is refused and left as it was;
 #   2. moved to another path, every library its executables load resolves into its lib/ or is
 #      one a GPU machine has (glibc, the C++ runtime, CUDA's runtime and cuFFT);
 #   3. from there, with the environment emptied, its test executables run (the host executor's
@@ -23,7 +24,14 @@ if "$build/lacquer" devices 2> /dev/null | grep -q "^auto: cuda:"; then
 fi
 
 # 1.
+mkdir -p "$work/theirs" && echo "a user's file" > "$work/theirs/notes.txt"
+if bash "$root/scripts/gpu-bundle.sh" "$work/theirs" --build "$build" --no-build 2> /dev/null; then
+  fail "gpu-bundle.sh accepted a folder holding someone else's file"
+fi
+[[ $(ls -A "$work/theirs") == notes.txt && $(cat "$work/theirs/notes.txt") == "a user's file" ]] ||
+  fail "gpu-bundle.sh touched a folder it refused"
 bash "$root/scripts/gpu-bundle.sh" "$work/made" --build "$build" --no-build || fail "gpu-bundle.sh failed"
+bash "$root/scripts/gpu-bundle.sh" "$work/made" --build "$build" --no-build > /dev/null || fail "gpu-bundle.sh did not replace its own kit"
 # 2.
 mkdir -p "$work/elsewhere/deeper"
 mv "$work/made" "$work/elsewhere/deeper/kit"
