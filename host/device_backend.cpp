@@ -70,14 +70,19 @@ class DeviceBackend final : public Backend {
 
   std::vector<std::vector<double>> k_weighted_segment_energies(const AudioBuffer& audio, std::span<const int> channels,
                                                                int64_t segment_frames) override {
-    return meter_passes(audio, channels, segment_frames).energies;
+    return measure(audio, channels, segment_frames, kEnergies).energies;
   }
   double true_peak_scan(const AudioBuffer& audio) override;
   double sample_peak_scan(const AudioBuffer& audio) override;
-  MeterPasses meter_passes(const AudioBuffer& audio, std::span<const int> channels, int64_t segment_frames) override;
+  MeterPasses meter_passes(const AudioBuffer& audio, std::span<const int> channels, int64_t segment_frames) override {
+    return measure(audio, channels, segment_frames, kEnergies | kTruePeak | kSamplePeak);
+  }
 
  private:
   Buffer<float> upload(const AudioBuffer& a);
+  // The meter's passes asked for (kEnergies, kTruePeak, kSamplePeak) from one upload and one sync.
+  enum Pass : unsigned { kEnergies = 1, kTruePeak = 2, kSamplePeak = 4 };
+  MeterPasses measure(const AudioBuffer& audio, std::span<const int> channels, int64_t segment_frames, unsigned passes);
   // The end of a dynamics call: x back into audio and the per-block statistics down, one sync;
   // mx = the largest block maximum, sum = the block sums added in block order.
   void finish(const Buffer<float>& x, AudioBuffer& audio, const Buffer<double>& bmax, const Buffer<double>& bsum,
@@ -159,29 +164,9 @@ void DeviceBackend::max_of(const double* v, int64_t count, std::vector<double>& 
   if (count > 0) d_->download(result.data(), v, size_t(count) * sizeof(double));
 }
 
-double DeviceBackend::true_peak_scan(const AudioBuffer& audio) {
-  if (audio.frames() == 0 || audio.channel_count() == 0) return 0.0;
-  const Buffer<float> x = upload(audio);
-  const int64_t positions = audio.frames() + dsp::kTruePeakTapsPerPhase - 1;
-  Buffer<double> profile(*d_, size_t(positions));
-  d_->launch(dev::TruePeakProfile{x.get(), audio.channel_count(), audio.frames(), profile.get()}, positions);
-  std::vector<double> maxima;
-  max_of(profile.get(), positions, maxima);
-  sync();
-  return maxima.empty() ? 0.0 : *std::max_element(maxima.begin(), maxima.end());
-}
+double DeviceBackend::true_peak_scan(const AudioBuffer& audio) { return measure(audio, {}, 1, kTruePeak).true_peak; }
 
-double DeviceBackend::sample_peak_scan(const AudioBuffer& audio) {
-  if (audio.frames() == 0 || audio.channel_count() == 0) return 0.0;
-  const Buffer<float> x = upload(audio);
-  const int64_t count = int64_t(x.size()), blocks = (count + kReduceBlock - 1) / kReduceBlock;
-  Buffer<double> block_max(*d_, size_t(blocks));
-  d_->launch(dev::MaxAbsBlocks<float>{x.get(), count, kReduceBlock, block_max.get()}, blocks);
-  std::vector<double> maxima;
-  max_of(block_max.get(), blocks, maxima);
-  sync();
-  return maxima.empty() ? 0.0 : *std::max_element(maxima.begin(), maxima.end());
-}
+double DeviceBackend::sample_peak_scan(const AudioBuffer& audio) { return measure(audio, {}, 1, kSamplePeak).sample_peak; }
 
 void DeviceBackend::k_weighted_energies(const float* x, int64_t frames, double rate, std::span<const int> channels,
                                         int64_t segment_frames, std::vector<std::vector<double>>& out) {
@@ -213,13 +198,15 @@ void DeviceBackend::k_weighted_energies(const float* x, int64_t frames, double r
   for (size_t j = 0; j < out.size(); ++j) energies.download(out[j].data(), size_t(segments), j * size_t(segments));
 }
 
-Backend::MeterPasses DeviceBackend::meter_passes(const AudioBuffer& audio, std::span<const int> channels,
-                                                 int64_t segment_frames) {
-  if (segment_frames < 1) throw std::invalid_argument("k_weighted_segment_energies: segment_frames < 1");
-  if (!(audio.sample_rate > 0.0)) throw std::invalid_argument("k_weighted_segment_energies: sample rate <= 0");
-  for (int c : channels) {
-    if (c < 0 || c >= audio.channel_count()) {
-      throw std::invalid_argument("k_weighted_segment_energies: channel index out of range");
+Backend::MeterPasses DeviceBackend::measure(const AudioBuffer& audio, std::span<const int> channels,
+                                            int64_t segment_frames, unsigned passes) {
+  if (passes & kEnergies) {
+    if (segment_frames < 1) throw std::invalid_argument("k_weighted_segment_energies: segment_frames < 1");
+    if (!(audio.sample_rate > 0.0)) throw std::invalid_argument("k_weighted_segment_energies: sample rate <= 0");
+    for (int c : channels) {
+      if (c < 0 || c >= audio.channel_count()) {
+        throw std::invalid_argument("k_weighted_segment_energies: channel index out of range");
+      }
     }
   }
   MeterPasses m;
@@ -228,20 +215,24 @@ Backend::MeterPasses DeviceBackend::meter_passes(const AudioBuffer& audio, std::
     return m;
   }
   const Buffer<float> x = upload(audio);
-  k_weighted_energies(x.get(), audio.frames(), audio.sample_rate, channels, segment_frames, m.energies);
-
-  const int64_t positions = audio.frames() + dsp::kTruePeakTapsPerPhase - 1;
-  Buffer<double> profile(*d_, size_t(positions));
-  d_->launch(dev::TruePeakProfile{x.get(), audio.channel_count(), audio.frames(), profile.get()}, positions);
+  if (passes & kEnergies) k_weighted_energies(x.get(), audio.frames(), audio.sample_rate, channels, segment_frames, m.energies);
+  Buffer<double> profile, block_max;  // device memory the reductions read until the sync
   std::vector<double> true_maxima, sample_maxima;
-  max_of(profile.get(), positions, true_maxima);
-  const int64_t count = int64_t(x.size()), blocks = (count + kReduceBlock - 1) / kReduceBlock;
-  Buffer<double> block_max(*d_, size_t(blocks));
-  d_->launch(dev::MaxAbsBlocks<float>{x.get(), count, kReduceBlock, block_max.get()}, blocks);
-  max_of(block_max.get(), blocks, sample_maxima);
+  if (passes & kTruePeak) {
+    const int64_t positions = audio.frames() + dsp::kTruePeakTapsPerPhase - 1;
+    profile = Buffer<double>(*d_, size_t(positions));
+    d_->launch(dev::TruePeakProfile{x.get(), audio.channel_count(), audio.frames(), profile.get()}, positions);
+    max_of(profile.get(), positions, true_maxima);
+  }
+  if (passes & kSamplePeak) {
+    const int64_t count = int64_t(x.size()), blocks = (count + kReduceBlock - 1) / kReduceBlock;
+    block_max = Buffer<double>(*d_, size_t(blocks));
+    d_->launch(dev::MaxAbsBlocks<float>{x.get(), count, kReduceBlock, block_max.get()}, blocks);
+    max_of(block_max.get(), blocks, sample_maxima);
+  }
   sync();
-  m.true_peak = *std::max_element(true_maxima.begin(), true_maxima.end());
-  m.sample_peak = *std::max_element(sample_maxima.begin(), sample_maxima.end());
+  for (double v : true_maxima) m.true_peak = std::max(m.true_peak, v);
+  for (double v : sample_maxima) m.sample_peak = std::max(m.sample_peak, v);
   return m;
 }
 
