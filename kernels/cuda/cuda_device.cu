@@ -118,7 +118,12 @@ class CudaDevice final : public dev::Device {
           run_kernel<<<grid_for((long long)n, kThreads), kThreads, 0, s()>>>(body, (long long)n);
         },
         k);
-    LQ_CUDA_CHECK_LAUNCH();
+    // The launch's own error (configuration, no kernel image for this GPU), naming the kernel.
+    const cudaError_t e = cudaGetLastError();
+    if (e != cudaSuccess) {
+      throw CudaError(std::string("launch of ") + dev::kernel_name(k) + " over " + std::to_string(n) +
+                      " indices failed: " + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")");
+    }
   }
   void do_rfft(const float* in, dev::Complex* out, int k, int batch) override {
     select();

@@ -418,7 +418,7 @@ using Kernel = std::variant<GatherFrames, MultiplySpectra, ScatterOutputs, Scale
                             WindowMin, BoxAverage, LimiterApply, OverFactor, Fill<double>, Fill<float>,
                             TotalReductionBlocks>;
 
-// The kernel's name in counters and errors.
+// The kernel's name in errors (the CUDA executor names the kernel whose launch failed).
 inline const char* kernel_name(const Kernel& k) {
   static const char* const names[] = {"gather_frames",  "multiply_spectra",   "scatter_outputs",
                                       "scale_to_float", "scale_channels",     "true_peak_profile",
