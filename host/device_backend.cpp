@@ -18,7 +18,9 @@
 // required gain, two sliding minima, the release (chunked as above), the box average, the
 // application; the largest reading after each pass is the one value the host reads (one sync a
 // pass); then the hard safety's rounds as the CPU's.
-// Each call uploads its input, downloads its result and syncs once (the limiter once a pass more).
+// Backend's calls upload their input, run the rows' pass, download the result and sync once (the
+// limiter once a pass more); the device render (host/device_render.cpp) calls the rows' passes on
+// buffers that stay on the device.
 #include "host/device_backend.hpp"
 
 #include <algorithm>
@@ -32,103 +34,36 @@
 
 namespace lq {
 
-namespace {
-
 using dev::Buffer;
 using dev::Complex;
 
+namespace {
 constexpr int64_t kReduceBlock = 1024;  // values per block of the max reductions
+}  // namespace
 
-class DeviceBackend final : public Backend {
- public:
-  DeviceBackend(std::string name, std::unique_ptr<dev::Device> device, std::unique_ptr<Backend> host,
-                DeviceBackendOptions options, std::unique_ptr<cpu::ThreadPool> owned_pool)
-      : name_(std::move(name)), owned_pool_(std::move(owned_pool)), d_(std::move(device)), host_(std::move(host)),
-        options_(options) {}
-  ~DeviceBackend() override {
-    spectra_.clear();  // device buffers go back before the device
-    sinc_taps_ = {};
-  }
+DeviceBackend::DeviceBackend(std::string name, std::unique_ptr<dev::Device> device, std::unique_ptr<Backend> host,
+                             DeviceBackendOptions options, std::unique_ptr<cpu::ThreadPool> owned_pool)
+    : name_(std::move(name)), owned_pool_(std::move(owned_pool)), d_(std::move(device)), host_(std::move(host)),
+      options_(options) {}
 
-  std::string name() const override { return name_; }
-  std::string device() const override { return d_->description(); }
-  const dev::Counters* device_counters() const override { return &d_->counters(); }
+DeviceBackend::~DeviceBackend() {
+  spectra_.clear();  // device buffers go back before the device
+  sinc_taps_ = {};
+}
 
-  void convolve(std::span<const float* const> x, int64_t n_in, int64_t offset, std::span<const std::span<const float>> taps,
-                std::span<float* const> y, int64_t n_out) override;
+void DeviceBackend::sync() {
+  d_->sync();
+  staging_.clear();
+  staging_ints_.clear();
+  staging_floats_.clear();
+}
 
-  DynamicsStats compress(AudioBuffer& audio, const dsp::CompressorParams& params) override;
-  // The streamed chains' compressor and the RMS detector run on the host (they hand spans
-  // already on the host): `host_`'s.
-  std::unique_ptr<CompressorStream> compressor_stream(const dsp::CompressorParams& params, double sample_rate,
-                                                      int channels) override {
-    return host_->compressor_stream(params, sample_rate, channels);
-  }
-  LimiterStats limit_true_peak(AudioBuffer& audio, const dsp::LimiterParams& params) override;
-  // limit_true_peak_while_read: Backend's (waits for the reader, this device's true-peak scan,
-  // then the limiter).
-
-  std::vector<std::vector<double>> k_weighted_segment_energies(const AudioBuffer& audio, std::span<const int> channels,
-                                                               int64_t segment_frames) override {
-    return measure(audio, channels, segment_frames, kEnergies).energies;
-  }
-  double true_peak_scan(const AudioBuffer& audio) override;
-  double sample_peak_scan(const AudioBuffer& audio) override;
-  MeterPasses meter_passes(const AudioBuffer& audio, std::span<const int> channels, int64_t segment_frames) override {
-    return measure(audio, channels, segment_frames, kEnergies | kTruePeak | kSamplePeak);
-  }
-
- private:
-  Buffer<float> upload(const AudioBuffer& a);
-  // The meter's passes asked for (kEnergies, kTruePeak, kSamplePeak) from one upload and one sync.
-  enum Pass : unsigned { kEnergies = 1, kTruePeak = 2, kSamplePeak = 4 };
-  MeterPasses measure(const AudioBuffer& audio, std::span<const int> channels, int64_t segment_frames, unsigned passes);
-  // The end of a dynamics call: x back into audio and the per-block statistics down, one sync;
-  // mx = the largest block maximum, sum = the block sums added in block order.
-  void finish(const Buffer<float>& x, AudioBuffer& audio, const Buffer<double>& bmax, const Buffer<double>& bsum,
-              double& mx, double& sum);
-  // The exact maximum of count >= 0 values in v: fixed-block maxima until a few are left, then
-  // downloaded into *result (valid after the next sync).
-  void max_of(const double* v, int64_t count, std::vector<double>& result);
-  // K-weighted energies of rows `channels` of the planar audio `x` (frames each) into `out`
-  // (valid after the next sync).
-  void k_weighted_energies(const float* x, int64_t frames, double rate, std::span<const int> channels,
-                           int64_t segment_frames, std::vector<std::vector<double>>& out);
-  const Buffer<Complex>& spectrum(std::span<const float> taps, int64_t k);
-  // The largest limiter reading of x (channels rows of n frames) into profile (n + 127 values).
-  double limiter_peak(const float* x, int channels, int64_t n, double* profile);
-  // y = the recurrence R over [0, n) (chunked on the device, the sequential loop's bits).
-  template <class R>
-  void run_recurrence(const R& rec, typename R::Value* y, int64_t n) {
-    constexpr int64_t kChunk = 1 << 13;  // speculation chunk: speed only
-    d_->launch(dev::SpeculateChunks<R>{rec, y, n, kChunk}, (n + kChunk - 1) / kChunk);
-    if (n > kChunk) d_->launch(dev::WalkChunks<R>{rec, y, n, kChunk}, 1);
-  }
-  void convolve_group(std::span<const float* const> x, int64_t n_in, int64_t offset,
-                      std::span<const std::span<const float>> taps, std::span<float* const> y, int64_t n_out,
-                      const std::vector<size_t>& chans, int64_t l);
-  void sync() {
-    d_->sync();
-    staging_.clear();
-    staging_ints_.clear();
-    staging_floats_.clear();
-  }
-
-  std::string name_;
-  std::unique_ptr<cpu::ThreadPool> owned_pool_;  // the host backend's, when this backend owns it
-  std::unique_ptr<dev::Device> d_;
-  std::unique_ptr<Backend> host_;
-  Buffer<float> sinc_taps_;  // dsp::sinc_taps on the device (first limiter call)
-  DeviceBackendOptions options_;
-  // Filter spectra by (taps, K): a song's identical filters are transformed once. At most
-  // kSpectraCached, then emptied.
-  static constexpr size_t kSpectraCached = 32;
-  std::map<std::pair<std::vector<float>, int64_t>, Buffer<Complex>> spectra_;
-  // Host memory an upload reads until the next sync.
-  std::vector<std::vector<double>> staging_;
-  std::vector<std::vector<int>> staging_ints_;
-  std::vector<std::vector<float>> staging_floats_;
-};
+template <class R>
+void DeviceBackend::run_recurrence(const R& rec, typename R::Value* y, int64_t n) {
+  constexpr int64_t kChunk = 1 << 13;  // speculation chunk: speed only
+  d_->launch(dev::SpeculateChunks<R>{rec, y, n, kChunk}, (n + kChunk - 1) / kChunk);
+  if (n > kChunk) d_->launch(dev::WalkChunks<R>{rec, y, n, kChunk}, 1);
+}
 
 Buffer<float> DeviceBackend::upload(const AudioBuffer& a) {
   const size_t frames = size_t(a.frames());
@@ -137,17 +72,9 @@ Buffer<float> DeviceBackend::upload(const AudioBuffer& a) {
   return b;
 }
 
-void DeviceBackend::finish(const Buffer<float>& x, AudioBuffer& audio, const Buffer<double>& bmax,
-                           const Buffer<double>& bsum, double& mx, double& sum) {
-  std::vector<double> hm(bmax.size()), hs(bsum.size());
-  bmax.download(hm.data(), hm.size());
-  bsum.download(hs.data(), hs.size());
-  const size_t n = size_t(audio.frames());
-  for (int c = 0; c < audio.channel_count(); ++c) x.download(audio.channels[size_t(c)].data(), n, size_t(c) * n);
-  sync();
-  for (size_t j = 0; j < hm.size(); ++j) {
-    mx = std::max(mx, hm[j]);
-    sum += hs[j];
+void DeviceBackend::download_rows(const float* x, int64_t n, AudioBuffer& out) {
+  for (int c = 0; c < out.channel_count(); ++c) {
+    d_->download(out.channels[size_t(c)].data(), x + size_t(c) * size_t(n), size_t(n) * sizeof(float));
   }
 }
 
@@ -162,6 +89,13 @@ void DeviceBackend::max_of(const double* v, int64_t count, std::vector<double>& 
   }
   result.assign(size_t(count), 0.0);
   if (count > 0) d_->download(result.data(), v, size_t(count) * sizeof(double));
+}
+
+void DeviceBackend::max_abs_of(const float* x, int64_t count, std::vector<double>& result) {
+  const int64_t blocks = (count + kReduceBlock - 1) / kReduceBlock;
+  Buffer<double> block_max(*d_, size_t(blocks));  // released stream-ordered: read before it goes
+  if (blocks > 0) d_->launch(dev::MaxAbsBlocks<float>{x, count, kReduceBlock, block_max.get()}, blocks);
+  max_of(block_max.get(), blocks, result);
 }
 
 double DeviceBackend::true_peak_scan(const AudioBuffer& audio) { return measure(audio, {}, 1, kTruePeak).true_peak; }
@@ -198,38 +132,51 @@ void DeviceBackend::k_weighted_energies(const float* x, int64_t frames, double r
   for (size_t j = 0; j < out.size(); ++j) energies.download(out[j].data(), size_t(segments), j * size_t(segments));
 }
 
+std::vector<std::vector<double>> DeviceBackend::k_weighted_segment_energies(const AudioBuffer& audio,
+                                                                            std::span<const int> channels,
+                                                                            int64_t segment_frames) {
+  return measure(audio, channels, segment_frames, kEnergies).energies;
+}
+
+Backend::MeterPasses DeviceBackend::meter_passes(const AudioBuffer& audio, std::span<const int> channels,
+                                                 int64_t segment_frames) {
+  return measure(audio, channels, segment_frames, kEnergies | kTruePeak | kSamplePeak);
+}
+
 Backend::MeterPasses DeviceBackend::measure(const AudioBuffer& audio, std::span<const int> channels,
                                             int64_t segment_frames, unsigned passes) {
+  if (audio.frames() == 0 || audio.channel_count() == 0) {
+    return measure_rows(nullptr, audio.channel_count(), audio.frames(), audio.sample_rate, channels, segment_frames, passes);
+  }
+  const Buffer<float> x = upload(audio);
+  return measure_rows(x.get(), audio.channel_count(), audio.frames(), audio.sample_rate, channels, segment_frames, passes);
+}
+
+Backend::MeterPasses DeviceBackend::measure_rows(const float* x, int rows, int64_t n, double rate,
+                                                 std::span<const int> channels, int64_t segment_frames,
+                                                 unsigned passes) {
   if (passes & kEnergies) {
     if (segment_frames < 1) throw std::invalid_argument("k_weighted_segment_energies: segment_frames < 1");
-    if (!(audio.sample_rate > 0.0)) throw std::invalid_argument("k_weighted_segment_energies: sample rate <= 0");
+    if (!(rate > 0.0)) throw std::invalid_argument("k_weighted_segment_energies: sample rate <= 0");
     for (int c : channels) {
-      if (c < 0 || c >= audio.channel_count()) {
-        throw std::invalid_argument("k_weighted_segment_energies: channel index out of range");
-      }
+      if (c < 0 || c >= rows) throw std::invalid_argument("k_weighted_segment_energies: channel index out of range");
     }
   }
   MeterPasses m;
-  if (audio.frames() == 0 || audio.channel_count() == 0) {
+  if (n == 0 || rows == 0) {
     m.energies.assign(channels.size(), {});
     return m;
   }
-  const Buffer<float> x = upload(audio);
-  if (passes & kEnergies) k_weighted_energies(x.get(), audio.frames(), audio.sample_rate, channels, segment_frames, m.energies);
-  Buffer<double> profile, block_max;  // device memory the reductions read until the sync
+  if (passes & kEnergies) k_weighted_energies(x, n, rate, channels, segment_frames, m.energies);
+  Buffer<double> profile;  // device memory the reduction reads until the sync
   std::vector<double> true_maxima, sample_maxima;
   if (passes & kTruePeak) {
-    const int64_t positions = audio.frames() + dsp::kTruePeakTapsPerPhase - 1;
+    const int64_t positions = n + dsp::kTruePeakTapsPerPhase - 1;
     profile = Buffer<double>(*d_, size_t(positions));
-    d_->launch(dev::TruePeakProfile{x.get(), audio.channel_count(), audio.frames(), profile.get()}, positions);
+    d_->launch(dev::TruePeakProfile{x, rows, n, profile.get()}, positions);
     max_of(profile.get(), positions, true_maxima);
   }
-  if (passes & kSamplePeak) {
-    const int64_t count = int64_t(x.size()), blocks = (count + kReduceBlock - 1) / kReduceBlock;
-    block_max = Buffer<double>(*d_, size_t(blocks));
-    d_->launch(dev::MaxAbsBlocks<float>{x.get(), count, kReduceBlock, block_max.get()}, blocks);
-    max_of(block_max.get(), blocks, sample_maxima);
-  }
+  if (passes & kSamplePeak) max_abs_of(x, int64_t(rows) * n, sample_maxima);
   sync();
   for (double v : true_maxima) m.true_peak = std::max(m.true_peak, v);
   for (double v : sample_maxima) m.sample_peak = std::max(m.sample_peak, v);
@@ -257,38 +204,49 @@ void DeviceBackend::convolve(std::span<const float* const> x, int64_t n_in, int6
   if (n_out <= 0 || x.empty()) return;
   if (taps.size() != x.size() || y.size() != x.size()) throw std::invalid_argument("convolve: one filter and output per channel");
   n_in = std::max<int64_t>(n_in, 0);
-  // Channels grouped by filter length (one FFT size), shortest first.
+  // Channels grouped by filter length (one FFT size), shortest first; each group's rows up,
+  // convolved, down.
   std::map<int64_t, std::vector<size_t>> by_length;
   for (size_t c = 0; c < x.size(); ++c) by_length[int64_t(taps[c].size())].push_back(c);
-  for (const auto& [l, chans] : by_length) convolve_group(x, n_in, offset, taps, y, n_out, chans, l);
+  for (const auto& [l, chans] : by_length) {
+    const int rows = int(chans.size());
+    Buffer<float> xin(*d_, size_t(rows) * size_t(n_in)), yout(*d_, size_t(rows) * size_t(n_out));
+    std::vector<std::span<const float>> group_taps;
+    for (int j = 0; j < rows; ++j) {
+      xin.upload(x[chans[size_t(j)]], size_t(n_in), size_t(j) * size_t(n_in));
+      group_taps.push_back(taps[chans[size_t(j)]]);
+    }
+    convolve_rows(xin.get(), rows, n_in, offset, group_taps, yout.get(), n_out);
+    for (int j = 0; j < rows; ++j) yout.download(y[chans[size_t(j)]], size_t(n_out), size_t(j) * size_t(n_out));
+  }
   sync();
 }
 
-void DeviceBackend::convolve_group(std::span<const float* const> x, int64_t n_in, int64_t offset,
-                                   std::span<const std::span<const float>> taps, std::span<float* const> y,
-                                   int64_t n_out, const std::vector<size_t>& chans, int64_t l) {
-  const int channels = int(chans.size());
-  Buffer<float> xin(*d_, size_t(channels) * size_t(n_in));
-  Buffer<float> yout(*d_, size_t(channels) * size_t(n_out));
-  for (int j = 0; j < channels; ++j) xin.upload(x[chans[size_t(j)]], size_t(n_in), size_t(j) * size_t(n_in));
+void DeviceBackend::convolve_rows(const float* x, int rows, int64_t n_in, int64_t offset,
+                                  std::span<const std::span<const float>> taps, float* y, int64_t n_out) {
+  if (n_out <= 0 || rows == 0) return;
+  if (int(taps.size()) != rows) throw std::invalid_argument("convolve_rows: one filter per row");
+  const int64_t l = int64_t(taps[0].size());
+  for (const auto& t : taps) {
+    if (int64_t(t.size()) != l) throw std::invalid_argument("convolve_rows: filters of one length");
+  }
   if (l == 1) {
-    staging_floats_.emplace_back(size_t(channels));
+    staging_floats_.emplace_back(size_t(rows));
     std::vector<float>& h = staging_floats_.back();
-    for (int j = 0; j < channels; ++j) h[size_t(j)] = taps[chans[size_t(j)]][0];
+    for (int j = 0; j < rows; ++j) h[size_t(j)] = taps[size_t(j)][0];
     Buffer<float> hd(*d_, h.size());
     hd.upload(h.data(), h.size());
-    d_->launch(dev::ScaleChannels{xin.get(), n_in, offset, n_out, hd.get(), yout.get()}, int64_t(channels) * n_out);
-    for (int j = 0; j < channels; ++j) yout.download(y[chans[size_t(j)]], size_t(n_out), size_t(j) * size_t(n_out));
+    d_->launch(dev::ScaleChannels{x, n_in, offset, n_out, hd.get(), y}, int64_t(rows) * n_out);
     return;
   }
   const dsp::OverlapSave os = dsp::overlap_save_for(l);
   const int64_t bins = os.k / 2 + 1;
-  // Distinct filters (equal spans share one spectrum) and each channel's filter.
+  // Distinct filters (equal spans share one spectrum) and each row's filter.
   std::vector<std::span<const float>> filters;
-  staging_ints_.emplace_back(size_t(channels));
+  staging_ints_.emplace_back(size_t(rows));
   std::vector<int>& filter_of = staging_ints_.back();
-  for (int j = 0; j < channels; ++j) {
-    const auto& t = taps[chans[size_t(j)]];
+  for (int j = 0; j < rows; ++j) {
+    const auto& t = taps[size_t(j)];
     int idx = -1;
     for (size_t q = 0; q < filters.size(); ++q) {
       if (filters[q].data() == t.data() && filters[q].size() == t.size()) idx = int(q);
@@ -308,50 +266,85 @@ void DeviceBackend::convolve_group(std::span<const float* const> x, int64_t n_in
   filter_dev.upload(filter_of.data(), filter_of.size());
 
   const int64_t segments = os.segments(n_out);
-  const int64_t total = segments * channels;
+  const int64_t total = segments * rows;
   const int64_t batch = std::min(total, std::max<int64_t>(1, options_.batch_samples / os.k));
   Buffer<float> frames(*d_, size_t(batch) * size_t(os.k));
   Buffer<Complex> spec(*d_, size_t(batch) * size_t(bins));
   for (int64_t first = 0; first < total; first += batch) {
-    d_->launch(dev::GatherFrames{xin.get(), n_in, offset, os, segments, total, first, frames.get()}, batch * os.k);
+    d_->launch(dev::GatherFrames{x, n_in, offset, os, segments, total, first, frames.get()}, batch * os.k);
     d_->rfft(frames.get(), spec.get(), int(os.k), int(batch));
     d_->launch(dev::MultiplySpectra{spec.get(), spectra.get(), filter_dev.get(), bins, segments, total, first},
                batch * bins);
     d_->irfft(spec.get(), frames.get(), int(os.k), int(batch));
-    d_->launch(dev::ScatterOutputs{frames.get(), os, segments, total, first, n_out, yout.get()}, batch * os.hop);
+    d_->launch(dev::ScatterOutputs{frames.get(), os, segments, total, first, n_out, y}, batch * os.hop);
   }
-  for (int j = 0; j < channels; ++j) yout.download(y[chans[size_t(j)]], size_t(n_out), size_t(j) * size_t(n_out));
 }
 
+DynamicsStats DeviceBackend::PendingStats::value() const {
+  if (done) return *done;
+  DynamicsStats stats;
+  double sum_all = 0.0;
+  for (size_t j = 0; j < max.size(); ++j) {
+    stats.max_gain_reduction_db = std::max(stats.max_gain_reduction_db, max[j]);
+    sum_all += sum[j];
+  }
+  stats.mean_gain_reduction_db = count > 0.0 ? sum_all / count : 0.0;
+  return stats;
+}
 
 DynamicsStats DeviceBackend::compress(AudioBuffer& audio, const dsp::CompressorParams& params) {
   // The RMS detector runs on the host (the device kernels read the per-sample magnitude).
   if (params.rms_detector) return host_->compress(audio, params);
-  DynamicsStats stats;
   const int64_t n = audio.frames();
-  const int channels = audio.channel_count();
-  if (n == 0 || channels == 0) return stats;
-  constexpr int64_t kBlock = dsp::kCompressorStatsBlock;
-  const dsp::CompressorCoefficients k = dsp::prepare_compressor(params, audio.sample_rate);
-  const int detectors = (k.stereo_link >= 1.0f || channels == 1) ? 1 : channels;
+  if (n == 0 || audio.channel_count() == 0) return {};
   Buffer<float> x = upload(audio);
+  PendingStats pending = compress_rows(x.get(), audio.channel_count(), n, audio.sample_rate, params);
+  download_rows(x.get(), n, audio);
+  sync();
+  return pending.value();
+}
+
+DeviceBackend::PendingStats DeviceBackend::compress_rows(float* x, int channels, int64_t n, double rate,
+                                                         const dsp::CompressorParams& params) {
+  PendingStats out;
+  if (n == 0 || channels == 0) {
+    out.done = DynamicsStats{};
+    return out;
+  }
+  if (params.rms_detector) {  // on the host: down, compressed, up
+    AudioBuffer a(channels, n, rate);
+    download_rows(x, n, a);
+    sync();
+    out.done = host_->compress(a, params);
+    for (int c = 0; c < channels; ++c) {
+      staging_floats_.push_back(std::move(a.channels[size_t(c)]));
+      d_->upload(x + size_t(c) * size_t(n), staging_floats_.back().data(), size_t(n) * sizeof(float));
+    }
+    return out;
+  }
+  constexpr int64_t kBlock = dsp::kCompressorStatsBlock;
+  const dsp::CompressorCoefficients k = dsp::prepare_compressor(params, rate);
+  const int detectors = (k.stereo_link >= 1.0f || channels == 1) ? 1 : channels;
   Buffer<float> gr(*d_, size_t(detectors) * size_t(n)), smoothed(*d_, size_t(n));
   const int64_t blocks = (n + kBlock - 1) / kBlock;
-  Buffer<double> bmax(*d_, size_t(detectors * blocks)), bsum(*d_, size_t(detectors * blocks));
-  d_->launch(dev::CompressorCurve{x.get(), channels, n, detectors, k, gr.get()}, n);
+  out.block_max = Buffer<double>(*d_, size_t(detectors * blocks));
+  out.block_sum = Buffer<double>(*d_, size_t(detectors * blocks));
+  d_->launch(dev::CompressorCurve{x, channels, n, detectors, k, gr.get()}, n);
   for (int det = 0; det < detectors; ++det) {
     float* row = gr.get() + size_t(det) * size_t(n);
     run_recurrence(dsp::GainSmoother{row, k.alpha_attack, k.alpha_release}, smoothed.get(), n);
-    d_->launch(dev::ReductionStatsBlocks{smoothed.get(), n, kBlock, bmax.get() + det * blocks, bsum.get() + det * blocks},
+    d_->launch(dev::ReductionStatsBlocks{smoothed.get(), n, kBlock, out.block_max.get() + det * blocks,
+                                         out.block_sum.get() + det * blocks},
                blocks);
     d_->launch(dev::CompressorGain{smoothed.get(), n, k.lookahead_frames, k.makeup_db, row}, n);
   }
-  d_->launch(dev::CompressorApply{x.get(), n, detectors, gr.get()}, int64_t(channels) * n);
-  double mx = 0.0, sum = 0.0;
-  finish(x, audio, bmax, bsum, mx, sum);
-  stats.max_gain_reduction_db = mx;
-  stats.mean_gain_reduction_db = sum / (double(n) * double(detectors));
-  return stats;
+  d_->launch(dev::CompressorApply{x, n, detectors, gr.get()}, int64_t(channels) * n);
+  out.max.resize(out.block_max.size());
+  out.sum.resize(out.block_sum.size());
+  out.block_max.download(out.max.data(), out.max.size());
+  out.block_sum.download(out.sum.data(), out.sum.size());
+  out.count = double(n) * double(detectors);
+  return out;
 }
 
 double DeviceBackend::limiter_peak(const float* x, int channels, int64_t n, double* profile) {
@@ -371,24 +364,34 @@ double DeviceBackend::limiter_peak(const float* x, int channels, int64_t n, doub
 }
 
 LimiterStats DeviceBackend::limit_true_peak(AudioBuffer& audio, const dsp::LimiterParams& params) {
+  if (audio.frames() == 0 || audio.channel_count() == 0) {
+    return limit_rows(nullptr, audio.channel_count(), audio.frames(), audio.sample_rate, params);
+  }
+  Buffer<float> x = upload(audio);
+  return limit_rows(x.get(), audio.channel_count(), audio.frames(), audio.sample_rate, params, &audio);
+}
+
+LimiterStats DeviceBackend::limit_rows(float* x, int channels, int64_t n, double rate, const dsp::LimiterParams& params,
+                                       AudioBuffer* download_to) {
   constexpr int kMaxPasses = dsp::kLimiterMaxPasses, kRegionRounds = dsp::kLimiterRegionRounds;
   constexpr double kMargin = dsp::kLimiterMargin;
   constexpr int64_t kBlock = dsp::kLimiterStatsBlock, kSupport = dsp::kLimiterSupport;
   LimiterStats stats;
-  const int64_t n = audio.frames();
-  const int channels = audio.channel_count();
   if (n == 0 || channels == 0) {
     stats.output_true_peak_dbtp = -HUGE_VAL;
     return stats;
   }
-  const dsp::LimiterCoefficients k = dsp::prepare_limiter(params, audio.sample_rate);
+  const dsp::LimiterCoefficients k = dsp::prepare_limiter(params, rate);
   const int64_t positions = n + kSupport - 1, w = k.lookahead_frames;
-  Buffer<float> x = upload(audio);
   Buffer<double> peak(*d_, size_t(positions));
-  double tp = limiter_peak(x.get(), channels, n, peak.get());
+  double tp = limiter_peak(x, channels, n, peak.get());
   if (tp <= k.ceiling) {
     stats.output_true_peak_dbtp = dsp::linear_to_db(tp);
-    return stats;  // the input's bits
+    if (download_to) {  // the input's bits
+      download_rows(x, n, *download_to);
+      sync();
+    }
+    return stats;
   }
   Buffer<float> total(*d_, size_t(n));
   d_->launch(dev::Fill<float>{total.get(), 1.0f}, n);
@@ -400,9 +403,9 @@ LimiterStats DeviceBackend::limit_true_peak(AudioBuffer& audio, const dsp::Limit
     d_->launch(dev::WindowMin{support.get(), n + w - 1, w, h.get()}, n);
     run_recurrence(dsp::LimiterRelease{h.get(), k.alpha_release}, g.get(), n);
     d_->launch(dev::BoxAverage{g.get(), w, dsp::box_scale(w), support.get(), h.get()}, n);
-    d_->launch(dev::LimiterApply{x.get(), n, h.get(), total.get()}, int64_t(channels) * n);
+    d_->launch(dev::LimiterApply{x, n, h.get(), total.get()}, int64_t(channels) * n);
     ++stats.passes;
-    tp = limiter_peak(x.get(), channels, n, peak.get());
+    tp = limiter_peak(x, channels, n, peak.get());
     if (stats.passes == 1 && tp > k.ceiling) stats.over_after_first_pass_db = dsp::linear_to_db(tp / k.ceiling);
     if (tp <= k.ceiling) break;
     c *= kMargin;
@@ -415,8 +418,8 @@ LimiterStats DeviceBackend::limit_true_peak(AudioBuffer& audio, const dsp::Limit
     } else {
       d_->launch(dev::Fill<double>{h.get(), k.ceiling * kMargin / tp}, n);
     }
-    d_->launch(dev::LimiterApply{x.get(), n, h.get(), total.get()}, int64_t(channels) * n);
-    tp = limiter_peak(x.get(), channels, n, peak.get());
+    d_->launch(dev::LimiterApply{x, n, h.get(), total.get()}, int64_t(channels) * n);
+    tp = limiter_peak(x, channels, n, peak.get());
     ++stats.safety_rounds;
     if (tp > k.ceiling && stats.safety_rounds > kRegionRounds) {
       throw std::logic_error("limiter: a reading is " + std::to_string(dsp::linear_to_db(tp / k.ceiling)) +
@@ -426,15 +429,21 @@ LimiterStats DeviceBackend::limit_true_peak(AudioBuffer& audio, const dsp::Limit
   const int64_t blocks = (n + kBlock - 1) / kBlock;
   Buffer<double> bmax(*d_, size_t(blocks)), bsum(*d_, size_t(blocks));
   d_->launch(dev::TotalReductionBlocks{total.get(), n, kBlock, bmax.get(), bsum.get()}, blocks);
+  std::vector<double> hm(bmax.size()), hs(bsum.size());
+  bmax.download(hm.data(), hm.size());
+  bsum.download(hs.data(), hs.size());
+  if (download_to) download_rows(x, n, *download_to);
+  sync();
   double mx = 0.0, sum = 0.0;
-  finish(x, audio, bmax, bsum, mx, sum);
+  for (size_t j = 0; j < hm.size(); ++j) {
+    mx = std::max(mx, hm[j]);
+    sum += hs[j];
+  }
   stats.max_gain_reduction_db = mx;
   stats.mean_gain_reduction_db = sum / double(n);
   stats.output_true_peak_dbtp = dsp::linear_to_db(tp);
   return stats;
 }
-
-}  // namespace
 
 std::unique_ptr<Backend> make_device_backend(std::string name, std::unique_ptr<dev::Device> device, DeviceBackendOptions options,
                                              cpu::ThreadPool* host_pool) {

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -96,19 +97,28 @@ void weigh(const std::vector<const std::vector<double>*>& per_channel, const std
   }
 }
 
-// The hop energies of `audio` from energies(used, hop_frames): the used channels' K-weighted hop sums.
+// The hop energies of a signal of `channels` x `frames` at `rate` from energies(used,
+// hop_frames): the used channels' K-weighted hop sums.
 template <class Energies>
-HopEnergies hop_energies_of(const AudioBuffer& audio, Energies&& energies) {
-  check_buffer(audio, true);
-  HopEnergies h = hop_grid(audio.sample_rate);
+HopEnergies hop_energies_of(int channels, int64_t frames, double rate, Energies&& energies) {
+  if (!(rate > 0.0) || !std::isfinite(rate)) {
+    throw std::invalid_argument("loudness: sample rate must be positive, got " + std::to_string(rate));
+  }
+  HopEnergies h = hop_grid(rate);
   std::vector<int> used;
   std::vector<double> used_weights;
-  used_channels(audio.channel_count(), used, used_weights);
+  used_channels(channels, used, used_weights);
   const std::vector<std::vector<double>>& per_channel = energies(used, h.hop_frames);
   std::vector<const std::vector<double>*> ptrs;
   for (const auto& e : per_channel) ptrs.push_back(&e);
-  weigh(ptrs, used_weights, audio.frames() / h.hop_frames, h);
+  weigh(ptrs, used_weights, frames / h.hop_frames, h);
   return h;
+}
+
+template <class Energies>
+HopEnergies hop_energies_of(const AudioBuffer& audio, Energies&& energies) {
+  check_buffer(audio, true);
+  return hop_energies_of(audio.channel_count(), audio.frames(), audio.sample_rate, std::forward<Energies>(energies));
 }
 
 HopEnergies hop_energies(const AudioBuffer& audio, Backend& backend) {
@@ -291,6 +301,23 @@ LoudnessMeasurement measure_loudness(const AudioBuffer& audio, cpu::ThreadPool& 
 
 double integrated_loudness(const AudioBuffer& audio, Backend& backend) {
   return gated_loudness(hop_energies(audio, backend));
+}
+
+LoudnessMeasurement measure_loudness(int channels, int64_t frames, double rate, const MeterPassesFn& passes) {
+  Backend::MeterPasses p;
+  const HopEnergies h = hop_energies_of(channels, frames, rate, [&](const std::vector<int>& used, int64_t hop) -> const auto& {
+    p = passes(used, hop);
+    return p.energies;
+  });
+  return measurement(h, rate, frames, p.sample_peak, p.true_peak);
+}
+
+double integrated_loudness(int channels, int64_t frames, double rate, const MeterPassesFn& energies) {
+  Backend::MeterPasses p;
+  return gated_loudness(hop_energies_of(channels, frames, rate, [&](const std::vector<int>& used, int64_t hop) -> const auto& {
+    p = energies(used, hop);
+    return p.energies;
+  }));
 }
 
 double integrated_loudness(const AudioBuffer& audio, cpu::ThreadPool& pool) {

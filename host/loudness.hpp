@@ -9,6 +9,8 @@
 
 #include <cmath>
 #include <cstdint>
+#include <functional>
+#include <span>
 #include <memory>
 #include <vector>
 
@@ -42,6 +44,12 @@ struct LoudnessMeasurement {
 // 6 channels L,R,C,LFE,Ls,Rs -> LFE excluded. Other counts: 1.0 each.
 // The sample passes (K-weighted energies, peak scans) run on `backend`; the gating on the host.
 LoudnessMeasurement measure_loudness(const AudioBuffer& audio, Backend& backend);
+// measure_loudness and integrated_loudness of a signal held elsewhere (the device render's master):
+// `channels` x `frames` at `rate`, whose sample passes passes(used, segment_frames) runs
+// (Backend::meter_passes's; integrated_loudness reads only the energies).
+using MeterPassesFn = std::function<Backend::MeterPasses(std::span<const int> used, int64_t segment_frames)>;
+LoudnessMeasurement measure_loudness(int channels, int64_t frames, double rate, const MeterPassesFn& passes);
+double integrated_loudness(int channels, int64_t frames, double rate, const MeterPassesFn& energies);
 // Sets m's true peak (linear and dBTP) from a scan made elsewhere.
 void set_true_peak(LoudnessMeasurement& m, double true_peak_linear);
 LoudnessMeasurement measure_loudness(const AudioBuffer& audio, cpu::ThreadPool& pool);  // CPU backend

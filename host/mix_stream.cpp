@@ -31,7 +31,7 @@ struct Reverb {
   int target = -1;  // the group it returns into, or -1: the master
   bool from_stems = false;
   std::vector<size_t> from_groups;  // the live groups that send to it
-  std::optional<RollingBus> send;   // its input; both set when it runs (something sends to it)
+  std::optional<RollingBus> send;   // its input; both set when it runs
   std::optional<ReverbReturn> ret;
 
   bool runs() const { return ret.has_value(); }
@@ -42,7 +42,6 @@ struct Reverb {
 
 struct Group {
   const GroupSpec* spec = nullptr;
-  bool fed = false;  // stems feed it
   int64_t length = 0;
   std::vector<size_t> returns;                  // the running reverbs that return into it
   std::vector<std::pair<size_t, float>> sends;  // reverb, level
@@ -108,92 +107,47 @@ class SongMixer {
     }
     for (auto& grp : groups_) {
       if (!grp.live()) continue;
-      const GroupSpec& g = *grp.spec;
-      json r;
-      r["eq"] = grp.chain->design() ? eq_report(*grp.chain->design()) : json(nullptr);
-      if (grp.chain->compressor()) r["compressor"] = dynamics_json(grp.chain->compressor()->stats());
-      json members = json::array();
-      for (const auto& s : session_.stems) {
-        if (s.group == g.name) members.push_back(s.name);
-      }
-      r["name"] = g.name;
-      r["stems"] = members;
-      r["width"] = g.width;
-      r["gain_db"] = g.gain_db;
-      out.groups.push_back(r);
-      if (keep_groups_) out.exported_groups.emplace_back(g.name, std::move(grp.whole));
+      const DynamicsStats comp = grp.chain->compressor() ? grp.chain->compressor()->stats() : DynamicsStats{};
+      out.groups.push_back(group_report(session_, *grp.spec, grp.chain->design(), grp.chain->compressor() ? &comp : nullptr));
+      if (keep_groups_) out.exported_groups.emplace_back(grp.spec->name, std::move(grp.whole));
     }
   }
 
  private:
-  // The graph: who feeds whom, and every bus's length (as the whole-buffer chain's).
+  // The buses and streams of the graph (mix_graph).
   void build_graph() {
-    std::map<std::string, size_t> group_at, reverb_at;
-    groups_.resize(session_.groups.size());
-    reverbs_.resize(session_.reverbs.size());
-    for (size_t g = 0; g < groups_.size(); ++g) {
-      groups_[g].spec = &session_.groups[g];
-      group_at[session_.groups[g].name] = g;
-    }
+    const MixGraph graph = mix_graph(session_, rate_, song_frames_, irs_);
+    groups_.resize(graph.groups.size());
+    reverbs_.resize(graph.reverbs.size());
+    stem_group_ = graph.stem_group;
+    stem_sends_ = graph.stem_sends;
+    master_frames_ = graph.master_frames;
     for (size_t k = 0; k < reverbs_.size(); ++k) {
-      const ReverbSpec& r = session_.reverbs[k];
-      reverbs_[k].spec = &r;
-      reverbs_[k].predelay = std::llround(r.predelay_ms * 1e-3 * rate_);
-      reverbs_[k].target = r.return_to.empty() ? -1 : int(group_at.at(r.return_to));
-      reverb_at[r.name] = k;
-    }
-    const size_t stem_count = session_.stems.size();
-    stem_group_.resize(stem_count);
-    stem_sends_.resize(stem_count);
-    for (size_t i = 0; i < stem_count; ++i) {
-      const StemSpec& s = session_.stems[i];
-      stem_group_[i] = group_at.at(s.group);
-      groups_[stem_group_[i]].fed = true;
-      for (const auto& send : s.sends) {
-        const size_t k = reverb_at.at(send.reverb);
-        reverbs_[k].from_stems = true;
-        stem_sends_[i].emplace_back(k, static_cast<float>(dsp::db_to_linear(send.level_db)));
-      }
-    }
-    // Reverbs that return into a group are fed by stems only (load_session refuses group sends to them).
-    for (size_t k = 0; k < reverbs_.size(); ++k) {
+      const MixGraph::Reverb& gr = graph.reverbs[k];
       Reverb& r = reverbs_[k];
-      if (r.target < 0 || !r.from_stems) continue;
-      start_reverb(r, song_frames_);
-      groups_[size_t(r.target)].returns.push_back(k);
-    }
-    master_frames_ = song_frames_;
-    for (size_t g = 0; g < groups_.size(); ++g) {
-      Group& grp = groups_[g];
-      if (!grp.fed && grp.returns.empty()) continue;  // nothing reaches it: no bus, no report
-      grp.length = grp.fed ? song_frames_ : 0;
-      for (const size_t k : grp.returns) {
-        grp.length = std::max(grp.length, reverbs_[k].predelay + reverbs_[k].ret->output_frames());
+      r.spec = &session_.reverbs[k];
+      r.predelay = gr.predelay;
+      r.target = gr.target;
+      r.from_stems = gr.from_stems;
+      r.from_groups = gr.from_groups;
+      if (gr.runs) {
+        r.send.emplace(gr.input_frames, rate_);
+        r.ret.emplace(irs_.at(r.spec->name), gr.input_frames, 2, r.spec->wet_db, backend_);
       }
-      master_frames_ = std::max(master_frames_, grp.length);
+    }
+    for (size_t g = 0; g < groups_.size(); ++g) {
+      const MixGraph::Group& gg = graph.groups[g];
+      Group& grp = groups_[g];
+      grp.spec = &session_.groups[g];
+      if (!gg.live) continue;  // nothing reaches it: no bus, no report
+      grp.length = gg.length;
+      grp.returns = gg.returns;
+      grp.sends = gg.sends;
       grp.in = RollingBus(grp.length, rate_);
       grp.chain = std::make_unique<ChainStream>(eq_design_for(grp.spec->eq, rate_), grp.spec->compressor, grp.length,
                                                 rate_, backend_);
       if (keep_groups_) grp.whole = AudioBuffer(2, grp.length, rate_);
-      for (const auto& send : grp.spec->sends) {
-        const size_t k = reverb_at.at(send.reverb);
-        if (reverbs_[k].target >= 0) throw std::logic_error("a group sends to a reverb that returns into a group");
-        reverbs_[k].from_groups.push_back(g);
-        grp.sends.emplace_back(k, static_cast<float>(dsp::db_to_linear(send.level_db)));
-      }
     }
-    for (auto& r : reverbs_) {
-      if (r.target >= 0 || (!r.from_stems && r.from_groups.empty())) continue;
-      int64_t n = r.from_stems ? song_frames_ : 0;
-      for (const size_t g : r.from_groups) n = std::max(n, groups_[g].length);
-      start_reverb(r, n);
-      master_frames_ = std::max(master_frames_, r.predelay + r.ret->output_frames());
-    }
-  }
-
-  void start_reverb(Reverb& r, int64_t input_frames) {
-    r.send.emplace(input_frames, rate_);
-    r.ret.emplace(irs_.at(r.spec->name), input_frames, 2, r.spec->wet_db, backend_);
   }
 
   // One step: every stem's next span, then their sums in stem order at every frame. On the CPU
@@ -345,6 +299,87 @@ class SongMixer {
 };
 
 }  // namespace
+
+MixGraph mix_graph(const Session& session, double rate, int64_t song_frames, const std::map<std::string, AudioBuffer>& irs) {
+  MixGraph graph;
+  std::map<std::string, size_t> group_at, reverb_at;
+  graph.groups.resize(session.groups.size());
+  graph.reverbs.resize(session.reverbs.size());
+  for (size_t g = 0; g < graph.groups.size(); ++g) group_at[session.groups[g].name] = g;
+  for (size_t k = 0; k < graph.reverbs.size(); ++k) {
+    const ReverbSpec& r = session.reverbs[k];
+    graph.reverbs[k].predelay = std::llround(r.predelay_ms * 1e-3 * rate);
+    graph.reverbs[k].target = r.return_to.empty() ? -1 : int(group_at.at(r.return_to));
+    reverb_at[r.name] = k;
+  }
+  auto start = [&](size_t k, int64_t input_frames) {
+    MixGraph::Reverb& r = graph.reverbs[k];
+    r.runs = true;
+    r.input_frames = input_frames;
+    r.output_frames = input_frames + irs.at(session.reverbs[k].name).frames() - 1;
+  };
+  const size_t stem_count = session.stems.size();
+  graph.stem_group.resize(stem_count);
+  graph.stem_sends.resize(stem_count);
+  for (size_t i = 0; i < stem_count; ++i) {
+    const StemSpec& s = session.stems[i];
+    graph.stem_group[i] = group_at.at(s.group);
+    graph.groups[graph.stem_group[i]].fed = true;
+    for (const auto& send : s.sends) {
+      const size_t k = reverb_at.at(send.reverb);
+      graph.reverbs[k].from_stems = true;
+      graph.stem_sends[i].emplace_back(k, static_cast<float>(dsp::db_to_linear(send.level_db)));
+    }
+  }
+  // Reverbs that return into a group are fed by stems only (load_session refuses group sends to them).
+  for (size_t k = 0; k < graph.reverbs.size(); ++k) {
+    MixGraph::Reverb& r = graph.reverbs[k];
+    if (r.target < 0 || !r.from_stems) continue;
+    start(k, song_frames);
+    graph.groups[size_t(r.target)].returns.push_back(k);
+  }
+  graph.master_frames = song_frames;
+  for (size_t g = 0; g < graph.groups.size(); ++g) {
+    MixGraph::Group& grp = graph.groups[g];
+    if (!grp.fed && grp.returns.empty()) continue;
+    grp.live = true;
+    grp.length = grp.fed ? song_frames : 0;
+    for (const size_t k : grp.returns) {
+      grp.length = std::max(grp.length, graph.reverbs[k].predelay + graph.reverbs[k].output_frames);
+    }
+    graph.master_frames = std::max(graph.master_frames, grp.length);
+    for (const auto& send : session.groups[g].sends) {
+      const size_t k = reverb_at.at(send.reverb);
+      if (graph.reverbs[k].target >= 0) throw std::logic_error("a group sends to a reverb that returns into a group");
+      graph.reverbs[k].from_groups.push_back(g);
+      grp.sends.emplace_back(k, static_cast<float>(dsp::db_to_linear(send.level_db)));
+    }
+  }
+  for (size_t k = 0; k < graph.reverbs.size(); ++k) {
+    MixGraph::Reverb& r = graph.reverbs[k];
+    if (r.target >= 0 || (!r.from_stems && r.from_groups.empty())) continue;
+    int64_t n = r.from_stems ? song_frames : 0;
+    for (const size_t g : r.from_groups) n = std::max(n, graph.groups[g].length);
+    start(k, n);
+    graph.master_frames = std::max(graph.master_frames, r.predelay + r.output_frames);
+  }
+  return graph;
+}
+
+json group_report(const Session& session, const GroupSpec& g, const EqDesign* design, const DynamicsStats* comp) {
+  json r;
+  r["eq"] = design ? eq_report(*design) : json(nullptr);
+  if (comp) r["compressor"] = dynamics_json(*comp);
+  json members = json::array();
+  for (const auto& s : session.stems) {
+    if (s.group == g.name) members.push_back(s.name);
+  }
+  r["name"] = g.name;
+  r["stems"] = members;
+  r["width"] = g.width;
+  r["gain_db"] = g.gain_db;
+  return r;
+}
 
 MixResult mix_song(const Session& session, std::span<const int> stem_rates, double rate, int64_t song_frames,
                    const std::map<std::string, AudioBuffer>& irs, bool keep_groups, Backend& backend,

@@ -16,22 +16,21 @@
 
 namespace lq {
 
-void to_stereo_into(const AudioBuffer& in, int64_t frames, double pan, double gain_db, AudioBuffer& out, int64_t at) {
+std::pair<float, float> stereo_gains(int channels, double pan, double gain_db) {
   const double g = dsp::db_to_linear(gain_db);
-  double gl, gr;
-  if (in.channel_count() == 1) {
+  if (channels == 1) {
     const double theta = (pan + 1.0) * std::numbers::pi / 4.0;
-    gl = g * std::cos(theta);
-    gr = g * std::sin(theta);
-  } else {
-    gl = g * std::min(1.0, 1.0 - pan);
-    gr = g * std::min(1.0, 1.0 + pan);
+    return {static_cast<float>(g * std::cos(theta)), static_cast<float>(g * std::sin(theta))};
   }
+  return {static_cast<float>(g * std::min(1.0, 1.0 - pan)), static_cast<float>(g * std::min(1.0, 1.0 + pan))};
+}
+
+void to_stereo_into(const AudioBuffer& in, int64_t frames, double pan, double gain_db, AudioBuffer& out, int64_t at) {
+  const auto [fl, fr] = stereo_gains(in.channel_count(), pan, gain_db);
   const float* l_in = in.channels[0].data();
   const float* r_in = in.channels[in.channel_count() == 1 ? 0 : 1].data();
   float* l_out = out.channels[0].data() + at;
   float* r_out = out.channels[1].data() + at;
-  const float fl = static_cast<float>(gl), fr = static_cast<float>(gr);
   for (int64_t i = 0; i < frames; ++i) {
     l_out[i] = fl * l_in[i];
     r_out[i] = fr * r_in[i];

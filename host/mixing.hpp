@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -20,6 +21,8 @@ namespace lq {
 // stereo -> balance (pan < 0 lowers the right channel by (1 + pan), pan > 0 the left by
 // (1 - pan)); then gain. pan in [-1, 1].
 AudioBuffer to_stereo(const AudioBuffer& in, double pan, double gain_db);
+// The left and right gains of that law for an input of `channels` (1 or 2).
+std::pair<float, float> stereo_gains(int channels, double pan, double gain_db);
 // The same into out's frames [at, at + frames) from in's first `frames` (out is stereo and long enough).
 void to_stereo_into(const AudioBuffer& in, int64_t frames, double pan, double gain_db, AudioBuffer& out, int64_t at);
 

@@ -11,7 +11,9 @@
 #include <cmath>
 #include <condition_variable>
 #include <fstream>
+#include <functional>
 #include <future>
+#include <optional>
 #include <limits>
 #include <map>
 #include <set>
@@ -20,6 +22,8 @@
 #include <xxhash.h>
 
 #include "host/backend.hpp"
+#include "host/device_backend.hpp"
+#include "host/device_render.hpp"
 #include "host/devices.hpp"
 #include "host/errors.hpp"
 #include "host/loudness.hpp"
@@ -52,16 +56,21 @@ std::string lower_extension(const fs::path& p) { return lower(p.extension().stri
 
 // A stage's output must be finite: a stem, a gain or a filter that overflows the float range
 // fails the song here, naming the stage, instead of reaching the quantiser (which writes NaN as 0).
+UserError not_finite(const fs::path& file, const std::string& stage) {
+  return UserError(file, "the mix is not finite after " + stage +
+                             " (a level beyond the float range: check the stems' levels and gains)");
+}
+
 void require_finite(const AudioBuffer& a, const fs::path& file, const std::string& stage) {
   for (const auto& ch : a.channels) {
     float acc = 0.0f;
     for (const float x : ch) acc += x * 0.0f;  // NaN when any x is NaN or infinite
-    if (acc != acc) {
-      throw UserError(file, "the mix is not finite after " + stage +
-                                " (a level beyond the float range: check the stems' levels and gains)");
-    }
+    if (acc != acc) throw not_finite(file, stage);
   }
 }
+
+const char* const kMixStage = "the stems, groups and reverb returns are summed into the master bus";
+const char* const kMasterChainStage = "the master's EQ and compressor";
 
 
 }  // namespace
@@ -220,6 +229,32 @@ struct LoudnessLoop {
   json steps = json::array();
 };
 
+// The loop's gain steps: run(g) limits the mix at gain g, keeps it as the latest and returns its
+// integrated loudness; the last step's is the one kept.
+struct GainSearch {
+  double gain_db = 0.0;
+  int iterations = 0;
+  json steps = json::array();
+};
+GainSearch search_gain(double target, double measured_lufs, const std::function<double(double)>& run) {
+  double g = target - measured_lufs;
+  double l = run(g);
+  json steps = json::array({{{"gain_db", g}, {"lufs", l}}});
+  double g_prev = 0.0, l_prev = measured_lufs;
+  int it = 1;
+  for (; it < 8 && std::isfinite(l) && std::fabs(l - target) > 0.05; ++it) {
+    const double slope = (l - l_prev) / (g - g_prev);
+    double next = (std::isfinite(slope) && slope > 0.05) ? g + (target - l) / slope : g + (target - l);
+    next = std::min(next, g + 24.0);
+    g_prev = g;
+    l_prev = l;
+    g = next;
+    l = run(g);
+    steps.push_back({{"gain_db", g}, {"lufs", l}});
+  }
+  return {g, it, steps};
+}
+
 LoudnessLoop normalise_and_limit(AudioBuffer master, bool normalise, double target,
                                  double measured_lufs, const dsp::LimiterParams& limiter,
                                  Backend& backend) {
@@ -233,27 +268,14 @@ LoudnessLoop normalise_and_limit(AudioBuffer master, bool normalise, double targ
   };
   // Without normalisation one run at 0 dB limits the mix itself; the loop's steps each limit a copy.
   if (!normalise) return limit(std::move(master), 0.0);
-  auto run = [&](double gain_db) { return limit(master, gain_db); };
-  double g = target - measured_lufs;
-  LoudnessLoop best = run(g);
-  double l = integrated_loudness(best.output, backend);
-  json steps = json::array({{{"gain_db", g}, {"lufs", l}}});
-  double g_prev = 0.0, l_prev = measured_lufs;
-  int it = 1;
-  for (; it < 8 && std::isfinite(l) && std::fabs(l - target) > 0.05; ++it) {
-    const double slope = (l - l_prev) / (g - g_prev);
-    double next = (std::isfinite(slope) && slope > 0.05) ? g + (target - l) / slope : g + (target - l);
-    next = std::min(next, g + 24.0);
-    g_prev = g;
-    l_prev = l;
-    g = next;
+  LoudnessLoop best;
+  const GainSearch s = search_gain(target, measured_lufs, [&](double g) {
     best.output = AudioBuffer();  // the step's output is not kept: one copy of the mix at a time
-    best = run(g);
-    l = integrated_loudness(best.output, backend);
-    steps.push_back({{"gain_db", g}, {"lufs", l}});
-  }
-  best.iterations = it;
-  best.steps = steps;
+    best = limit(master, g);
+    return integrated_loudness(best.output, backend);
+  });
+  best.iterations = s.iterations;
+  best.steps = s.steps;
   return best;
 }
 
@@ -369,6 +391,18 @@ LoudnessLoop limit_beside_meter(AudioBuffer bus, const dsp::LimiterParams& lp, B
   return loop;
 }
 
+// The loudness before a normalisation: a level the meter cannot measure stops the render; a mix
+// too quiet or short for a loudness gets none (a warning).
+void check_before(const LoudnessMeasurement& before, const fs::path& out, json& warnings, const std::string& what) {
+  if (!before.integrated_defined && !(before.integrated_lufs == -HUGE_VAL)) {
+    throw UserError(out, "the mix's level (sample peak " + std::to_string(before.sample_peak_dbfs) +
+                             " dBFS) is beyond what the loudness meter can measure: check the stems' levels and gains");
+  }
+  if (!before.integrated_defined) {
+    warnings.push_back(what + "the mix is silent or shorter than 400 ms: its loudness is undefined, no normalisation gain applied");
+  }
+}
+
 // Stages "loudness" and "loudness_and_limiter" with a target: the loudness before, then the closed
 // loop of gain and limiter (normalise_and_limit).
 LoudnessLoop normalise_to_target(AudioBuffer bus, double target_lufs, const dsp::LimiterParams& lp, Backend& backend,
@@ -378,15 +412,37 @@ LoudnessLoop normalise_to_target(AudioBuffer bus, double target_lufs, const dsp:
     StageTimer t(timing, "loudness");
     before = measure_loudness(bus, backend);
   }
-  if (!before.integrated_defined && !(before.integrated_lufs == -HUGE_VAL)) {
-    throw UserError(out, "the mix's level (sample peak " + std::to_string(before.sample_peak_dbfs) +
-                             " dBFS) is beyond what the loudness meter can measure: check the stems' levels and gains");
-  }
-  if (!before.integrated_defined) {
-    warnings.push_back(what + "the mix is silent or shorter than 400 ms: its loudness is undefined, no normalisation gain applied");
-  }
+  check_before(before, out, warnings, what);
   StageTimer t(timing, "loudness_and_limiter");
   return normalise_and_limit(std::move(bus), before.integrated_defined, target_lufs, before.integrated_lufs, lp, backend);
+}
+
+// The same stages on the device render's master (host/device_render.hpp): the meter, the loop's
+// steps and the limiter on the device; the limited master comes down once.
+LoudnessLoop loudness_on_device(DeviceSong& song, const std::optional<double>& target_lufs, const dsp::LimiterParams& lp,
+                                const fs::path& out, json& timing, json& warnings, const std::string& what,
+                                LoudnessMeasurement& before) {
+  {
+    StageTimer t(timing, "loudness");
+    before = song.measure();
+  }
+  if (target_lufs) check_before(before, out, warnings, what);
+  StageTimer t(timing, "loudness_and_limiter");
+  LoudnessLoop loop;
+  if (!target_lufs || !before.integrated_defined) {
+    loop.output = AudioBuffer(2, song.frames(), song.rate());
+    loop.limiter = song.limit(0.0, lp, &loop.output);
+    return loop;
+  }
+  const GainSearch s = search_gain(*target_lufs, before.integrated_lufs, [&](double g) {
+    loop.limiter = song.limit(g, lp);
+    return song.latest_loudness();
+  });
+  loop.gain_db = s.gain_db;
+  loop.iterations = s.iterations;
+  loop.steps = s.steps;
+  loop.output = song.download_latest();
+  return loop;
 }
 
 // What the verify found and did (the report's master.after.true_peak_bound_dbtp and
@@ -522,18 +578,28 @@ json master_report(const MasterSpec& spec, const EncodeSpec& enc, const fs::path
 // to the output rate; the loudness before and the limiter (with the loudness loop when there is a
 // target); the ceiling verified on what is delivered and the encoding to `out`. Returns the
 // report's figures for it; warnings are prefixed with `what`.
-json finish_master(AudioBuffer master_bus, const MasterSpec& spec, const EncodeSpec& enc, const fs::path& out,
-                   Backend& backend, cpu::ThreadPool& pool, json& timing, json& warnings, const std::string& what,
-                   Publication& publication) {
-  if (spec.sample_rate && *spec.sample_rate != master_bus.sample_rate) {
+// `device`: the master bus is the device render's (master_bus is then empty).
+json finish_master(AudioBuffer master_bus, DeviceSong* device, const MasterSpec& spec, const EncodeSpec& enc,
+                   const fs::path& out, Backend& backend, cpu::ThreadPool& pool, json& timing, json& warnings,
+                   const std::string& what, Publication& publication) {
+  if (device && spec.sample_rate && *spec.sample_rate != device->rate()) {
+    master_bus = device->download();  // converted on the host
+    device = nullptr;
+  }
+  if (device) {
+    if (device->frames() < 1) {
+      throw UserError(out, "the song is shorter than one sample at " + std::to_string(int(device->rate())) +
+                               " Hz: nothing to write");
+    }
+  } else if (spec.sample_rate && *spec.sample_rate != master_bus.sample_rate) {
     StageTimer t(timing, "resample");
     master_bus = resample(master_bus, *spec.sample_rate);
   }
-  if (master_bus.frames() < 1) {
+  if (!device && master_bus.frames() < 1) {
     throw UserError(out, "the song is shorter than one sample at " + std::to_string(int(master_bus.sample_rate)) +
                              " Hz: nothing to write");
   }
-  const double out_rate = master_bus.sample_rate;
+  const double out_rate = device ? device->rate() : master_bus.sample_rate;
 
   // The limiter holds its readings under the ceiling less what quantisation can add to them, so
   // that what is delivered reads under the ceiling without a second pass.
@@ -544,7 +610,9 @@ json finish_master(AudioBuffer master_bus, const MasterSpec& spec, const EncodeS
 
   LoudnessMeasurement before;
   LoudnessLoop loop;
-  if (!spec.target_lufs) {
+  if (device) {
+    loop = loudness_on_device(*device, spec.target_lufs, lp, out, timing, warnings, what, before);
+  } else if (!spec.target_lufs) {
     StageTimer t(timing, "loudness_and_limiter");
     loop = limit_beside_meter(std::move(master_bus), lp, backend, pool, before);
   } else {
@@ -685,17 +753,30 @@ std::map<std::string, AudioBuffer> load_irs(const Session& session, double rate,
 
 // Stage "master": the master bus's EQ and compressor and the reverb tail kept (trim_tail), into
 // the report's master entry `m`. Returns the tail's length in frames.
-int64_t process_master_bus(AudioBuffer& master_bus, const MasterSpec& master_spec, const Session& session,
-                           const SongPlan& plan, Backend& backend, json& timing, json& warnings, json& m) {
+// `device`: the master bus is the device render's (master_bus is then empty).
+int64_t process_master_bus(AudioBuffer& master_bus, DeviceSong* device, const MasterSpec& master_spec,
+                           const Session& session, const SongPlan& plan, Backend& backend, json& timing, json& warnings,
+                           json& m) {
   int64_t tail_frames = 0;
-  {
+  if (device) {
+    DeviceSong::MasterChain c;
+    {
+      StageTimer t(timing, "master");
+      c = device->process_master(master_spec, plan.song_frames, std::llround(master_spec.tail_s * plan.rate));
+    }
+    if (!c.mix_finite) throw not_finite(session.source, kMixStage);
+    if (!c.chain_finite) throw not_finite(session.source, kMasterChainStage);
+    m["eq"] = c.eq;
+    if (!c.compressor.is_null()) m["compressor"] = c.compressor;
+    tail_frames = c.tail_frames;
+  } else {
     StageTimer t(timing, "master");
     json r = process_bus(master_bus, "master", master_spec.eq, master_spec.compressor, backend, warnings);
     m["eq"] = r["eq"];
     if (r.contains("compressor")) m["compressor"] = r["compressor"];
     tail_frames = trim_tail(master_bus, plan.song_frames, std::llround(master_spec.tail_s * plan.rate));
+    require_finite(master_bus, session.source, kMasterChainStage);
   }
-  require_finite(master_bus, session.source, "the master's EQ and compressor");
   m["processing_sample_rate"] = plan.rate;
   m["tail_s"] = double(tail_frames) / plan.rate;
   return tail_frames;
@@ -703,7 +784,7 @@ int64_t process_master_bus(AudioBuffer& master_bus, const MasterSpec& master_spe
 
 // The deliverables, then the main output, each finished from the same master bus
 // (finish_master); their report entries into `report`.
-void deliver(AudioBuffer master_bus, const Session& session, const RenderOptions& options, const MasterSpec& master_spec,
+void deliver(AudioBuffer master_bus, DeviceSong* device, const Session& session, const RenderOptions& options, const MasterSpec& master_spec,
              const EncodeSpec& enc, Backend& backend, cpu::ThreadPool& pool, json& timing, json& warnings,
              Publication& publication, json& report) {
   std::vector<json> delivered_extra;
@@ -712,12 +793,12 @@ void deliver(AudioBuffer master_bus, const Session& session, const RenderOptions
     denc.format = d.format.value_or(enc.format);
     denc.dither_seed = enc.dither_seed ^ XXH3_64bits(d.name.data(), d.name.size());
     const fs::path file = deliverable_path(options.output, d.name, denc.format);
-    json dm = finish_master(master_bus, d.master, denc, file, backend, pool, timing, warnings,
+    json dm = finish_master(master_bus, device, d.master, denc, file, backend, pool, timing, warnings,
                             "deliverable '" + d.name + "': ", publication);
     dm["name"] = d.name;
     delivered_extra.push_back(dm);
   }
-  json fm = finish_master(std::move(master_bus), master_spec, enc, options.output, backend, pool, timing, warnings, "",
+  json fm = finish_master(std::move(master_bus), device, master_spec, enc, options.output, backend, pool, timing, warnings, "",
                           publication);
   report["output"] = {{"path", fm["path"]}, {"xxh3_128", fm["xxh3_128"]}};
   fm.erase("path");
@@ -753,8 +834,10 @@ json export_groups(std::vector<std::pair<std::string, AudioBuffer>>& groups, con
 void close_report(json& report, const json& warnings, const Session& session, const RenderOptions& options,
                   Backend& backend, const cpu::ThreadPool& pool, const std::string& backend_note) {
   report["warnings"] = warnings;
-  report["lacquer"] = {{"version", LQ_VERSION}, {"backend", backend.name()}, {"device", backend.device()},
-                       {"threads", pool.size()}};
+  json lacquer = {{"version", LQ_VERSION}, {"backend", backend.name()}, {"device", backend.device()},
+                 {"threads", pool.size()}};
+  if (report.contains("lacquer")) lacquer.update(report["lacquer"]);  // what the render set (device_render)
+  report["lacquer"] = lacquer;
   if (backend.name() == "cpu") report["lacquer"]["fftw_plans"] = cpu::fftw_wisdom_accepted() ? "shipped wisdom" : "FFTW_ESTIMATE";
   if (!backend_note.empty()) report["lacquer"]["backend_note"] = backend_note;
   if (const dev::Counters* c = backend.device_counters()) {
@@ -794,9 +877,22 @@ RenderResult render(const Session& session, const RenderOptions& options) {
   json reverbs_report;
   std::map<std::string, AudioBuffer> irs = load_irs(session, plan.rate, timing, reverbs_report);
 
-  // Stems -> groups, sends -> reverbs -> master, in spans (host/mix_stream.hpp).
-  MixResult mix = mix_song(session, plan.stem_rates, plan.rate, plan.song_frames, irs, options.export_groups_dir.has_value(),
-                           backend, pool, timing, warnings);
+  // With a device backend, the whole song on the device when it fits the backend's memory budget
+  // (host/device_render.hpp); otherwise stems -> groups, sends -> reverbs -> master, in spans
+  // (host/mix_stream.hpp), each pass on the backend.
+  std::optional<DeviceSong> device_song;
+  if (auto* device = dynamic_cast<DeviceBackend*>(&backend)) {
+    const int64_t need = DeviceSong::memory_estimate(mix_graph(session, plan.rate, plan.song_frames, irs),
+                                                     device->options().batch_samples);
+    report["lacquer"]["device_render"] =
+        need <= device->options().memory_budget_bytes ? "whole song on the device" : "passes (over the device memory budget)";
+    if (need <= device->options().memory_budget_bytes) device_song.emplace(*device, plan.rate);
+  }
+  DeviceSong* on_device = device_song ? &*device_song : nullptr;
+  MixResult mix = on_device ? on_device->mix(session, plan.stem_rates, plan.song_frames, irs,
+                                             options.export_groups_dir.has_value(), timing, warnings)
+                            : mix_song(session, plan.stem_rates, plan.rate, plan.song_frames, irs,
+                                       options.export_groups_dir.has_value(), backend, pool, timing, warnings);
   irs.clear();
 #if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__)
   // The mix's spans and transform frames (under the mmap threshold: heap) are free now; hand them
@@ -807,14 +903,15 @@ RenderResult render(const Session& session, const RenderOptions& options) {
 #endif
   report["inputs"] = std::move(mix.inputs);
   report["stems"] = std::move(mix.stems);
-  require_finite(mix.master, session.source, "the stems, groups and reverb returns are summed into the master bus");
+  if (!on_device) require_finite(mix.master, session.source, kMixStage);
   report["groups"] = std::move(mix.groups);
   report["reverbs"] = reverbs_report;
 
   AudioBuffer master_bus = std::move(mix.master);
   const int64_t tail_frames =
-      process_master_bus(master_bus, master_spec, session, plan, backend, timing, warnings, report["master"]);
-  deliver(std::move(master_bus), session, options, master_spec, enc, backend, pool, timing, warnings, publication, report);
+      process_master_bus(master_bus, on_device, master_spec, session, plan, backend, timing, warnings, report["master"]);
+  deliver(std::move(master_bus), on_device, session, options, master_spec, enc, backend, pool, timing, warnings,
+          publication, report);
   if (options.export_groups_dir) {
     StageTimer t(timing, "export_groups");
     report["exported_groups"] =

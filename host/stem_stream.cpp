@@ -71,6 +71,28 @@ class StemSource {
   int64_t frames_ = 0, pos_ = 0;
 };
 
+void stem_report(const StemSpec& spec, const AudioFileInfo& info, double rate, const EqDesign* design,
+                 const DynamicsStats* comp, StemReport& out) {
+  out.report["eq"] = design ? eq_report(*design) : json(nullptr);
+  if (comp) out.report["compressor"] = dynamics_json(*comp);
+  out.report["name"] = spec.name;
+  out.report["group"] = spec.group;
+  out.input = {{"stem", spec.name},
+               {"file", info.path.string()},
+               {"format", info.format},
+               {"sample_rate", info.sample_rate},
+               {"channels", info.channels},
+               {"frames", info.frames},
+               {"duration_s", double(info.frames) / info.sample_rate},
+               {"peak_dbfs", std::isfinite(info.peak_dbfs) ? json(info.peak_dbfs) : json(nullptr)},
+               {"group", spec.group}};
+  if (info.sample_rate != rate) {
+    out.input["resampled_to"] = rate;
+    out.warnings.push_back("stem '" + spec.name + "' is at " + std::to_string(int(info.sample_rate)) +
+                           " Hz: converted to " + std::to_string(int(rate)) + " Hz");
+  }
+}
+
 StemStream::StemStream(const StemSpec& spec, double file_rate, double rate, int64_t song_frames, Backend& backend)
     : spec_(spec), rate_(rate), chain_(eq_design_for(spec.eq, rate), spec.compressor, song_frames, rate, backend) {
   StageTimer t(out_.timing, "decode");
@@ -104,27 +126,8 @@ StemReport StemStream::finish() {
     info = source_->finish();
   }
   source_.reset();
-  const StemSpec& spec = spec_;
-  const double rate = rate_;
-  out.report["eq"] = chain_.design() ? eq_report(*chain_.design()) : json(nullptr);
-  if (chain_.compressor()) out.report["compressor"] = dynamics_json(chain_.compressor()->stats());
-  out.report["name"] = spec.name;
-  out.report["group"] = spec.group;
-
-  out.input = {{"stem", spec.name},
-               {"file", info.path.string()},
-               {"format", info.format},
-               {"sample_rate", info.sample_rate},
-               {"channels", info.channels},
-               {"frames", info.frames},
-               {"duration_s", double(info.frames) / info.sample_rate},
-               {"peak_dbfs", std::isfinite(info.peak_dbfs) ? json(info.peak_dbfs) : json(nullptr)},
-               {"group", spec.group}};
-  if (info.sample_rate != rate) {
-    out.input["resampled_to"] = rate;
-    out.warnings.push_back("stem '" + spec.name + "' is at " + std::to_string(int(info.sample_rate)) +
-                           " Hz: converted to " + std::to_string(int(rate)) + " Hz");
-  }
+  const DynamicsStats comp = chain_.compressor() ? chain_.compressor()->stats() : DynamicsStats{};
+  stem_report(spec_, info, rate_, chain_.design(), chain_.compressor() ? &comp : nullptr, out);
   return out;
 }
 

@@ -27,6 +27,12 @@ struct StemReport {
   nlohmann::json timing = nlohmann::json::object();  // seconds by stage ("decode")
 };
 
+// The stem's report entries (input, report, the resampling warning) into `out`, from its file's
+// facts (info), its EQ design and its compressor's figures (null: none).
+struct AudioFileInfo;
+void stem_report(const StemSpec& spec, const AudioFileInfo& info, double rate, const EqDesign* design,
+                 const DynamicsStats* comp, StemReport& out);
+
 class StemSource;
 
 // Stem `spec` (its file at `file_rate`, from the header) through its chain at `rate`, padded with

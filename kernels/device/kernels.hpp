@@ -117,8 +117,9 @@ struct TruePeakProfile {
 };
 
 // out[b] = max |v[i]| over block b of `block` values (the last block may be short; 0 for an
-// empty one), kept in T and widened once; n = blocks. T = float: the sample peak; T = double: the
-// maxima of non-negative readings (|v| = v).
+// empty one), kept in T and widened once; NaN when a value is NaN (so a reduction of maxima tells
+// a signal that is not finite); n = blocks. T = float: the sample peak; T = double: the maxima of
+// non-negative readings (|v| = v).
 template <class T>
 struct MaxAbsBlocks {
   const T* v;
@@ -129,7 +130,7 @@ struct MaxAbsBlocks {
     const int64_t end = (b + 1) * block < count ? (b + 1) * block : count;
     for (int64_t i = b * block; i < end; ++i) {
       const T a = v[i] < T(0) ? -v[i] : v[i];
-      m = a > m ? a : m;
+      m = (a > m || a != a) ? a : m;  // once NaN, stays NaN
     }
     out[b] = double(m);
   }
@@ -408,6 +409,94 @@ struct TotalReductionBlocks {
   }
 };
 
+// ---- the mix (host/device_render.cpp; the host's forms in host/mixing.cpp) ---------------------
+
+// A stem to its stereo bus: out row c (of out_frames) = gain_c * in row (in_rows == 1 ? 0 : c)
+// (in_frames each; silence past them), the float products of to_stereo_into; n = 2 out_frames.
+struct PanGain {
+  const float* in;
+  int in_rows;
+  int64_t in_frames, out_frames;
+  float gain_left, gain_right;
+  float* out;
+  LQ_HD void operator()(int64_t t) const {
+    const int64_t c = t / out_frames, i = t % out_frames;
+    const float v = i < in_frames ? in[(in_rows == 1 ? 0 : c) * in_frames + i] : 0.0f;
+    out[t] = (c == 0 ? gain_left : gain_right) * v;
+  }
+};
+
+// dst row c frame at + i += gain * src row c frame i, for `rows` rows and i < frames (dst rows of
+// dst_frames, src rows of src_frames): accumulate's sum (d + s at gain 1); n = rows frames.
+struct AddScaled {
+  float* dst;
+  int64_t dst_frames, at;
+  const float* src;
+  int64_t src_frames, frames;
+  float gain;
+  LQ_HD void operator()(int64_t t) const {
+    const int64_t c = t / frames, i = t % frames;
+    const float s = src[c * src_frames + i];
+    float& d = dst[c * dst_frames + at + i];
+    d = gain == 1.0f ? d + s : d + gain * s;
+  }
+};
+
+// x[t] *= g (apply_gain); n = the values.
+struct Scale {
+  float* x;
+  float g;
+  LQ_HD void operator()(int64_t t) const { x[t] *= g; }
+};
+
+// Mid/side width on a stereo pair of rows of n frames (apply_width); n = frames.
+struct Width {
+  float* x;
+  int64_t n;
+  float w;
+  LQ_HD void operator()(int64_t i) const {
+    float& l = x[i];
+    float& r = x[n + i];
+    const float m = 0.5f * (l + r);
+    const float s = w * (0.5f * (l - r));
+    l = m + s;
+    r = m - s;
+  }
+};
+
+// Per block of `block` frames from `from` (count frames in all): the last frame index (absolute)
+// where any of the rows (of `frames` each) is above `floor` in magnitude, or -1; n = blocks.
+struct LastAboveBlocks {
+  const float* x;
+  int rows;
+  int64_t frames, from, count, block;
+  float floor;
+  int64_t* out;
+  LQ_HD void operator()(int64_t b) const {
+    int64_t last = -1;
+    const int64_t e = (b + 1) * block < count ? (b + 1) * block : count;
+    for (int64_t i = b * block; i < e; ++i) {
+      for (int c = 0; c < rows; ++c) {
+        const float v = x[c * frames + from + i];
+        if ((v < 0.0f ? -v : v) > floor) last = from + i;
+      }
+    }
+    out[b] = last;
+  }
+};
+
+// The raised-cosine fade of trim_tail over frames [end - fade, end) of every row (rows of
+// `frames`): frame end - fade + k times float(0.5 (1 + cos(pi (k + 1) / fade))); n = rows fade.
+struct TailFade {
+  float* x;
+  int64_t frames, end, fade;
+  LQ_HD void operator()(int64_t t) const {
+    const int64_t c = t / fade, k = t % fade;
+    const double w = 0.5 * (1.0 + ::cos(3.14159265358979323846 * double(k + 1) / double(fade)));
+    x[c * frames + end - fade + k] *= static_cast<float>(w);
+  }
+};
+
 // Every kernel the device render launches.
 using Kernel = std::variant<GatherFrames, MultiplySpectra, ScatterOutputs, ScaleToFloat, ScaleChannels,
                             TruePeakProfile, MaxAbsBlocks<float>, MaxAbsBlocks<double>, BiquadZeroStateEnds<float>,
@@ -416,7 +505,7 @@ using Kernel = std::variant<GatherFrames, MultiplySpectra, ScatterOutputs, Scale
                             SpeculateChunks<dsp::LimiterRelease>, WalkChunks<dsp::LimiterRelease>, CompressorCurve,
                             CompressorGain, ReductionStatsBlocks, CompressorApply, LimiterProfile, RequiredGain,
                             WindowMin, BoxAverage, LimiterApply, OverFactor, Fill<double>, Fill<float>,
-                            TotalReductionBlocks>;
+                            TotalReductionBlocks, PanGain, AddScaled, Scale, Width, LastAboveBlocks, TailFade>;
 
 // The kernel's name in errors (the CUDA executor names the kernel whose launch failed).
 inline const char* kernel_name(const Kernel& k) {
@@ -429,7 +518,8 @@ inline const char* kernel_name(const Kernel& k) {
                                       "compressor_gain", "reduction_stats_blocks", "compressor_apply",
                                       "limiter_profile", "required_gain", "window_min", "box_average",
                                       "limiter_apply", "over_factor", "fill_f64", "fill_f32",
-                                      "total_reduction_blocks"};
+                                      "total_reduction_blocks", "pan_gain", "add_scaled", "scale", "width",
+                                      "last_above_blocks", "tail_fade"};
   static_assert(sizeof(names) / sizeof(names[0]) == std::variant_size_v<Kernel>, "a name per kernel");
   return names[k.index()];
 }
@@ -483,6 +573,16 @@ inline int64_t bytes_touched(const Kernel& kernel, int64_t n) {
           return 16 * n;
         } else if constexpr (std::is_same_v<K, Fill<double>> || std::is_same_v<K, Fill<float>>) {
           return int64_t(sizeof(k.v)) * n;
+        } else if constexpr (std::is_same_v<K, PanGain> || std::is_same_v<K, Scale>) {
+          return 8 * n;
+        } else if constexpr (std::is_same_v<K, AddScaled>) {
+          return 12 * n;
+        } else if constexpr (std::is_same_v<K, Width>) {
+          return 16 * n;
+        } else if constexpr (std::is_same_v<K, LastAboveBlocks>) {
+          return 4 * int64_t(k.rows) * k.count + 8 * n;
+        } else if constexpr (std::is_same_v<K, TailFade>) {
+          return 8 * n;
         } else {
           static_assert(std::is_same_v<K, TotalReductionBlocks>, "every kernel has an estimate");
           return 4 * k.n + 16 * n;
