@@ -26,6 +26,10 @@ struct Counters;
 }
 
 namespace lq {
+struct DeviceBackendOptions;
+}
+
+namespace lq {
 
 using cpu::DynamicsStats;
 using cpu::LimiterStats;
@@ -137,8 +141,10 @@ bool known_backend(const std::string& name);
 // Picks the backend for `--backend cpu|cuda|auto|cuda-host`. cuda: the CUDA backend on device 0, or
 // UsageError when this build has none, UserError when no GPU is usable (with the runtime's
 // reason). auto: CUDA when a device is usable, else the CPU; *note says why the CPU was chosen.
-// `pool` serves the CPU backend and must outlive the result.
-std::unique_ptr<Backend> make_backend(const std::string& name, cpu::ThreadPool& pool, std::string* note = nullptr);
+// `pool` serves the CPU backend and must outlive the result. `device`: the device backends'
+// options (null: the defaults).
+std::unique_ptr<Backend> make_backend(const std::string& name, cpu::ThreadPool& pool, std::string* note = nullptr,
+                                      const DeviceBackendOptions* device = nullptr);
 
 // The CUDA backend on `device_index` (throws UserError when the build or the machine has none).
 std::unique_ptr<Backend> make_cuda_backend(int device_index = 0);

@@ -113,13 +113,15 @@ bool known_backend(const std::string& name) {
   return name == "cpu" || name == "cuda" || name == "auto" || name == "cuda-host";
 }
 
-std::unique_ptr<Backend> make_backend(const std::string& name, cpu::ThreadPool& pool, std::string* note) {
+std::unique_ptr<Backend> make_backend(const std::string& name, cpu::ThreadPool& pool, std::string* note,
+                                      const DeviceBackendOptions* device) {
+  const DeviceBackendOptions options = device ? *device : DeviceBackendOptions{};
   if (name == "cpu") return std::make_unique<CpuBackend>(pool);
-  if (name == "cuda") return make_cuda_backend(0);
-  if (name == "cuda-host") return make_cuda_host_backend(pool);
+  if (name == "cuda") return make_cuda_device_backend(0, options);
+  if (name == "cuda-host") return make_cuda_host_backend(pool, options);
   if (name == "auto") {
     std::string why;
-    if (cuda_usable(&why)) return make_cuda_backend(0);
+    if (cuda_usable(&why)) return make_cuda_device_backend(0, options);
     if (note) *note = "no usable GPU (" + why + "): rendered on the CPU";
     return std::make_unique<CpuBackend>(pool);
   }

@@ -53,7 +53,6 @@ DeviceBackend::~DeviceBackend() {
 
 void DeviceBackend::sync() {
   d_->sync();
-  staging_.clear();
   staging_ints_.clear();
   staging_floats_.clear();
 }
@@ -188,10 +187,12 @@ const Buffer<Complex>& DeviceBackend::spectrum(std::span<const float> taps, int6
   if (auto it = spectra_.find(key); it != spectra_.end()) return it->second;
   if (spectra_.size() >= kSpectraCached) spectra_.clear();
   const size_t bins = size_t(k / 2 + 1);
-  staging_.emplace_back(size_t(k), 0.0);
-  std::copy(taps.begin(), taps.end(), staging_.back().begin());
+  // The taps go up as they are (floats) and are widened and zero-padded to K on the device.
+  staging_floats_.emplace_back(taps.begin(), taps.end());
+  Buffer<float> up(*d_, taps.size());
+  up.upload(staging_floats_.back().data(), taps.size());
   Buffer<double> padded(*d_, size_t(k));
-  padded.upload(staging_.back().data(), size_t(k));
+  d_->launch(dev::WidenPadded{up.get(), int64_t(taps.size()), padded.get()}, k);
   Buffer<dev::DoubleComplex> wide(*d_, bins);
   Buffer<Complex> out(*d_, bins);
   d_->rfft_double(padded.get(), wide.get(), int(k));

@@ -98,8 +98,6 @@ class DeviceBackend final : public Backend {
   void max_abs_of(const float* x, int64_t count, std::vector<double>& result);
   // Rows [0, out.channel_count()) of x (rows of n frames) into out's first n frames, after the next sync.
   void download_rows(const float* x, int64_t n, AudioBuffer& out);
-  // Host memory an upload reads, kept until the next sync.
-  void keep_until_sync(std::vector<float> v) { staging_floats_.push_back(std::move(v)); }
 
  private:
   dev::Buffer<float> upload(const AudioBuffer& a);
@@ -124,7 +122,6 @@ class DeviceBackend final : public Backend {
   static constexpr size_t kSpectraCached = 32;
   std::map<std::pair<std::vector<float>, int64_t>, dev::Buffer<dev::Complex>> spectra_;
   // Host memory an upload reads until the next sync.
-  std::vector<std::vector<double>> staging_;
   std::vector<std::vector<int>> staging_ints_;
   std::vector<std::vector<float>> staging_floats_;
 };

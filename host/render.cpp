@@ -870,7 +870,10 @@ RenderResult render(const Session& session, const RenderOptions& options) {
   const auto [master_spec, enc] = master_and_encoding(session, options);
   cpu::ThreadPool pool(options.threads);
   std::string backend_note;
-  const std::unique_ptr<Backend> backend_ptr = make_backend(options.backend, pool, &backend_note);
+  DeviceBackendOptions device_options;
+  if (options.device_batch_samples) device_options.batch_samples = *options.device_batch_samples;
+  if (options.device_memory_budget_bytes) device_options.memory_budget_bytes = *options.device_memory_budget_bytes;
+  const std::unique_ptr<Backend> backend_ptr = make_backend(options.backend, pool, &backend_note, &device_options);
   Backend& backend = *backend_ptr;
 
   const SongPlan plan = plan_song(session, timing);
@@ -884,6 +887,7 @@ RenderResult render(const Session& session, const RenderOptions& options) {
   if (auto* device = dynamic_cast<DeviceBackend*>(&backend)) {
     const int64_t need = DeviceSong::memory_estimate(mix_graph(session, plan.rate, plan.song_frames, irs),
                                                      device->options().batch_samples);
+    report["lacquer"]["device_memory_estimate_bytes"] = need;
     report["lacquer"]["device_render"] =
         need <= device->options().memory_budget_bytes ? "whole song on the device" : "passes (over the device memory budget)";
     if (need <= device->options().memory_budget_bytes) device_song.emplace(*device, plan.rate);

@@ -28,7 +28,11 @@ struct RenderOptions {
   std::optional<double> target_lufs;            // overrides the session's
   std::optional<double> ceiling_dbtp;           // overrides the session's
   int threads = 0;                              // 0: all cores
-  std::string backend = "cpu";                  // cpu | cuda | auto
+  std::string backend = "cpu";                  // cpu | cuda | auto | cuda-host
+  // The device backends' convolution batch and memory budget (host/device_backend.hpp
+  // DeviceBackendOptions): tests lower them to run several batches, or the span path, on short
+  // material. Unset: the defaults.
+  std::optional<int64_t> device_batch_samples, device_memory_budget_bytes;
   // Where to write each processed group bus (the stem-master deliverables), or none: GROUP.<ext>
   // of the output's format, each bus as it enters the master bus (after its EQ, compressor, width
   // and gain), at the output's rate, bit depth and length, sample-aligned with the master.

@@ -85,6 +85,14 @@ struct ScaleToFloat {
   }
 };
 
+// out[i] = in[i] widened to float64 for i < l, 0 after: a filter's taps padded to its FFT size; n = K.
+struct WidenPadded {
+  const float* in;
+  int64_t l;
+  double* out;
+  LQ_HD void operator()(int64_t i) const { out[i] = i < l ? double(in[i]) : 0.0; }
+};
+
 // One-tap filters: y[ch][k] = h[ch] x[ch][offset + k] (0 outside the input); n = channels n_out.
 struct ScaleChannels {
   const float* x;
@@ -505,7 +513,7 @@ using Kernel = std::variant<GatherFrames, MultiplySpectra, ScatterOutputs, Scale
                             SpeculateChunks<dsp::LimiterRelease>, WalkChunks<dsp::LimiterRelease>, CompressorCurve,
                             CompressorGain, ReductionStatsBlocks, CompressorApply, LimiterProfile, RequiredGain,
                             WindowMin, BoxAverage, LimiterApply, OverFactor, Fill<double>, Fill<float>,
-                            TotalReductionBlocks, PanGain, AddScaled, Scale, Width, LastAboveBlocks, TailFade>;
+                            TotalReductionBlocks, WidenPadded, PanGain, AddScaled, Scale, Width, LastAboveBlocks, TailFade>;
 
 // The kernel's name in errors (the CUDA executor names the kernel whose launch failed).
 inline const char* kernel_name(const Kernel& k) {
@@ -518,7 +526,7 @@ inline const char* kernel_name(const Kernel& k) {
                                       "compressor_gain", "reduction_stats_blocks", "compressor_apply",
                                       "limiter_profile", "required_gain", "window_min", "box_average",
                                       "limiter_apply", "over_factor", "fill_f64", "fill_f32",
-                                      "total_reduction_blocks", "pan_gain", "add_scaled", "scale", "width",
+                                      "total_reduction_blocks", "widen_padded", "pan_gain", "add_scaled", "scale", "width",
                                       "last_above_blocks", "tail_fade"};
   static_assert(sizeof(names) / sizeof(names[0]) == std::variant_size_v<Kernel>, "a name per kernel");
   return names[k.index()];
@@ -573,6 +581,8 @@ inline int64_t bytes_touched(const Kernel& kernel, int64_t n) {
           return 16 * n;
         } else if constexpr (std::is_same_v<K, Fill<double>> || std::is_same_v<K, Fill<float>>) {
           return int64_t(sizeof(k.v)) * n;
+        } else if constexpr (std::is_same_v<K, WidenPadded>) {
+          return 8 * n + 4 * k.l;
         } else if constexpr (std::is_same_v<K, PanGain> || std::is_same_v<K, Scale>) {
           return 8 * n;
         } else if constexpr (std::is_same_v<K, AddScaled>) {
