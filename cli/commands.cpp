@@ -139,6 +139,7 @@ int run_batch(const BatchArgs& args) {
   opt.quiet = args.quiet;
   opt.json_log = args.json_log;
   opt.max_inflight_bytes = static_cast<int64_t>(args.max_inflight_gib * double(int64_t{1} << 30));
+  opt.max_device_bytes = static_cast<int64_t>(args.max_device_gib * double(int64_t{1} << 30));
   return lq::run_batch(args.catalog, opt);
 }
 

@@ -44,6 +44,7 @@ struct BatchArgs {
   bool quiet = false;
   bool json_log = false;
   double max_inflight_gib = 0.0;
+  double max_device_gib = 0.0;
 };
 int run_batch(const BatchArgs& args);
 

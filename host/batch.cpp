@@ -26,6 +26,7 @@
 
 #include "host/audio_io.hpp"
 #include "host/catalog.hpp"
+#include "host/devices.hpp"
 #include "host/errors.hpp"
 #include "host/files.hpp"
 #include "host/render.hpp"
@@ -46,6 +47,13 @@ int64_t default_inflight_bytes() {
   const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
   const int64_t half = pages > 0 && page > 0 ? int64_t(pages) * int64_t(page) / 2 : 0;
   return std::max<int64_t>(half, int64_t{1} << 30);
+}
+
+int64_t default_device_bytes(const std::string& backend) {
+  // A GPU: 90 % of what is free on it now (the CUDA context and cuFFT's work areas take the rest).
+  // The host executor's "device" is host memory: the host default.
+  const int64_t gpu = backend == "cuda" || backend == "auto" ? cuda_free_memory_bytes() : 0;
+  return gpu > 0 ? gpu / 10 * 9 : default_inflight_bytes();
 }
 
 namespace {
@@ -203,34 +211,40 @@ int64_t estimate_bytes(const Session& s) {
 }
 
 // Admission by bytes in flight: a song waits until its estimate fits beside the songs in flight,
-// or until nothing else is in flight (a song larger than the budget still runs, alone).
-class MemoryBudget {
+// or until nothing else is in flight (a song larger than the budget still runs, alone). Host
+// memory (estimate_bytes, before a song starts) and device memory (the render's device estimate,
+// before its device buffers: DeviceMemoryGate) each have one; a song takes host memory first.
+class MemoryBudget final : public DeviceMemoryGate {
  public:
   explicit MemoryBudget(int64_t limit) : limit_(limit) {}
-  void acquire(int64_t bytes) {
+  void acquire(int64_t bytes) override {
     std::unique_lock lock(m_);
     cv_.wait(lock, [&] { return in_flight_ == 0 || in_flight_ + bytes <= limit_; });
     in_flight_ += bytes;
     peak_ = std::max(peak_, in_flight_);
   }
-  void release(int64_t bytes) {
+  void release(int64_t bytes) override {
     {
       std::lock_guard lock(m_);
       in_flight_ -= bytes;
     }
     cv_.notify_all();
   }
-  int64_t peak() const { return peak_; }
+  int64_t peak() const {
+    std::lock_guard lock(m_);
+    return peak_;
+  }
 
  private:
-  std::mutex m_;
+  mutable std::mutex m_;
   std::condition_variable cv_;
   int64_t limit_;
   int64_t in_flight_ = 0;
   int64_t peak_ = 0;
 };
 
-SongResult render_song(const CatalogSong& song, const BatchOptions& opt, int threads, MemoryBudget& budget) {
+SongResult render_song(const CatalogSong& song, const BatchOptions& opt, int threads, MemoryBudget& budget,
+                       MemoryBudget& device_budget) {
   SongResult r;
   r.id = song.id;
   try {
@@ -272,6 +286,7 @@ SongResult render_song(const CatalogSong& song, const BatchOptions& opt, int thr
     ro.target_lufs = song.target_lufs;
     ro.threads = threads;
     ro.backend = opt.backend;
+    ro.device_gate = &device_budget;
     if (opt.export_groups) {
       fs::create_directory(dir / "groups", dec);
       if (fs::is_symlink(dir / "groups", dec) || !fs::is_directory(fs::symlink_status(dir / "groups", dec))) {
@@ -453,7 +468,8 @@ std::vector<CatalogSong> batch_preflight(const fs::path& catalog, const BatchOpt
 // The songs rendered by `jobs` workers, each song with `threads_per_song` threads, in catalog
 // order of starting; after a first signal no new song starts (their results stay empty).
 std::vector<SongResult> render_songs(const std::vector<CatalogSong>& mine, const BatchOptions& opt, int jobs,
-                                     int threads_per_song, MemoryBudget& budget, Progress& progress) {
+                                     int threads_per_song, MemoryBudget& budget, MemoryBudget& device_budget,
+                                     Progress& progress) {
   std::vector<SongResult> results(mine.size());
   std::atomic<size_t> next{0};
   std::atomic<bool> announced{false};
@@ -467,7 +483,7 @@ std::vector<SongResult> render_songs(const std::vector<CatalogSong>& mine, const
       }
       const size_t i = next.fetch_add(1);
       if (i >= mine.size()) return;
-      results[i] = render_song(mine[i], opt, threads_per_song, budget);
+      results[i] = render_song(mine[i], opt, threads_per_song, budget, device_budget);
       progress.song_done(results[i]);
     }
   };
@@ -523,11 +539,12 @@ int run_batch(const fs::path& catalog, const BatchOptions& opt) {
   const int cores = opt.threads > 0 ? opt.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   const int threads_per_song = std::max(1, cores / jobs);
   MemoryBudget budget(opt.max_inflight_bytes > 0 ? opt.max_inflight_bytes : default_inflight_bytes());
+  MemoryBudget device_budget(opt.max_device_bytes > 0 ? opt.max_device_bytes : default_device_bytes(opt.backend));
   Progress progress(mine.size(), opt);
   const StopSignals signals;
   const std::string started = utc_now();
   const auto t0 = Clock::now();
-  std::vector<SongResult> results = render_songs(mine, opt, jobs, threads_per_song, budget, progress);
+  std::vector<SongResult> results = render_songs(mine, opt, jobs, threads_per_song, budget, device_budget, progress);
   progress.finish();
 
   bool all_good = true;
@@ -546,6 +563,7 @@ int run_batch(const fs::path& catalog, const BatchOptions& opt) {
                   {"songs_per_hour", wall > 0 ? double(mine.size()) / wall * 3600.0 : 0.0},
                   {"x_realtime", wall > 0 ? progress.audio_s() / wall : 0.0},
                   {"peak_inflight_estimate_bytes", budget.peak()},
+                  {"peak_device_inflight_estimate_bytes", device_budget.peak()},
                   {"counts", counts_of(list)},
                   {"songs", list}};
   if (stop_requested()) summary["interrupted_by_signal"] = g_signal.load();

@@ -43,12 +43,17 @@ struct BatchOptions {
   bool quiet = false;
   bool json_log = false;                        // one JSON object per event on stdout
   int64_t max_inflight_bytes = 0;               // 0: default_inflight_bytes()
+  // Device memory for the songs in flight on a device backend (each song's whole-song estimate,
+  // host/device_render.hpp, taken before its device buffers); 0: default_device_bytes(backend).
+  int64_t max_device_bytes = 0;
 };
 
 // min(8, max(2, cores / 2)): 2 on a 2-core machine.
 int default_batch_jobs();
 // Half the machine's physical memory, at least 1 GiB.
 int64_t default_inflight_bytes();
+// 90 % of GPU 0's free memory for `cuda` and `auto` where a GPU is usable; else default_inflight_bytes().
+int64_t default_device_bytes(const std::string& backend);
 
 // Renders the catalog's songs of the chosen shard. Returns the exit code: 0 all rendered (or
 // skipped as complete), 1 some failed or were not rendered (interrupted, locked elsewhere).

@@ -53,4 +53,13 @@ bool cuda_usable(std::string* why_not) {
 #endif
 }
 
+int64_t cuda_free_memory_bytes() {
+#ifdef LQ_HAVE_CUDA
+  const auto r = cuda::query_devices();
+  return r.devices.empty() ? 0 : int64_t(r.devices.front().free_memory_bytes);
+#else
+  return 0;
+#endif
+}
+
 }  // namespace lq

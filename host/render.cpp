@@ -881,18 +881,39 @@ RenderResult render(const Session& session, const RenderOptions& options) {
   std::map<std::string, AudioBuffer> irs = load_irs(session, plan.rate, timing, reverbs_report);
 
   // With a device backend, the whole song on the device when it fits the backend's memory budget
-  // (host/device_render.hpp); otherwise stems -> groups, sends -> reverbs -> master, in spans
-  // (host/mix_stream.hpp), each pass on the backend.
+  // (host/device_render.hpp). Otherwise stems -> groups, sends -> reverbs -> master in spans
+  // (host/mix_stream.hpp), each pass on the backend, and, over a device backend's budget, the
+  // master's chain and finishing on the CPU backend (host memory): the device then holds no more
+  // than a few spans, whatever the song's length.
+  struct GateHold {  // released after the device buffers (declared before device_song)
+    DeviceMemoryGate* gate = nullptr;
+    int64_t bytes = 0;
+    ~GateHold() {
+      if (gate) gate->release(bytes);
+    }
+  } gate_hold;
   std::optional<DeviceSong> device_song;
+  std::unique_ptr<Backend> master_cpu;
   if (auto* device = dynamic_cast<DeviceBackend*>(&backend)) {
     const int64_t need = DeviceSong::memory_estimate(mix_graph(session, plan.rate, plan.song_frames, irs),
                                                      device->options().batch_samples);
+    const bool fits = need <= device->options().memory_budget_bytes;
     report["lacquer"]["device_memory_estimate_bytes"] = need;
     report["lacquer"]["device_render"] =
-        need <= device->options().memory_budget_bytes ? "whole song on the device" : "passes (over the device memory budget)";
-    if (need <= device->options().memory_budget_bytes) device_song.emplace(*device, plan.rate);
+        fits ? "whole song on the device" : "spans on the device, the master on the CPU (over the device memory budget)";
+    if (fits) {
+      if (options.device_gate) {
+        options.device_gate->acquire(need);
+        gate_hold.gate = options.device_gate;
+        gate_hold.bytes = need;
+      }
+      device_song.emplace(*device, plan.rate);
+    } else {
+      master_cpu = std::make_unique<CpuBackend>(pool);
+    }
   }
   DeviceSong* on_device = device_song ? &*device_song : nullptr;
+  Backend& master_backend = master_cpu ? *master_cpu : backend;
   MixResult mix = on_device ? on_device->mix(session, plan.stem_rates, plan.song_frames, irs,
                                              options.export_groups_dir.has_value(), timing, warnings)
                             : mix_song(session, plan.stem_rates, plan.rate, plan.song_frames, irs,
@@ -913,8 +934,8 @@ RenderResult render(const Session& session, const RenderOptions& options) {
 
   AudioBuffer master_bus = std::move(mix.master);
   const int64_t tail_frames =
-      process_master_bus(master_bus, on_device, master_spec, session, plan, backend, timing, warnings, report["master"]);
-  deliver(std::move(master_bus), on_device, session, options, master_spec, enc, backend, pool, timing, warnings,
+      process_master_bus(master_bus, on_device, master_spec, session, plan, master_backend, timing, warnings, report["master"]);
+  deliver(std::move(master_bus), on_device, session, options, master_spec, enc, master_backend, pool, timing, warnings,
           publication, report);
   if (options.export_groups_dir) {
     StageTimer t(timing, "export_groups");

@@ -9,6 +9,7 @@
 //           -> loudness gain (closed loop) -> true-peak limiter -> dither -> encode
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -22,6 +23,16 @@
 
 namespace lq {
 
+// Admission of device memory among renders that share a device (a batch's songs in flight): a
+// render on the device takes acquire(bytes) before its device buffers (it returns once they fit),
+// and release(bytes) when they are gone.
+class DeviceMemoryGate {
+ public:
+  virtual ~DeviceMemoryGate() = default;
+  virtual void acquire(int64_t bytes) = 0;
+  virtual void release(int64_t bytes) = 0;
+};
+
 struct RenderOptions {
   std::filesystem::path output;                 // .wav or .flac
   std::optional<std::filesystem::path> report;  // JSON report path; none: no report file
@@ -33,6 +44,7 @@ struct RenderOptions {
   // DeviceBackendOptions): tests lower them to run several batches, or the span path, on short
   // material. Unset: the defaults.
   std::optional<int64_t> device_batch_samples, device_memory_budget_bytes;
+  DeviceMemoryGate* device_gate = nullptr;      // none: the render takes what it needs
   // Where to write each processed group bus (the stem-master deliverables), or none: GROUP.<ext>
   // of the output's format, each bus as it enters the master bus (after its EQ, compressor, width
   // and gain), at the output's rate, bit depth and length, sample-aligned with the master.

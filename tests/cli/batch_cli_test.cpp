@@ -314,6 +314,19 @@ TEST(BatchCli, DeviceBackendOutputsDoNotDependOnSongsInFlight) {
   const json report = read_json(a / "song00" / "report.json");
   EXPECT_EQ(report.at("lacquer").at("backend"), "cuda-host");
   EXPECT_GT(report.at("lacquer").at("device_counters").at("h2d_bytes").get<int64_t>(), 0);
+  EXPECT_EQ(report.at("lacquer").at("device_render"), "whole song on the device");
+  // Three in flight under a device budget that holds one song's render: they take the device one
+  // at a time (the summary's peak is one song's estimate, not the sum), the same bytes.
+  const fs::path c = cat.parent_path() / "c";
+  ASSERT_EQ(run_lacquer({"batch", cat.string(), "-o", c.string(), "--quiet", "--jobs", "3", "--threads", "2", "--backend",
+                         "cuda-host", "--max-device-gib", "0.001"}).exit_code, 0);
+  EXPECT_EQ(ma, masters_of(c));
+  int64_t largest = 0;
+  for (const char* song : {"song00", "song01", "song02"}) {
+    largest = std::max(largest, read_json(c / song / "report.json").at("lacquer").at("device_memory_estimate_bytes").get<int64_t>());
+  }
+  EXPECT_EQ(read_json(c / "summary.json").at("peak_device_inflight_estimate_bytes").get<int64_t>(), largest);
+  EXPECT_GE(read_json(b / "summary.json").at("peak_device_inflight_estimate_bytes").get<int64_t>(), largest);
 }
 
 TEST(BatchCli, ManifestsGiveIdsSourcesAndOverrides) {

@@ -5,8 +5,10 @@
 // through a 4-band EQ and a compressor with a send to one reverb on the master; a true-peak limiter)
 // the bytes each way stay within 10 % of the stems and IR up and the master down, the host
 // synchronisations under 64, the device memory under 2 GiB and under the render's own estimate;
-// and the synchronisations stay within 8 of each other for a 30 s and a 600 s song and for 2 and
-// 32 stems (none per span, stem or recurrence round).
+// the synchronisations stay within 8 of each other for a 30 s and a 600 s song and for 2 and 32
+// stems (none per span, stem or recurrence round); and a song over the device memory budget (a
+// 2-hour song under the default 2 GiB; here short songs under a small budget) keeps the device
+// under it, whatever its length.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -14,6 +16,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <numbers>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -65,8 +68,9 @@ struct Song {
   int64_t stem_bytes = 0, ir_bytes = 0, master_bytes = 0;
 };
 
-// The standard chain over `stems` stereo stems of `seconds` (16-bit files), rendered on cuda-host.
-Song render_standard(int stems, double seconds) {
+// The standard chain over `stems` stereo stems of `seconds` (16-bit files), rendered on cuda-host
+// (with `budget`: that device memory budget).
+Song render_standard(int stems, double seconds, std::optional<int64_t> budget = std::nullopt) {
   std::mt19937 rng(lq::test::test_seed() + unsigned(stems) * 1000u + unsigned(seconds));
   const fs::path dir = lq::test::fresh_dir();
   Song song;
@@ -96,11 +100,14 @@ Song render_standard(int stems, double seconds) {
   lq::RenderOptions options;
   options.output = dir / "master.wav";
   options.backend = "cuda-host";
+  options.device_memory_budget_bytes = budget;
   const lq::RenderResult r = lq::render(lq::load_session(dir / "session.toml"), options);
   song.report = r.report;
   song.counters = r.report["lacquer"]["device_counters"];
   song.master_bytes = int64_t(2 * sizeof(float)) * r.report["master"]["frames"].get<int64_t>();
-  EXPECT_EQ(r.report["lacquer"]["device_render"], "whole song on the device");
+  if (!budget) {
+    EXPECT_EQ(r.report["lacquer"]["device_render"], "whole song on the device");
+  }
   std::printf("%d stems x %.0f s: %s, estimate %lld bytes\n", stems, seconds, song.counters.dump().c_str(),
               static_cast<long long>(r.report["lacquer"]["device_memory_estimate_bytes"].get<int64_t>()));
   fs::remove_all(dir);
@@ -137,4 +144,19 @@ TEST(DeviceRender, SynchronisationsDoNotGrowWithTheSongsLengthOrItsStems) {
   EXPECT_LE(long_song.counters["peak_device_bytes"].get<int64_t>(), 2 * kGiB) << "600 s";
   EXPECT_LE(long_song.counters["peak_device_bytes"].get<int64_t>(),
             long_song.report["lacquer"]["device_memory_estimate_bytes"].get<int64_t>());
+}
+
+TEST(DeviceRender, ASongOverTheBudgetKeepsTheDeviceUnderItWhateverItsLength) {
+  constexpr int64_t kBudget = 64 * kMiB;
+  // Both longer than a reverb return's span (2^20 frames), so that every span is whole.
+  const Song short_song = render_standard(2, 60.0, kBudget);
+  const Song long_song = render_standard(2, 240.0, kBudget);
+  for (const Song* s : {&short_song, &long_song}) {
+    EXPECT_EQ(s->report["lacquer"]["device_render"], "spans on the device, the master on the CPU (over the device memory budget)");
+    EXPECT_GT(s->report["lacquer"]["device_memory_estimate_bytes"].get<int64_t>(), kBudget);
+    EXPECT_LE(s->counters["peak_device_bytes"].get<int64_t>(), kBudget);
+  }
+  EXPECT_LE(double(long_song.counters["peak_device_bytes"].get<int64_t>()),
+            1.05 * double(short_song.counters["peak_device_bytes"].get<int64_t>()))
+      << "the device holds spans: its peak does not grow with the song";
 }
