@@ -4,7 +4,8 @@
 // test aid). Every pass runs on the device: convolutions (EQ FIRs, reverb IRs), the compressor,
 // the true-peak limiter, the meter's K-weighted segment energies and its true and sample peaks;
 // except the compressor of the streamed chains and the RMS detector, which run on the host (the
-// CPU backend's, over `host_pool`: they are handed spans already on the host). Calls come from one
+// CPU backend's, over `host_pool`: they are handed spans already on the host). The passes over
+// rows already on the device serve the device render (host/device_render.hpp). Calls come from one
 // thread at a time (the render runs the stems' spans in parallel on the CPU backend only).
 #pragma once
 
