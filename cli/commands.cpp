@@ -77,6 +77,7 @@ int run_render(const RenderArgs& args) {
 int run_measure(const MeasureArgs& args) {
   cpu::ThreadPool pool(args.threads);
   json all = json::array();
+  std::vector<LoudnessMeasurement> measured;  // for --album
   int failed = 0;
   for (const auto& f : args.files) {
     AudioFileInfo info;
@@ -90,7 +91,7 @@ int run_measure(const MeasureArgs& args) {
       if (args.json) all.push_back({{"file", f}, {"error", e.what()}});
       continue;
     }
-    const LoudnessMeasurement m = measure_loudness(a, pool);
+    LoudnessMeasurement m = measure_loudness(a, pool);
     auto num = [](double v) { return std::isfinite(v) ? json(v) : json(nullptr); };
     const json j = {{"file", f},
                     {"sample_rate", info.sample_rate},
@@ -102,6 +103,7 @@ int run_measure(const MeasureArgs& args) {
                     {"max_short_term_lufs", num(m.max_short_term_lufs)},
                     {"sample_peak_dbfs", num(m.sample_peak_dbfs)},
                     {"true_peak_dbtp", num(m.true_peak_dbtp)}};
+    if (args.album) measured.push_back(std::move(m));
     if (args.json) {
       all.push_back(j);
       continue;
@@ -114,7 +116,30 @@ int run_measure(const MeasureArgs& args) {
               << "  sample peak    " << fmt(j["sample_peak_dbfs"], "dBFS") << "\n"
               << "  true peak      " << fmt(j["true_peak_dbtp"], "dBTP") << "\n";
   }
-  if (args.json) std::cout << all.dump(2) << "\n";
+  if (args.album) {
+    // The album: the files' blocks gated together; each file's integrated loudness against it.
+    const AlbumLoudness al = album_loudness(measured);
+    auto num = [](double v) { return std::isfinite(v) ? json(v) : json(nullptr); };
+    json album = {{"files", measured.size()},
+                  {"integrated_lufs", al.integrated_defined ? num(al.integrated_lufs) : json(nullptr)},
+                  {"loudness_range_lu", num(al.loudness_range_lu)}};
+    if (args.json) {
+      size_t k = 0;
+      for (auto& j : all) {
+        if (j.contains("error")) continue;
+        const LoudnessMeasurement& m = measured[k++];
+        j["relative_to_album_lu"] = m.integrated_defined && al.integrated_defined ? num(m.integrated_lufs - al.integrated_lufs)
+                                                                                  : json(nullptr);
+      }
+      std::cout << json({{"files", all}, {"album", album}}).dump(2) << "\n";
+    } else {
+      std::cout << "album (" << measured.size() << " files)\n"
+                << "  integrated     " << fmt(album["integrated_lufs"], "LUFS") << "\n"
+                << "  loudness range " << fmt(album["loudness_range_lu"], "LU") << "\n";
+    }
+  } else if (args.json) {
+    std::cout << all.dump(2) << "\n";
+  }
   return failed > 0 ? 1 : 0;
 }
 

@@ -23,6 +23,7 @@ int run_render(const RenderArgs& args);
 struct MeasureArgs {
   std::vector<std::string> files;
   bool json = false;
+  bool album = false;  // also the files' figures as one album (host/loudness.hpp album_loudness)
   int threads = 0;
 };
 int run_measure(const MeasureArgs& args);

@@ -60,6 +60,8 @@ int main(int argc, char** argv) {
       "measure", "Loudness (BS.1770-4 / EBU R128), loudness range, peaks and true peak of files");
   measure_cmd->add_option("files", measure.files, "Audio files")->required();
   measure_cmd->add_flag("--json", measure.json, "Print JSON");
+  measure_cmd->add_flag("--album", measure.album,
+                        "Also the files as one album: their blocks gated together, each file against it");
   measure_cmd->add_option("--threads", measure.threads, "Worker threads (0: all cores)")->check(CLI::Range(0, 1024));
 
   auto* devices_cmd = app.add_subcommand("devices", "List the backends and GPUs, or say why none is usable");

@@ -138,17 +138,24 @@ double window_energy(const HopEnergies& h, int64_t end, int len_100ms) {
   return sum / static_cast<double>(len_100ms * h.frames_100ms);
 }
 
-// Gated integrated loudness (BS.1770-4 Annex 1, eqs. 3-7), in the energy domain; -inf when no
-// block passes the absolute gate. Gates keep blocks strictly above them, as the text says.
-double gated_loudness(const HopEnergies& h) {
+// The mean squares of the 400 ms gating blocks (every 100 ms from frame 0, the incomplete last
+// block discarded).
+std::vector<double> block_energies(const HopEnergies& h) {
   const int64_t hops = static_cast<int64_t>(h.energy.size());
   const int64_t block_hops = kMomentary100ms * h.hops_per_100ms;
-  if (hops < block_hops) return -HUGE_VAL;
+  if (hops < block_hops) return {};
   const int64_t blocks = (hops - block_hops) / h.hops_per_100ms + 1;
   std::vector<double> z(static_cast<size_t>(blocks));
   for (int64_t j = 0; j < blocks; ++j) {
     z[static_cast<size_t>(j)] = window_energy(h, j * h.hops_per_100ms + block_hops, kMomentary100ms);
   }
+  return z;
+}
+
+// Gated integrated loudness (BS.1770-4 Annex 1, eqs. 3-7) of the blocks' mean squares z, in the
+// energy domain; -inf when no block passes the absolute gate. Gates keep blocks strictly above
+// them, as the text says.
+double gated_loudness(const std::vector<double>& z) {
   const double absolute = lufs_to_energy(kAbsoluteGateLufs);
   double sum = 0.0;
   int64_t count = 0;
@@ -171,11 +178,11 @@ double gated_loudness(const HopEnergies& h) {
   return count == 0 ? -HUGE_VAL : energy_to_lufs(sum / static_cast<double>(count));
 }
 
-// Loudness range, EBU Tech 3342 3.1 and its MATLAB listing: complete short-term windows every
-// 100 ms (10 Hz), kept when >= -70 LUFS and >= (their power mean - 20 LU), then P95 - P10 by
-// nearest rank, sorted(round((n - 1) * p / 100 + 1)) 1-based. No silence is appended after the end.
-// 0 when nothing passes the gates.
-double loudness_range(const HopEnergies& h) {
+double gated_loudness(const HopEnergies& h) { return gated_loudness(block_energies(h)); }
+
+// The short-term values the loudness range reads: complete 3 s windows every 100 ms (10 Hz) at or
+// above the absolute gate (EBU Tech 3342 3.1), their mean squares.
+std::vector<double> range_energies(const HopEnergies& h) {
   const int64_t hops = static_cast<int64_t>(h.energy.size());
   const int64_t window_hops = kShortTerm100ms * h.hops_per_100ms;
   std::vector<double> st;
@@ -184,6 +191,14 @@ double loudness_range(const HopEnergies& h) {
     const double e = window_energy(h, end, kShortTerm100ms);
     if (e >= absolute) st.push_back(e);
   }
+  return st;
+}
+
+// Loudness range, EBU Tech 3342 3.1 and its MATLAB listing, of the short-term values st (already
+// through the absolute gate): kept when >= (their power mean - 20 LU), then P95 - P10 by nearest
+// rank, sorted(round((n - 1) * p / 100 + 1)) 1-based. No silence is appended after the end. 0 when
+// nothing passes the gates.
+double loudness_range(const std::vector<double>& st) {
   if (st.empty()) return 0.0;
   double sum = 0.0;
   for (double e : st) sum += e;
@@ -232,9 +247,11 @@ LoudnessMeasurement measurement(const HopEnergies& h, double rate, int64_t frame
   LoudnessMeasurement m;
   m.sample_rate = rate;
   m.frames = frames;
-  m.integrated_lufs = gated_loudness(h);
+  m.block_energies = block_energies(h);
+  m.range_energies = range_energies(h);
+  m.integrated_lufs = gated_loudness(m.block_energies);
   m.integrated_defined = std::isfinite(m.integrated_lufs);
-  m.loudness_range_lu = loudness_range(h);
+  m.loudness_range_lu = loudness_range(m.range_energies);
   m.max_momentary_lufs = max_window_loudness(h, kMomentary100ms);
   m.max_short_term_lufs = max_window_loudness(h, kShortTerm100ms);
   m.sample_peak_dbfs = linear_to_db_or_inf(sample_peak);
@@ -244,6 +261,19 @@ LoudnessMeasurement measurement(const HopEnergies& h, double rate, int64_t frame
 }
 
 }  // namespace
+
+AlbumLoudness album_loudness(std::span<const LoudnessMeasurement> songs) {
+  std::vector<double> z, st;
+  for (const auto& m : songs) {
+    z.insert(z.end(), m.block_energies.begin(), m.block_energies.end());
+    st.insert(st.end(), m.range_energies.begin(), m.range_energies.end());
+  }
+  AlbumLoudness a;
+  a.integrated_lufs = gated_loudness(z);
+  a.integrated_defined = std::isfinite(a.integrated_lufs);
+  a.loudness_range_lu = loudness_range(st);
+  return a;
+}
 
 void set_true_peak(LoudnessMeasurement& m, double true_peak_linear) {
   m.true_peak_linear = true_peak_linear;

@@ -31,7 +31,20 @@ struct LoudnessMeasurement {
   double sample_peak_dbfs = -HUGE_VAL;
   double true_peak_dbtp = -HUGE_VAL;
   double true_peak_linear = 0.0;            // max over channels
+  // What an album's figures are gated from (album_loudness): the mean squares of the 400 ms
+  // blocks, and of the short-term windows the loudness range reads (those at or above -70 LUFS).
+  std::vector<double> block_energies, range_energies;
 };
+
+// An album's loudness: the songs' blocks gated together (BS.1770-4's gates over the union of every
+// song's 400 ms blocks, as libebur128's ebur128_loudness_global_multiple and ReplayGain 2's album
+// gain do), and the loudness range of their short-term values together (Tech 3342's gates).
+struct AlbumLoudness {
+  bool integrated_defined = false;
+  double integrated_lufs = -HUGE_VAL;
+  double loudness_range_lu = 0.0;
+};
+AlbumLoudness album_loudness(std::span<const LoudnessMeasurement> songs);
 
 // Definitions (host/loudness.cpp): 100 ms step = round(fs / 10) frames; integrated gates keep blocks
 // strictly above -70 LUFS and the relative gate (BS.1770-4); loudness range over complete 3 s

@@ -31,6 +31,15 @@ double libebur128_integrated(const DecodedFile& f) {
   return lufs;
 }
 
+double libebur128_album_integrated(const std::vector<DecodedFile>& files) {
+  std::vector<ebur128_state*> states;
+  for (const auto& f : files) states.push_back(meter_of(f, EBUR128_MODE_I));
+  double lufs = 0.0;
+  ebur128_loudness_global_multiple(states.data(), states.size(), &lufs);
+  for (auto*& st : states) ebur128_destroy(&st);
+  return lufs;
+}
+
 double libebur128_true_peak(const DecodedFile& f) {
   ebur128_state* st = meter_of(f, EBUR128_MODE_TRUE_PEAK);
   double peak = 0.0;

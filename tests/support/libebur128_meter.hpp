@@ -2,11 +2,16 @@
 // tests: integrated loudness of a decoded file, without histogram mode.
 #pragma once
 
+#include <vector>
+
 #include "support/test_files.hpp"
 
 namespace lq::test {
 
 double libebur128_integrated(const DecodedFile& f);
+// libebur128's loudness of several files gated together (ebur128_loudness_global_multiple: the
+// album gain of ReplayGain 2 / rsgain).
+double libebur128_album_integrated(const std::vector<DecodedFile>& files);
 // libebur128's true peak (its own 4x or 2x interpolator), linear, the largest over channels.
 double libebur128_true_peak(const DecodedFile& f);
 
