@@ -258,7 +258,7 @@ LoudnessMeasurement DeviceSong::measure() {
 }
 
 cpu::LimiterStats DeviceSong::limit(double gain_db, const dsp::LimiterParams& lp, AudioBuffer* download_to) {
-  latest_ = {};
+  latest_ = {};  // the previous latest goes back first: one copy of the master at a time
   latest_ = Buffer<float>(backend_.dev(), size_t(2 * frames_));
   backend_.dev().copy(latest_.get(), master_.get(), size_t(2 * frames_) * sizeof(float));
   if (gain_db != 0.0) {  // apply_gain's

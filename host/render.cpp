@@ -586,20 +586,14 @@ json finish_master(AudioBuffer master_bus, DeviceSong* device, const MasterSpec&
     master_bus = device->download();  // converted on the host
     device = nullptr;
   }
-  if (device) {
-    if (device->frames() < 1) {
-      throw UserError(out, "the song is shorter than one sample at " + std::to_string(int(device->rate())) +
-                               " Hz: nothing to write");
-    }
-  } else if (spec.sample_rate && *spec.sample_rate != master_bus.sample_rate) {
+  if (!device && spec.sample_rate && *spec.sample_rate != master_bus.sample_rate) {
     StageTimer t(timing, "resample");
     master_bus = resample(master_bus, *spec.sample_rate);
   }
-  if (!device && master_bus.frames() < 1) {
-    throw UserError(out, "the song is shorter than one sample at " + std::to_string(int(master_bus.sample_rate)) +
-                             " Hz: nothing to write");
-  }
   const double out_rate = device ? device->rate() : master_bus.sample_rate;
+  if ((device ? device->frames() : master_bus.frames()) < 1) {
+    throw UserError(out, "the song is shorter than one sample at " + std::to_string(int(out_rate)) + " Hz: nothing to write");
+  }
 
   // The limiter holds its readings under the ceiling less what quantisation can add to them, so
   // that what is delivered reads under the ceiling without a second pass.
