@@ -6,11 +6,13 @@
 #include <cmath>
 #include <cstring>
 #include <cstdio>
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 
 #include <nlohmann/json.hpp>
 
+#include "host/album.hpp"
 #include "host/audio_io.hpp"
 #include "host/batch.hpp"
 #include "host/catalog.hpp"
@@ -37,14 +39,126 @@ std::string fmt(const json& v, const char* unit) {
 
 }  // namespace
 
-int run_render(const RenderArgs& args) {
-  const fs::path input(args.input);
+namespace {
+
+// A session file, or a folder of stems with the default preset.
+Session session_of(const fs::path& input) {
   struct stat st {};
   if (::stat(input.c_str(), &st) != 0) {
     const int e = errno;
     throw UserError(input, e == ENOENT ? std::string("no such file or folder") : std::string(std::strerror(e)));
   }
-  const Session session = S_ISDIR(st.st_mode) ? session_from_stem_dir(input) : load_session(input);
+  return S_ISDIR(st.st_mode) ? session_from_stem_dir(input) : load_session(input);
+}
+
+// A song's name in an output folder: the session file's name without .toml, or the stem folder's.
+std::string song_name(const fs::path& input) {
+  const fs::path p = fs::absolute(input).lexically_normal();
+  const fs::path name = p.filename().empty() ? p.parent_path().filename() : p.filename();
+  return name.extension() == ".toml" ? name.stem().string() : name.string();
+}
+
+void print_album(const json& album, const std::vector<std::pair<std::string, LoudnessMeasurement>>& delivered) {
+  std::vector<LoudnessMeasurement> ms;
+  for (const auto& [name, m] : delivered) ms.push_back(m);
+  const AlbumLoudness after = album_loudness(ms);
+  std::cout << "album '" << album["name"].get<std::string>() << "' (" << delivered.size() << " songs)\n"
+            << "  loudness  " << fmt(album["integrated_lufs_before"], "LUFS") << " -> "
+            << fmt(after.integrated_defined ? json(after.integrated_lufs) : json(nullptr), "LUFS") << " (gain "
+            << fmt(album.value("gain_db", json(nullptr)), "dB") << ")\n"
+            << "  range     " << fmt(json(after.loudness_range_lu), "LU") << "\n";
+  for (const auto& [name, m] : delivered) {
+    std::cout << "  " << name << "  " << fmt(m.integrated_defined ? json(m.integrated_lufs) : json(nullptr), "LUFS") << ", "
+              << fmt(json(m.true_peak_dbtp), "dBTP") << "\n";
+  }
+}
+
+// Several sessions into a folder, or an album (both phases): every master and report is published
+// together at the end, or none.
+int run_render_folder(const RenderArgs& args) {
+  const fs::path out_dir(args.output);
+  std::vector<Session> sessions;
+  std::vector<std::string> names;
+  for (const auto& in : args.inputs) {
+    sessions.push_back(session_of(in));
+    names.push_back(song_name(in));
+    for (size_t k = 0; k + 1 < names.size(); ++k) {
+      if (names[k] == names.back()) {
+        throw UsageError(in, "has the same name as '" + args.inputs[k] + "': their masters would be one file in " +
+                                 out_dir.string());
+      }
+    }
+  }
+  std::error_code ec;
+  if (!fs::is_directory(out_dir, ec)) throw UsageError(out_dir, "no such folder (with several inputs or --album, -o names a folder)");
+  std::string album_name = out_dir.filename().empty() ? fs::absolute(out_dir).parent_path().filename().string()
+                                                      : fs::absolute(out_dir).filename().string();
+  if (args.album) {
+    const auto& first = sessions.front().album;
+    const bool agree = first && std::all_of(sessions.begin(), sessions.end(), [&](const Session& s) { return s.album == first; });
+    if (agree) album_name = *first;
+    for (auto& s : sessions) set_loudness_mode(s, LoudnessMode::album);
+  }
+  // Every song's options; each reads the other songs' files too (none of them may be written).
+  std::vector<RenderOptions> options(sessions.size());
+  Publication publication;
+  for (size_t i = 0; i < sessions.size(); ++i) {
+    RenderOptions& o = options[i];
+    o.output = out_dir / (names[i] + "." + args.format);
+    if (!args.no_report) o.report = out_dir / (names[i] + ".json");
+    o.target_lufs = args.target_lufs;
+    o.ceiling_dbtp = args.ceiling_dbtp;
+    o.threads = args.threads;
+    o.backend = args.backend;
+    o.publication = &publication;
+    for (size_t k = 0; k < sessions.size(); ++k) {
+      if (k == i) continue;
+      const std::string what = "an input of '" + names[k] + "'";
+      o.other_inputs.emplace_back(sessions[k].source, what);
+      for (const auto& st : sessions[k].stems) o.other_inputs.emplace_back(st.file, what);
+      for (const auto& r : sessions[k].reverbs) o.other_inputs.emplace_back(r.ir, what);
+    }
+    preflight_output(sessions[i], o);
+  }
+  if (args.album) {  // the first phase: every song's pre-gain master measured
+    std::vector<AlbumSong> songs;
+    for (size_t i = 0; i < sessions.size(); ++i) {
+      if (!args.quiet) std::cout << "measuring " << names[i] << "\n";
+      songs.push_back({names[i], measure_pre_gain(sessions[i], options[i])});
+    }
+    const AlbumContext album = album_context(album_name, songs);
+    for (auto& o : options) o.album = album;
+  }
+  std::vector<std::pair<std::string, LoudnessMeasurement>> delivered;
+  json album_report;
+  for (size_t i = 0; i < sessions.size(); ++i) {
+    const RenderResult r = render(sessions[i], options[i]);
+    if (r.report.contains("album")) album_report = r.report["album"];
+    if (args.album) delivered.emplace_back(names[i], LoudnessMeasurement{});
+    if (!args.quiet) {
+      const json& m = r.report["master"];
+      std::cout << "rendered " << options[i].output.string() << ": " << fmt(m["before"]["integrated_lufs"], "LUFS") << " -> "
+                << fmt(m["after"]["integrated_lufs"], "LUFS") << ", true peak " << fmt(m["after"]["true_peak_dbtp"], "dBTP")
+                << ", gain " << fmt(m["gain_applied_db"], "dB") << "\n";
+      for (const auto& w : r.report["warnings"]) std::cout << "  warning: " << w.get<std::string>() << "\n";
+    }
+  }
+  publication.publish();
+  if (args.album && !args.quiet) {
+    // The album as delivered: the masters read back and their blocks gated together.
+    cpu::ThreadPool pool(args.threads);
+    for (size_t i = 0; i < delivered.size(); ++i) delivered[i].second = measure_loudness(read_audio(options[i].output), pool);
+    print_album(album_report, delivered);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int run_render(const RenderArgs& args) {
+  if (args.inputs.size() > 1 || args.album) return run_render_folder(args);
+  const fs::path input(args.inputs.front());
+  const Session session = session_of(input);
   RenderOptions opt;
   opt.output = args.output;
   if (!args.no_report) {

@@ -8,8 +8,10 @@
 namespace lq::cli {
 
 struct RenderArgs {
-  std::string input;
+  std::vector<std::string> inputs;  // one song; several (or --album): -o is a folder
   std::string output;
+  bool album = false;               // the inputs as one album (host/album.hpp)
+  std::string format = "wav";       // the outputs' format in a folder
   std::string report;
   bool no_report = false;
   std::optional<double> target_lufs;

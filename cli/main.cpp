@@ -42,8 +42,16 @@ int main(int argc, char** argv) {
   lq::cli::RenderArgs render;
   auto* render_cmd = app.add_subcommand(
       "render", "Render a song: SESSION.toml, or a folder of stems with the default preset");
-  render_cmd->add_option("input", render.input, "Session file (.toml) or folder of stems")->required();
-  render_cmd->add_option("-o,--output", render.output, "Master file (.wav or .flac)")->required();
+  render_cmd->add_option("inputs", render.inputs,
+                         "Session file (.toml) or folder of stems; several: one master each into the folder -o")
+      ->required();
+  render_cmd->add_option("-o,--output", render.output,
+                         "Master file (.wav or .flac); with several inputs or --album, the output folder")
+      ->required();
+  render_cmd->add_flag("--album", render.album,
+                       "The inputs are one album: one loudness gain for all, the album's loudness at the target");
+  render_cmd->add_option("--format", render.format, "wav or flac, for the masters written into a folder")
+      ->check(CLI::IsMember({"wav", "flac"}));
   render_cmd->add_option("--report", render.report, "JSON report path (default: OUTPUT with .json)");
   render_cmd->add_flag("--no-report", render.no_report, "Do not write a JSON report");
   render_cmd->add_option("--target-lufs", render.target_lufs, "Integrated loudness target, LUFS")

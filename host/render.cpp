@@ -17,10 +17,12 @@
 #include <limits>
 #include <map>
 #include <set>
+#include <tuple>
 #include <mutex>
 
 #include <xxhash.h>
 
+#include "host/album.hpp"
 #include "host/backend.hpp"
 #include "host/device_backend.hpp"
 #include "host/device_render.hpp"
@@ -227,6 +229,7 @@ struct LoudnessLoop {
   double gain_db = 0.0;
   int iterations = 0;
   json steps = json::array();
+  const char* mode = "none";  // none | song (the closed loop to the target) | album (the album's gain)
 };
 
 // The loop's gain steps: run(g) limits the mix at gain g, keeps it as the latest and returns its
@@ -255,9 +258,10 @@ GainSearch search_gain(double target, double measured_lufs, const std::function<
   return {g, it, steps};
 }
 
+// `album_gain`: the album's gain (host/album.hpp), applied once instead of the loop.
 LoudnessLoop normalise_and_limit(AudioBuffer master, bool normalise, double target,
                                  double measured_lufs, const dsp::LimiterParams& limiter,
-                                 Backend& backend) {
+                                 Backend& backend, const std::optional<double>& album_gain) {
   auto limit = [&](AudioBuffer mix, double gain_db) {
     LoudnessLoop r;
     r.output = std::move(mix);
@@ -267,8 +271,14 @@ LoudnessLoop normalise_and_limit(AudioBuffer master, bool normalise, double targ
     return r;
   };
   // Without normalisation one run at 0 dB limits the mix itself; the loop's steps each limit a copy.
+  if (album_gain) {
+    LoudnessLoop r = limit(std::move(master), *album_gain);
+    r.mode = "album";
+    return r;
+  }
   if (!normalise) return limit(std::move(master), 0.0);
   LoudnessLoop best;
+  best.mode = "song";
   const GainSearch s = search_gain(target, measured_lufs, [&](double g) {
     best.output = AudioBuffer();  // the step's output is not kept: one copy of the mix at a time
     best = limit(master, g);
@@ -392,13 +402,14 @@ LoudnessLoop limit_beside_meter(AudioBuffer bus, const dsp::LimiterParams& lp, B
 }
 
 // The loudness before a normalisation: a level the meter cannot measure stops the render; a mix
-// too quiet or short for a loudness gets none (a warning).
-void check_before(const LoudnessMeasurement& before, const fs::path& out, json& warnings, const std::string& what) {
+// too quiet or short for a loudness gets none of its own (a warning; an album's gain needs none).
+void check_before(const LoudnessMeasurement& before, const fs::path& out, json& warnings, const std::string& what,
+                  bool album_gain = false) {
   if (!before.integrated_defined && !(before.integrated_lufs == -HUGE_VAL)) {
     throw UserError(out, "the mix's level (sample peak " + std::to_string(before.sample_peak_dbfs) +
                              " dBFS) is beyond what the loudness meter can measure: check the stems' levels and gains");
   }
-  if (!before.integrated_defined) {
+  if (!before.integrated_defined && !album_gain) {
     warnings.push_back(what + "the mix is silent or shorter than 400 ms: its loudness is undefined, no normalisation gain applied");
   }
 }
@@ -407,28 +418,36 @@ void check_before(const LoudnessMeasurement& before, const fs::path& out, json& 
 // loop of gain and limiter (normalise_and_limit).
 LoudnessLoop normalise_to_target(AudioBuffer bus, double target_lufs, const dsp::LimiterParams& lp, Backend& backend,
                                  const fs::path& out, json& timing, json& warnings, const std::string& what,
-                                 LoudnessMeasurement& before) {
+                                 LoudnessMeasurement& before, const std::optional<double>& album_gain) {
   {
     StageTimer t(timing, "loudness");
     before = measure_loudness(bus, backend);
   }
-  check_before(before, out, warnings, what);
+  check_before(before, out, warnings, what, album_gain.has_value());
   StageTimer t(timing, "loudness_and_limiter");
-  return normalise_and_limit(std::move(bus), before.integrated_defined, target_lufs, before.integrated_lufs, lp, backend);
+  return normalise_and_limit(std::move(bus), before.integrated_defined, target_lufs, before.integrated_lufs, lp, backend,
+                             album_gain);
 }
 
 // The same stages on the device render's master (host/device_render.hpp): the meter, the loop's
 // steps and the limiter on the device; the limited master comes down once.
 LoudnessLoop loudness_on_device(DeviceSong& song, const std::optional<double>& target_lufs, const dsp::LimiterParams& lp,
                                 const fs::path& out, json& timing, json& warnings, const std::string& what,
-                                LoudnessMeasurement& before) {
+                                LoudnessMeasurement& before, const std::optional<double>& album_gain) {
   {
     StageTimer t(timing, "loudness");
     before = song.measure();
   }
-  if (target_lufs) check_before(before, out, warnings, what);
+  if (target_lufs) check_before(before, out, warnings, what, album_gain.has_value());
   StageTimer t(timing, "loudness_and_limiter");
   LoudnessLoop loop;
+  if (album_gain) {
+    loop.output = AudioBuffer(2, song.frames(), song.rate());
+    loop.limiter = song.limit(*album_gain, lp, &loop.output);
+    loop.gain_db = *album_gain;
+    loop.mode = "album";
+    return loop;
+  }
   if (!target_lufs || !before.integrated_defined) {
     loop.output = AudioBuffer(2, song.frames(), song.rate());
     loop.limiter = song.limit(0.0, lp, &loop.output);
@@ -441,6 +460,7 @@ LoudnessLoop loudness_on_device(DeviceSong& song, const std::optional<double>& t
   loop.gain_db = s.gain_db;
   loop.iterations = s.iterations;
   loop.steps = s.steps;
+  loop.mode = "song";
   loop.output = song.download_latest();
   return loop;
 }
@@ -539,7 +559,7 @@ json master_report(const MasterSpec& spec, const EncodeSpec& enc, const fs::path
   m["target_lufs"] = spec.target_lufs ? json(*spec.target_lufs) : json(nullptr);
   m["ceiling_dbtp"] = spec.limiter.ceiling_dbtp;
   m["gain_applied_db"] = loop.gain_db;
-  m["normalisation"] = {{"iterations", loop.iterations}, {"steps", loop.steps}};
+  m["normalisation"] = {{"mode", loop.mode}, {"iterations", loop.iterations}, {"steps", loop.steps}};
   m["limiter"] = {{"max_gain_reduction_db", loop.limiter.max_gain_reduction_db},
                   {"mean_gain_reduction_db", loop.limiter.mean_gain_reduction_db},
                   {"passes", loop.limiter.passes},
@@ -554,7 +574,9 @@ json master_report(const MasterSpec& spec, const EncodeSpec& enc, const fs::path
                   {"detector_peak_dbtp", loop.limiter.output_true_peak_dbtp}};
   if (spec.target_lufs && after.integrated_defined) {
     const double miss = after.integrated_lufs - *spec.target_lufs;
-    if (std::fabs(miss) > 0.1) {
+    // An album's song is meant to miss the target by its place in the album: the album's figures
+    // (the batch summary, `render --album`) say whether the album meets it.
+    if (std::fabs(miss) > 0.1 && std::string(loop.mode) != "album") {
       warnings.push_back(what + "target " + std::to_string(*spec.target_lufs) + " LUFS not reached: the master measures " +
                          std::to_string(after.integrated_lufs) + " LUFS with the ceiling at " +
                          std::to_string(spec.limiter.ceiling_dbtp) + " dBTP");
@@ -578,10 +600,12 @@ json master_report(const MasterSpec& spec, const EncodeSpec& enc, const fs::path
 // to the output rate; the loudness before and the limiter (with the loudness loop when there is a
 // target); the ceiling verified on what is delivered and the encoding to `out`. Returns the
 // report's figures for it; warnings are prefixed with `what`.
-// `device`: the master bus is the device render's (master_bus is then empty).
+// `device`: the master bus is the device render's (master_bus is then empty). `album_lufs`: the
+// album's loudness before the gain, for a master with loudness = "album" (its gain is the target
+// less it, the same for every song of the album).
 json finish_master(AudioBuffer master_bus, DeviceSong* device, const MasterSpec& spec, const EncodeSpec& enc,
                    const fs::path& out, Backend& backend, cpu::ThreadPool& pool, json& timing, json& warnings,
-                   const std::string& what, Publication& publication) {
+                   const std::string& what, Publication& publication, const std::optional<double>& album_lufs) {
   if (device && spec.sample_rate && *spec.sample_rate != device->rate()) {
     master_bus = device->download();  // converted on the host
     device = nullptr;
@@ -602,15 +626,25 @@ json finish_master(AudioBuffer master_bus, DeviceSong* device, const MasterSpec&
   dsp::LimiterParams lp = spec.limiter;
   if (q_error > 0.0) lp.ceiling_dbtp = dsp::linear_to_db(ceiling - q_error * cpu::limiter_detector_error_gain());
 
+  std::optional<double> album_gain;
+  if (spec.loudness == LoudnessMode::album && spec.target_lufs) {
+    if (album_lufs && std::isfinite(*album_lufs)) {
+      album_gain = *spec.target_lufs - *album_lufs;
+    } else {
+      warnings.push_back(what + "the album is silent or too short for a loudness: no album gain applied");
+      album_gain = 0.0;
+    }
+  }
   LoudnessMeasurement before;
   LoudnessLoop loop;
   if (device) {
-    loop = loudness_on_device(*device, spec.target_lufs, lp, out, timing, warnings, what, before);
+    loop = loudness_on_device(*device, spec.target_lufs, lp, out, timing, warnings, what, before, album_gain);
   } else if (!spec.target_lufs) {
     StageTimer t(timing, "loudness_and_limiter");
     loop = limit_beside_meter(std::move(master_bus), lp, backend, pool, before);
   } else {
-    loop = normalise_to_target(std::move(master_bus), *spec.target_lufs, lp, backend, out, timing, warnings, what, before);
+    loop = normalise_to_target(std::move(master_bus), *spec.target_lufs, lp, backend, out, timing, warnings, what, before,
+                               album_gain);
   }
 
   // The ceiling holds on Annex 2 (what loudness specs quote) of what is delivered, on every
@@ -780,7 +814,7 @@ int64_t process_master_bus(AudioBuffer& master_bus, DeviceSong* device, const Ma
 // (finish_master); their report entries into `report`.
 void deliver(AudioBuffer master_bus, DeviceSong* device, const Session& session, const RenderOptions& options, const MasterSpec& master_spec,
              const EncodeSpec& enc, Backend& backend, cpu::ThreadPool& pool, json& timing, json& warnings,
-             Publication& publication, json& report) {
+             Publication& publication, json& report, const std::optional<double>& album_lufs) {
   std::vector<json> delivered_extra;
   for (const auto& d : session.deliverables) {
     EncodeSpec denc = d.master.encode;
@@ -788,12 +822,12 @@ void deliver(AudioBuffer master_bus, DeviceSong* device, const Session& session,
     denc.dither_seed = enc.dither_seed ^ XXH3_64bits(d.name.data(), d.name.size());
     const fs::path file = deliverable_path(options.output, d.name, denc.format);
     json dm = finish_master(master_bus, device, d.master, denc, file, backend, pool, timing, warnings,
-                            "deliverable '" + d.name + "': ", publication);
+                            "deliverable '" + d.name + "': ", publication, album_lufs);
     dm["name"] = d.name;
     delivered_extra.push_back(dm);
   }
   json fm = finish_master(std::move(master_bus), device, master_spec, enc, options.output, backend, pool, timing, warnings, "",
-                          publication);
+                          publication, album_lufs);
   report["output"] = {{"path", fm["path"]}, {"xxh3_128", fm["xxh3_128"]}};
   fm.erase("path");
   fm.erase("xxh3_128");
@@ -847,38 +881,32 @@ void close_report(json& report, const json& warnings, const Session& session, co
 
 }  // namespace
 
-// plan -> impulse responses -> mix (stems, groups, sends, reverbs) -> master bus -> deliver
-// (deliverables, the main output) -> group exports -> the report, published together at the end.
-RenderResult render(const Session& session, const RenderOptions& options) {
-  const auto t_start = Clock::now();
-  json report;
-  report["timing_s"] = json::object();
-  json& timing = report["timing_s"];
-  json warnings = json::array();
+namespace {
 
-  if (!known_backend(options.backend)) {
-    throw UsageError("--backend " + options.backend + ": unknown backend (" + kBackendNames + ")");
+// A song rendered up to its master bus: the plan, the impulse responses, the mix (stems, groups,
+// sends, reverbs) and the master's chain, with what finishing it needs (the backend, the device
+// render when there is one, the report so far). Members in the order they must be set up; torn
+// down in reverse (the device's buffers before the gate's bytes are given back).
+struct MixedSong {
+  MixedSong(const Session& session, const RenderOptions& options);
+  DeviceSong* on_device() { return device_song ? &*device_song : nullptr; }
+  Backend& master_backend() { return master_cpu ? *master_cpu : *backend; }
+  // The pre-gain master's loudness (an album's first phase): the master bus at the processing rate.
+  LoudnessMeasurement measure_master() {
+    StageTimer t(timing(), "album_measure");
+    return device_song ? device_song->measure() : measure_loudness(master_bus, master_backend());
   }
-  preflight_output(session, options);
-  Publication publication;  // what it writes is published together at the end, or not at all
-  const auto [master_spec, enc] = master_and_encoding(session, options);
-  cpu::ThreadPool pool(options.threads);
+  json& timing() { return report["timing_s"]; }
+
+  Clock::time_point start = Clock::now();
+  json report = {{"timing_s", json::object()}};
+  json warnings = json::array();
+  MasterSpec master_spec;
+  EncodeSpec enc;
+  cpu::ThreadPool pool;
   std::string backend_note;
-  DeviceBackendOptions device_options;
-  if (options.device_batch_samples) device_options.batch_samples = *options.device_batch_samples;
-  if (options.device_memory_budget_bytes) device_options.memory_budget_bytes = *options.device_memory_budget_bytes;
-  const std::unique_ptr<Backend> backend_ptr = make_backend(options.backend, pool, &backend_note, &device_options);
-  Backend& backend = *backend_ptr;
-
-  const SongPlan plan = plan_song(session, timing);
-  json reverbs_report;
-  std::map<std::string, AudioBuffer> irs = load_irs(session, plan.rate, timing, reverbs_report);
-
-  // With a device backend, the whole song on the device when it fits the backend's memory budget
-  // (host/device_render.hpp). Otherwise stems -> groups, sends -> reverbs -> master in spans
-  // (host/mix_stream.hpp), each pass on the backend, and, over a device backend's budget, the
-  // master's chain and finishing on the CPU backend (host memory): the device then holds no more
-  // than a few spans, whatever the song's length.
+  std::unique_ptr<Backend> backend;
+  SongPlan plan;
   struct GateHold {  // released after the device buffers (declared before device_song)
     DeviceMemoryGate* gate = nullptr;
     int64_t bytes = 0;
@@ -888,7 +916,34 @@ RenderResult render(const Session& session, const RenderOptions& options) {
   } gate_hold;
   std::optional<DeviceSong> device_song;
   std::unique_ptr<Backend> master_cpu;
-  if (auto* device = dynamic_cast<DeviceBackend*>(&backend)) {
+  MixResult mix;
+  AudioBuffer master_bus;  // empty when the master bus is on the device
+  int64_t tail_frames = 0;
+};
+
+// plan -> impulse responses -> mix -> master bus.
+MixedSong::MixedSong(const Session& session, const RenderOptions& options) : pool(options.threads) {
+  json& timing = report["timing_s"];
+  if (!known_backend(options.backend)) {
+    throw UsageError("--backend " + options.backend + ": unknown backend (" + kBackendNames + ")");
+  }
+  preflight_output(session, options);
+  std::tie(master_spec, enc) = master_and_encoding(session, options);
+  DeviceBackendOptions device_options;
+  if (options.device_batch_samples) device_options.batch_samples = *options.device_batch_samples;
+  if (options.device_memory_budget_bytes) device_options.memory_budget_bytes = *options.device_memory_budget_bytes;
+  backend = make_backend(options.backend, pool, &backend_note, &device_options);
+
+  plan = plan_song(session, timing);
+  json reverbs_report;
+  std::map<std::string, AudioBuffer> irs = load_irs(session, plan.rate, timing, reverbs_report);
+
+  // With a device backend, the whole song on the device when it fits the backend's memory budget
+  // (host/device_render.hpp). Otherwise stems -> groups, sends -> reverbs -> master in spans
+  // (host/mix_stream.hpp), each pass on the backend, and, over a device backend's budget, the
+  // master's chain and finishing on the CPU backend (host memory): the device then holds no more
+  // than a few spans, whatever the song's length.
+  if (auto* device = dynamic_cast<DeviceBackend*>(backend.get())) {
     const int64_t need = DeviceSong::memory_estimate(mix_graph(session, plan.rate, plan.song_frames, irs),
                                                      device->options().batch_samples);
     const bool fits = need <= device->options().memory_budget_bytes;
@@ -906,12 +961,10 @@ RenderResult render(const Session& session, const RenderOptions& options) {
       master_cpu = std::make_unique<CpuBackend>(pool);
     }
   }
-  DeviceSong* on_device = device_song ? &*device_song : nullptr;
-  Backend& master_backend = master_cpu ? *master_cpu : backend;
-  MixResult mix = on_device ? on_device->mix(session, plan.stem_rates, plan.song_frames, irs,
-                                             options.export_groups_dir.has_value(), timing, warnings)
-                            : mix_song(session, plan.stem_rates, plan.rate, plan.song_frames, irs,
-                                       options.export_groups_dir.has_value(), backend, pool, timing, warnings);
+  mix = on_device() ? on_device()->mix(session, plan.stem_rates, plan.song_frames, irs,
+                                       options.export_groups_dir.has_value(), timing, warnings)
+                    : mix_song(session, plan.stem_rates, plan.rate, plan.song_frames, irs,
+                               options.export_groups_dir.has_value(), *backend, pool, timing, warnings);
   irs.clear();
 #if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__)
   // The mix's spans and transform frames (under the mmap threshold: heap) are free now; hand them
@@ -922,27 +975,62 @@ RenderResult render(const Session& session, const RenderOptions& options) {
 #endif
   report["inputs"] = std::move(mix.inputs);
   report["stems"] = std::move(mix.stems);
-  if (!on_device) require_finite(mix.master, session.source, kMixStage);
+  if (!on_device()) require_finite(mix.master, session.source, kMixStage);
   report["groups"] = std::move(mix.groups);
   report["reverbs"] = reverbs_report;
 
-  AudioBuffer master_bus = std::move(mix.master);
-  const int64_t tail_frames =
-      process_master_bus(master_bus, on_device, master_spec, session, plan, master_backend, timing, warnings, report["master"]);
-  deliver(std::move(master_bus), on_device, session, options, master_spec, enc, master_backend, pool, timing, warnings,
-          publication, report);
+  master_bus = std::move(mix.master);
+  tail_frames = process_master_bus(master_bus, on_device(), master_spec, session, plan, master_backend(), timing, warnings,
+                                   report["master"]);
+}
+
+}  // namespace
+
+// mix (MixedSong) -> the album's loudness when a master takes it -> deliver (deliverables, the
+// main output) -> group exports -> the report, published together at the end.
+RenderResult render(const Session& session, const RenderOptions& options) {
+  MixedSong song(session, options);
+  json& report = song.report;
+  json& timing = song.timing();
+  Publication own;  // what it writes is published together at the end, or not at all
+  Publication& publication = options.publication ? *options.publication : own;
+
+  // The album's loudness before the gain: the album's (the first phase's) or, for a song rendered
+  // on its own, the song's: an album of one.
+  std::optional<double> album_lufs;
+  if (uses_album_loudness(session)) {
+    AlbumContext one;
+    if (!options.album) {
+      const AlbumSong alone[] = {{fs::path(options.output).stem().string(), song.measure_master()}};
+      one = album_context(session.album.value_or(alone[0].id), alone);
+    }
+    const AlbumContext& album = options.album ? *options.album : one;
+    album_lufs = album.before.integrated_defined ? album.before.integrated_lufs : -HUGE_VAL;
+    report["album"] = album.report;
+    if (song.master_spec.target_lufs && album.before.integrated_defined) {
+      report["album"]["target_lufs"] = *song.master_spec.target_lufs;
+      report["album"]["gain_db"] = *song.master_spec.target_lufs - album.before.integrated_lufs;
+    }
+  }
+  deliver(std::move(song.master_bus), song.on_device(), session, options, song.master_spec, song.enc, song.master_backend(),
+          song.pool, timing, song.warnings, publication, report, album_lufs);
   if (options.export_groups_dir) {
     StageTimer t(timing, "export_groups");
     report["exported_groups"] =
-        export_groups(mix.exported_groups, session, options, enc, plan.song_frames + tail_frames,
-                      report["master"]["sample_rate"].get<double>(), report["master"]["frames"].get<int64_t>(), pool,
+        export_groups(song.mix.exported_groups, session, options, song.enc, song.plan.song_frames + song.tail_frames,
+                      report["master"]["sample_rate"].get<double>(), report["master"]["frames"].get<int64_t>(), song.pool,
                       publication);
   }
-  close_report(report, warnings, session, options, backend, pool, backend_note);
-  timing["total"] = std::chrono::duration<double>(Clock::now() - t_start).count();
+  close_report(report, song.warnings, session, options, *song.backend, song.pool, song.backend_note);
+  timing["total"] = std::chrono::duration<double>(Clock::now() - song.start).count();
   if (options.report) write_text_atomic(*options.report, report.dump(2) + "\n", &publication);  // the report last
-  publication.publish();
+  if (!options.publication) publication.publish();
   return {report, options.output};
+}
+
+LoudnessMeasurement measure_pre_gain(const Session& session, const RenderOptions& options) {
+  MixedSong song(session, options);
+  return song.measure_master();
 }
 
 }  // namespace lq

@@ -18,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "host/album.hpp"
 #include "host/files.hpp"
 #include "host/session.hpp"
 
@@ -50,6 +51,12 @@ struct RenderOptions {
   // and gain), at the output's rate, bit depth and length, sample-aligned with the master.
   std::optional<std::filesystem::path> export_groups_dir;
   nlohmann::json report_extra;                  // merged into the report's top level (e.g. "batch")
+  // The album the song is finished in (its second phase), for masters with loudness = "album";
+  // none: the song is an album of one (its own pre-gain loudness).
+  std::optional<AlbumContext> album;
+  // Where the render's files are published: none, at its end; given, they join it and the caller
+  // publishes them (the songs of `render --album` are published together, or none).
+  Publication* publication = nullptr;
   // Other files the command reads (a batch's manifest), for the check of written against read paths.
   std::vector<std::pair<std::filesystem::path, std::string>> other_inputs;
 };
@@ -65,6 +72,11 @@ struct RenderResult {
 // left behind on failure. Throws UserError for anything the user can fix (bad files, bad paths,
 // unsupported settings), UsageError for a conflict between paths named on the command line.
 RenderResult render(const Session& session, const RenderOptions& options);
+
+// An album's first phase (host/album.hpp): the song's pre-gain master (the mix, the master's EQ,
+// compressor and tail, at the processing rate) rendered and measured; nothing is written. The same
+// checks as render() before it starts.
+LoudnessMeasurement measure_pre_gain(const Session& session, const RenderOptions& options);
 
 // Checks that the render's outputs can be written (folders exist and are writable, the output's
 // extension is known, nothing to replace is a special file) and that none of them is one of the

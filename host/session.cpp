@@ -161,6 +161,16 @@ class Reader {
     return s->get();
   }
 
+  // `loudness = "song" | "album"`.
+  std::optional<LoudnessMode> loudness_mode(const toml::table& t, const std::string& where) const {
+    const auto v = string(t, where, "loudness");
+    if (!v) return std::nullopt;
+    if (*v != "song" && *v != "album") {
+      fail(t.get("loudness")->source(), join(where, "loudness"), "'" + *v + "': use \"song\" or \"album\"");
+    }
+    return *v == "album" ? LoudnessMode::album : LoudnessMode::song;
+  }
+
   const toml::table& table(const toml::node& n, const std::string& key) const {
     const auto* t = n.as_table();
     if (!t) fail(n.source(), key, std::string("expected a table, got ") + type_name(n.type()));
@@ -346,6 +356,13 @@ std::string canonical_text(const Session& s, const fs::path& base) {
     c.put(k + ".dither", d.master.encode.dither ? "true" : "false");
     c.put(k + ".format", !d.format ? "output" : *d.format == OutputFormat::wav ? "wav" : "flac");
   }
+  // Album loudness only when chosen: sessions without it keep their hashes (and dither seeds).
+  if (m.loudness == LoudnessMode::album) c.put("master.loudness", "album");
+  for (const auto& d : s.deliverables) {
+    if (d.master.loudness != m.loudness) {
+      c.put("deliverables." + d.name + ".loudness", d.master.loudness == LoudnessMode::album ? "album" : "song");
+    }
+  }
   for (const auto& g : s.groups) {
     const std::string k = "groups." + key_text(g.name);
     c.num(k + ".gain_db", g.gain_db);
@@ -500,8 +517,9 @@ void parse_master(const toml::table& root, const Reader& rd, MasterSpec& m) {
   if (!n) return;
   const toml::table& t = rd.table(*n, "master");
   rd.only(t, "master", {"target_lufs", "ceiling_dbtp", "sample_rate", "bit_depth", "dither", "tail_s",
-                        "max_limiting_db", "eq", "compressor", "limiter"});
+                        "max_limiting_db", "eq", "compressor", "limiter", "loudness"});
   m.target_lufs = rd.number(t, "master", "target_lufs", -40.0, -5.0);
+  m.loudness = rd.loudness_mode(t, "master").value_or(m.loudness);
   m.limiter.ceiling_dbtp = rd.number_or(t, "master", "ceiling_dbtp", -20.0, 0.0, m.limiter.ceiling_dbtp);
   m.sample_rate = rd.rate(t, "master", "sample_rate");
   m.encode.bit_depth = static_cast<int>(rd.integer_of(t, "master", "bit_depth", {16, 24, 32}).value_or(m.encode.bit_depth));
@@ -525,7 +543,7 @@ void parse_deliverables(const toml::table& root, const Reader& rd, Session& s) {
   for (const auto& [name, node] : in_file_order(rd.table(*n, "deliverables"))) {
     const std::string at = join("deliverables", name);
     const toml::table& t = rd.table(*node, at);
-    rd.only(t, at, {"target_lufs", "ceiling_dbtp", "sample_rate", "bit_depth", "dither", "format"});
+    rd.only(t, at, {"target_lufs", "ceiling_dbtp", "sample_rate", "bit_depth", "dither", "format", "loudness"});
     const bool safe = !name.empty() && std::all_of(name.begin(), name.end(), [](unsigned char c) {
       return std::isalnum(c) || c == '_' || c == '-';
     });
@@ -539,6 +557,7 @@ void parse_deliverables(const toml::table& root, const Reader& rd, Session& s) {
     d.master.encode.bit_depth =
         static_cast<int>(rd.integer_of(t, at, "bit_depth", {16, 24, 32}).value_or(d.master.encode.bit_depth));
     d.master.encode.dither = rd.boolean(t, at, "dither").value_or(d.master.encode.dither);
+    d.master.loudness = rd.loudness_mode(t, at).value_or(d.master.loudness);
     if (const auto f = rd.string(t, at, "format")) {
       if (*f == "wav") d.format = OutputFormat::wav;
       else if (*f == "flac") d.format = OutputFormat::flac;
@@ -568,8 +587,9 @@ Session parse_session_file(const fs::path& toml_file, bool preset) {
   const fs::path base = fs::absolute(toml_file).lexically_normal().parent_path();
   Session s;
   s.source = toml_file;
-  rd.only(root, "", {"sample_rate", "master", "groups", "reverbs", "stems", "deliverables"});
+  rd.only(root, "", {"sample_rate", "album", "master", "groups", "reverbs", "stems", "deliverables"});
   s.sample_rate = rd.rate(root, "", "sample_rate");
+  s.album = rd.string(root, "", "album");
   std::map<std::string, const toml::node*> return_nodes, group_send_nodes;
   parse_reverbs(root, rd, base, s, return_nodes);
   parse_groups(root, rd, s, group_send_nodes);
@@ -584,6 +604,20 @@ Session parse_session_file(const fs::path& toml_file, bool preset) {
 }  // namespace
 
 Session load_session(const fs::path& toml_file) { return parse_session_file(toml_file, false); }
+
+bool uses_album_loudness(const Session& session) {
+  if (session.master.loudness == LoudnessMode::album) return true;
+  return std::any_of(session.deliverables.begin(), session.deliverables.end(),
+                     [](const DeliverableSpec& d) { return d.master.loudness == LoudnessMode::album; });
+}
+
+void set_loudness_mode(Session& session, LoudnessMode mode) {
+  session.master.loudness = mode;
+  for (auto& d : session.deliverables) d.master.loudness = mode;
+  std::error_code ec;
+  const fs::path source = fs::absolute(session.source).lexically_normal();
+  session.canonical_text = canonical_text(session, fs::is_directory(source, ec) ? source : source.parent_path());
+}
 
 std::string default_group_for(const std::string& file_name) {
   std::string n = file_name;

@@ -47,6 +47,10 @@ struct ReverbSpec {
   std::string return_to;       // a group name, or "" for the master bus
 };
 
+// How a master's loudness gain is chosen (`[master] loudness`): for the song alone (the closed
+// loop to its target), or one gain for every song of its album (host/album.hpp).
+enum class LoudnessMode { song, album };
+
 struct MasterSpec {
   std::vector<EqBand> eq;
   std::optional<dsp::CompressorParams> compressor;  // glue compressor
@@ -56,6 +60,7 @@ struct MasterSpec {
   EncodeSpec encode;                                // format, bit_depth, dither (default on)
   double tail_s = 10.0;                             // [0, 60]: cap on the reverb tail
   double max_limiting_db = 12.0;                    // normalisation warns beyond this
+  LoudnessMode loudness = LoudnessMode::song;
 };
 
 // An extra master from the same mix ([deliverables.NAME]): the [master] settings with its own
@@ -75,11 +80,18 @@ struct Session {
   std::vector<ReverbSpec> reverbs;
   MasterSpec master;
   std::vector<DeliverableSpec> deliverables;  // in file order
+  std::optional<std::string> album;      // the album it belongs to (`album = "NAME"`), if any
   std::optional<std::filesystem::path> preset;  // the preset file a stem folder's settings came from
   std::string canonical_text;            // normalised text of the settings, for the session hash
 };
 
 Session load_session(const std::filesystem::path& toml_file);
+
+// Whether any of the session's masters (the main one, a deliverable) takes its album's gain.
+bool uses_album_loudness(const Session& session);
+// Sets every master of the session (the main one and the deliverables) to `mode`; the canonical
+// text follows.
+void set_loudness_mode(Session& session, LoudnessMode mode);
 
 // A folder of stems: files grouped by name (vocal/vox -> vocals; drum/kick/snare/hat/perc ->
 // drums; bass -> bass; everything else -> music), sorted by name, with the default preset (no
