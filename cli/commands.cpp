@@ -51,11 +51,13 @@ Session session_of(const fs::path& input) {
   return S_ISDIR(st.st_mode) ? session_from_stem_dir(input) : load_session(input);
 }
 
-// A song's name in an output folder: the session file's name without .toml, or the stem folder's.
+// A song's name in an output folder: the session file's name without .toml (its folder's name
+// for a session.toml, as in a batch's song folders), or the stem folder's.
 std::string song_name(const fs::path& input) {
-  const fs::path p = fs::absolute(input).lexically_normal();
-  const fs::path name = p.filename().empty() ? p.parent_path().filename() : p.filename();
-  return name.extension() == ".toml" ? name.stem().string() : name.string();
+  fs::path p = fs::absolute(input).lexically_normal();
+  if (p.filename().empty()) p = p.parent_path();
+  if (p.filename() == "session.toml") return p.parent_path().filename().string();
+  return p.extension() == ".toml" ? p.stem().string() : p.filename().string();
 }
 
 void print_album(const json& album, const std::vector<std::pair<std::string, LoudnessMeasurement>>& delivered) {
@@ -279,6 +281,7 @@ int run_batch(const BatchArgs& args) {
   opt.json_log = args.json_log;
   opt.max_inflight_bytes = static_cast<int64_t>(args.max_inflight_gib * double(int64_t{1} << 30));
   opt.max_device_bytes = static_cast<int64_t>(args.max_device_gib * double(int64_t{1} << 30));
+  opt.album_loudness = args.album_loudness;
   return lq::run_batch(args.catalog, opt);
 }
 

@@ -48,6 +48,7 @@ struct BatchArgs {
   bool json_log = false;
   double max_inflight_gib = 0.0;
   double max_device_gib = 0.0;
+  bool album_loudness = false;
 };
 int run_batch(const BatchArgs& args);
 

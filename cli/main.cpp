@@ -96,6 +96,8 @@ int main(int argc, char** argv) {
   batch_cmd->add_option("--max-device-gib", batch.max_device_gib,
                         "Device memory for songs in flight on cuda or cuda-host (0: 90 % of the GPU's free memory)")
       ->check(finite)->check(CLI::Range(0.0, 1e6));
+  batch_cmd->add_flag("--album-loudness", batch.album_loudness,
+                     "Songs in an album take one gain: the album's loudness at the target (as [master] loudness = \"album\")");
   batch_cmd->add_flag("-q,--quiet", batch.quiet, "Print nothing but errors");
   batch_cmd->add_flag("--json-log", batch.json_log, "One JSON object per song and one for the summary, on stdout");
 

@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <ctime>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <iostream>
 #include <mutex>
@@ -24,11 +25,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "host/album.hpp"
 #include "host/audio_io.hpp"
 #include "host/catalog.hpp"
 #include "host/devices.hpp"
 #include "host/errors.hpp"
 #include "host/files.hpp"
+#include "host/loudness.hpp"
 #include "host/render.hpp"
 #include "host/session.hpp"
 
@@ -59,6 +62,7 @@ int64_t default_device_bytes(const std::string& backend) {
 namespace {
 
 std::atomic<int> g_signal{0};
+std::atomic<bool> g_stop_announced{false};
 // The first SIGINT/SIGTERM asks the batch to stop after the songs in flight; a second one ends the
 // process at once (unnamed temporaries vanish with it, named ones are removed; host/files.hpp).
 extern "C" void on_stop_signal(int sig) {
@@ -70,6 +74,7 @@ class StopSignals {
  public:
   StopSignals() {
     g_signal.store(0);
+    g_stop_announced.store(false);
     struct sigaction sa {};
     sa.sa_handler = on_stop_signal;
     sigemptyset(&sa.sa_mask);
@@ -145,13 +150,41 @@ json figures_from(const json& report) {
           {"duration_s", get(m, "duration_s")},
           {"render_s", report.at("timing_s").at("total")},
           {"backend", report.at("lacquer").at("backend")},
-          {"master_xxh3_128", report.at("output").at("xxh3_128")}};
+          {"master_xxh3_128", report.at("output").at("xxh3_128")},
+          {"album_gain_db", report.contains("album") ? get(report["album"], "gain_db") : json(nullptr)}};
 }
 
-std::string song_hash(const Session& session, const CatalogSong& song, const BatchOptions& opt) {
+// `album`: the album the song is finished in (its hash: the measurements of its songs).
+std::string song_hash(const Session& session, const CatalogSong& song, const BatchOptions& opt,
+                      const AlbumContext* album = nullptr) {
   std::string text = session_hash(session) + "\n" + opt.format + "\n" + (opt.export_groups ? "groups" : "-") + "\n";
   if (song.target_lufs) text += "target_lufs=" + std::to_string(*song.target_lufs) + "\n";
+  if (album) text += "album=" + album->hash + "\n";
   return text_xxh128(text);
+}
+
+// The song's session, in album mode when the batch says so and the song is in an album.
+Session song_session(const CatalogSong& song, const BatchOptions& opt) {
+  Session s = song.is_session_file ? load_session(song.source) : session_from_stem_dir(song.source, opt.preset);
+  if (opt.album_loudness && song.album) set_loudness_mode(s, LoudnessMode::album);
+  return s;
+}
+
+// A folder of the output the song writes into, created: never a symlink to somewhere else.
+void real_folder(const fs::path& dir, const char* what) {
+  std::error_code dec;
+  fs::create_directory(dir, dec);
+  if (fs::is_symlink(dir, dec) || !fs::is_directory(fs::symlink_status(dir, dec))) {
+    throw UserError(dir, std::string("is not a folder (a symbolic link or a file): ") + what);
+  }
+}
+
+// The song's folder OUT_DIR/<id> (and an album folder's OUT_DIR/<album folder> above it).
+fs::path song_folder(const CatalogSong& song, const BatchOptions& opt) {
+  const fs::path dir = opt.out_dir / song.id;
+  if (dir.parent_path() != opt.out_dir) real_folder(dir.parent_path(), "outputs are written only into real folders");
+  real_folder(dir, "outputs are written only into real folders");
+  return dir;
 }
 
 // The summary figures of a complete render of exactly this song and these settings, or null.
@@ -243,19 +276,79 @@ class MemoryBudget final : public DeviceMemoryGate {
   int64_t peak_ = 0;
 };
 
+// The first phase of an album's song: its pre-gain master's measurement, kept in
+// album-measure.json (read back when the song's hash matches) or made and kept.
+struct Measured {
+  bool ok = false;
+  bool kept = false;         // read from an earlier run
+  std::string error;
+  LoudnessMeasurement pre_gain;
+};
+
+// The render options a batch gives a song (the album and the report aside).
+RenderOptions song_options(const CatalogSong& song, const BatchOptions& opt, const fs::path& dir, int threads,
+                           MemoryBudget& device_budget) {
+  RenderOptions ro;
+  ro.output = dir / ("master." + opt.format);
+  ro.target_lufs = song.target_lufs;
+  ro.threads = threads;
+  ro.backend = opt.backend;
+  ro.device_gate = &device_budget;
+  if (song.manifest) ro.other_inputs.emplace_back(*song.manifest, "manifest");
+  return ro;
+}
+
+Measured measure_song(const CatalogSong& song, const BatchOptions& opt, int threads, MemoryBudget& budget,
+                      MemoryBudget& device_budget) {
+  Measured r;
+  try {
+    if (!song.error.empty()) throw UserError(song.error);
+    const fs::path dir = song_folder(song, opt);
+    FolderLock lock(dir);
+    if (!lock.held()) throw UserError(dir / ".lock", "another lacquer batch is rendering this song");
+    remove_stale_temporaries(dir);
+    const Session session = song_session(song, opt);
+    const std::string hash = song_hash(session, song, opt);
+    const fs::path kept = dir / "album-measure.json";
+    std::error_code ec;
+    if (!opt.force && fs::exists(kept, ec)) {
+      try {
+        const json j = json::parse(read_text_file(kept));
+        if (j.at("song_hash").get<std::string>() == hash) {
+          r.pre_gain = measurement_from_json(j.at("pre_gain"));
+          r.ok = r.kept = true;
+          return r;
+        }
+      } catch (const std::exception&) {
+        // not one this batch wrote, or from other settings: measured again
+      }
+    }
+    check_replaceable(kept);
+    const int64_t bytes = estimate_bytes(session);
+    budget.acquire(bytes);
+    try {
+      r.pre_gain = measure_pre_gain(session, song_options(song, opt, dir, threads, device_budget));
+    } catch (...) {
+      budget.release(bytes);
+      throw;
+    }
+    budget.release(bytes);
+    write_text_atomic(kept, json({{"song_id", song.id}, {"song_hash", hash}, {"pre_gain", measurement_json(r.pre_gain)}}).dump() + "\n");
+    r.ok = true;
+  } catch (const std::exception& e) {
+    r.error = e.what();
+  }
+  return r;
+}
+
+// `album`: the album the song is finished in (its second phase), or none.
 SongResult render_song(const CatalogSong& song, const BatchOptions& opt, int threads, MemoryBudget& budget,
-                       MemoryBudget& device_budget) {
+                       MemoryBudget& device_budget, const AlbumContext* album) {
   SongResult r;
   r.id = song.id;
   try {
     if (!song.error.empty()) throw UserError(song.error);
-    const fs::path dir = opt.out_dir / song.id;
-    std::error_code dec;
-    fs::create_directory(dir, dec);
-    // The song's folder must be a real folder of the output: never a symlink to somewhere else.
-    if (fs::is_symlink(dir, dec) || !fs::is_directory(fs::symlink_status(dir, dec))) {
-      throw UserError(dir, "is not a folder (a symbolic link or a file): outputs are written only into real folders");
-    }
+    const fs::path dir = song_folder(song, opt);
     FolderLock lock(dir);
     if (!lock.held()) {
       r.status = "locked";
@@ -264,9 +357,9 @@ SongResult render_song(const CatalogSong& song, const BatchOptions& opt, int thr
     }
     remove_stale_temporaries(dir);
     remove_stale_temporaries(dir / "groups");
-    const Session session =
-        song.is_session_file ? load_session(song.source) : session_from_stem_dir(song.source, opt.preset);
-    const std::string hash = song_hash(session, song, opt);
+    const Session session = song_session(song, opt);
+    if (!uses_album_loudness(session)) album = nullptr;
+    const std::string hash = song_hash(session, song, opt, album);
     const fs::path master = dir / ("master." + opt.format), report = dir / "report.json";
     if (!opt.force) {
       json done = complete_figures(report, master, hash);
@@ -280,22 +373,15 @@ SongResult render_song(const CatalogSong& song, const BatchOptions& opt, int thr
     check_replaceable(master);  // only regular files of the song's folder are replaced or removed
     check_replaceable(report);
     fs::remove(report, ec);  // a report only ever describes the master beside it
-    RenderOptions ro;
-    ro.output = master;
+    RenderOptions ro = song_options(song, opt, dir, threads, device_budget);
     ro.report = report;
-    ro.target_lufs = song.target_lufs;
-    ro.threads = threads;
-    ro.backend = opt.backend;
-    ro.device_gate = &device_budget;
+    if (album) ro.album = *album;
     if (opt.export_groups) {
-      fs::create_directory(dir / "groups", dec);
-      if (fs::is_symlink(dir / "groups", dec) || !fs::is_directory(fs::symlink_status(dir / "groups", dec))) {
-        throw UserError(dir / "groups", "is not a folder (a symbolic link or a file)");
-      }
+      real_folder(dir / "groups", "group exports are written only into a real folder");
       ro.export_groups_dir = dir / "groups";
     }
-    if (song.manifest) ro.other_inputs.emplace_back(*song.manifest, "manifest");
     ro.report_extra = {{"batch", {{"song_id", song.id}, {"song_hash", hash}}}};
+    if (song.album) ro.report_extra["batch"]["album"] = *song.album;
     const int64_t bytes = estimate_bytes(session);
     budget.acquire(bytes);
     RenderResult out;
@@ -412,9 +498,38 @@ std::string summary_csv(const json& songs) {
   return out.str();
 }
 
+const char* kAlbumCsvColumns[] = {"integrated_lufs_before", "loudness_range_lu_before", "integrated_lufs_after",
+                                  "loudness_range_lu_after", "true_peak_max_dbtp"};
+
+std::string albums_csv(const json& albums) {
+  std::ostringstream out;
+  out << "album,status,songs";
+  for (const char* c : kAlbumCsvColumns) out << "," << c;
+  out << ",loudest,loudest_relative_lu,quietest,quietest_relative_lu,error\n";
+  for (const auto& a : albums) {
+    out << csv_quote(a.at("album").get<std::string>()) << "," << a.at("status").get<std::string>() << "," << a.at("songs");
+    for (const char* c : kAlbumCsvColumns) {
+      out << ",";
+      if (a.contains(c) && a[c].is_number()) out << a[c].get<double>();
+    }
+    for (const char* k : {"loudest", "quietest"}) {
+      if (a.contains(k) && a[k].is_object()) {
+        out << "," << csv_quote(a[k].at("id").get<std::string>()) << "," << a[k].at("relative_lu").get<double>();
+      } else {
+        out << ",,";
+      }
+    }
+    out << "," << csv_quote(a.value("error", std::string())) << "\n";
+  }
+  return out.str();
+}
+
 void write_summary(const fs::path& out_dir, const std::string& stem, const json& summary) {
   write_text_atomic(out_dir / (stem + ".json"), summary.dump(2) + "\n");
   write_text_atomic(out_dir / (stem + ".csv"), summary_csv(summary.at("songs")));
+  if (summary.contains("albums") && !summary["albums"].empty()) {
+    write_text_atomic(out_dir / (stem + "-albums.csv"), albums_csv(summary["albums"]));
+  }
 }
 
 json counts_of(const json& songs) {
@@ -446,7 +561,14 @@ std::vector<CatalogSong> batch_preflight(const fs::path& catalog, const BatchOpt
   std::vector<CatalogSong> mine;
   for (auto& s : songs) {
     if (s.error.empty()) refuse_overlap(s.is_session_file ? s.source.parent_path() : s.source, "the source of song '" + s.id + "'");
-    if (shard_of(s.id, opt.shard_count) == opt.shard_index) mine.push_back(std::move(s));
+    if (!s.album && s.error.empty() && s.is_session_file) {  // the session's own album = "NAME"
+      try {
+        s.album = load_session(s.source).album;
+      } catch (const std::exception&) {
+        // the song fails when it is rendered, saying why
+      }
+    }
+    if (shard_of(s, opt.shard_count) == opt.shard_index) mine.push_back(std::move(s));
   }
   fs::create_directories(opt.out_dir, ec);
   if (!fs::is_directory(opt.out_dir, ec)) throw UsageError(opt.out_dir, "cannot create the output folder");
@@ -455,7 +577,7 @@ std::vector<CatalogSong> batch_preflight(const fs::path& catalog, const BatchOpt
   }
   stem = opt.shard_count == 1 ? std::string("summary")
                               : "summary-shard-" + std::to_string(opt.shard_index) + "-of-" + std::to_string(opt.shard_count);
-  for (const char* ext : {".json", ".csv"}) {
+  for (const char* ext : {".json", ".csv", "-albums.csv"}) {
     try {
       check_replaceable(opt.out_dir / (stem + ext));
     } catch (const UserError& e) {
@@ -465,32 +587,156 @@ std::vector<CatalogSong> batch_preflight(const fs::path& catalog, const BatchOpt
   return mine;
 }
 
-// The songs rendered by `jobs` workers, each song with `threads_per_song` threads, in catalog
-// order of starting; after a first signal no new song starts (their results stay empty).
-std::vector<SongResult> render_songs(const std::vector<CatalogSong>& mine, const BatchOptions& opt, int jobs,
-                                     int threads_per_song, MemoryBudget& budget, MemoryBudget& device_budget,
-                                     Progress& progress) {
-  std::vector<SongResult> results(mine.size());
+// work(i) for i in [0, n) on `jobs` workers, in order of starting; after a first signal no new
+// one starts.
+void on_workers(size_t n, int jobs, const BatchOptions& opt, const std::function<void(size_t)>& work) {
   std::atomic<size_t> next{0};
-  std::atomic<bool> announced{false};
   auto worker = [&] {
     for (;;) {
       if (stop_requested()) {
-        if (!announced.exchange(true) && !opt.json_log) {
+        if (!g_stop_announced.exchange(true) && !opt.json_log) {
           std::cerr << "\nlacquer: stopping: the songs in flight finish, no new song starts (signal again to stop now)\n";
         }
         return;
       }
       const size_t i = next.fetch_add(1);
-      if (i >= mine.size()) return;
-      results[i] = render_song(mine[i], opt, threads_per_song, budget, device_budget);
-      progress.song_done(results[i]);
+      if (i >= n) return;
+      work(i);
     }
   };
   std::vector<std::thread> pool;
-  for (int j = 0; j < jobs; ++j) pool.emplace_back(worker);
+  for (int j = 0; j < std::max(1, std::min<int>(jobs, int(std::max<size_t>(n, 1)))); ++j) pool.emplace_back(worker);
   for (auto& t : pool) t.join();
+}
+
+// An album of the shard: its songs (indices into the shard's songs) and, once its first phase is
+// done, what its songs are finished with.
+struct BatchAlbum {
+  std::vector<size_t> songs;
+  bool takes_gain = false;              // a song's master takes the album's gain
+  std::optional<AlbumContext> context;  // none: no song takes the album's gain, or one failed
+  std::string failure;                  // a song that could not be measured
+};
+
+// The first phase (host/album.hpp): every album song whose master takes the album's gain is
+// measured (or its kept measurement read), then each album's context is made from them.
+std::map<std::string, BatchAlbum> measure_albums(const std::vector<CatalogSong>& mine, const BatchOptions& opt, int jobs,
+                                                 int threads_per_song, MemoryBudget& budget, MemoryBudget& device_budget) {
+  std::map<std::string, BatchAlbum> albums;
+  std::vector<size_t> todo;
+  for (size_t i = 0; i < mine.size(); ++i) {
+    if (!mine[i].album) continue;
+    albums[*mine[i].album].songs.push_back(i);
+    bool takes_gain = false;
+    try {
+      takes_gain = mine[i].error.empty() && uses_album_loudness(song_session(mine[i], opt));
+    } catch (const std::exception&) {
+      takes_gain = true;  // the measurement says what is wrong with it, and the album waits for it
+    }
+    if (takes_gain || !mine[i].error.empty()) todo.push_back(i);
+    albums[*mine[i].album].takes_gain |= takes_gain && mine[i].error.empty();
+  }
+  if (todo.empty()) return albums;
+  if (!opt.quiet && !opt.json_log) {
+    std::cerr << "albums: measuring " << todo.size() << " songs of " << albums.size() << " albums before finishing them\n";
+  }
+  std::vector<Measured> measured(todo.size());
+  on_workers(todo.size(), jobs, opt, [&](size_t k) {
+    measured[k] = measure_song(mine[todo[k]], opt, threads_per_song, budget, device_budget);
+  });
+  std::map<size_t, const Measured*> by_song;
+  for (size_t k = 0; k < todo.size(); ++k) by_song[todo[k]] = &measured[k];
+  for (auto& [name, album] : albums) {
+    if (!album.takes_gain) continue;  // its songs are finished on their own
+    std::vector<AlbumSong> songs;
+    for (size_t i : album.songs) {
+      const auto it = by_song.find(i);
+      if (it == by_song.end()) continue;  // finished on its own
+      if (!it->second->ok) {
+        if (album.failure.empty()) {
+          album.failure = "album '" + name + "' is not finished: its song '" + mine[i].id + "' could not be " +
+                          (it->second->error.empty() ? "measured (interrupted)" : "measured: " + it->second->error);
+        }
+        continue;
+      }
+      songs.push_back({mine[i].id, it->second->pre_gain});
+    }
+    if (album.failure.empty() && !songs.empty()) album.context = album_context(name, songs);
+  }
+  return albums;
+}
+
+// The second phase: the songs rendered by `jobs` workers, each song with `threads_per_song`
+// threads, in catalog order of starting (an album's songs with its context; none of an album
+// that could not be measured); after a first signal no new song starts (their results stay empty).
+std::vector<SongResult> render_songs(const std::vector<CatalogSong>& mine, const BatchOptions& opt, int jobs,
+                                     int threads_per_song, MemoryBudget& budget, MemoryBudget& device_budget,
+                                     Progress& progress, const std::map<std::string, BatchAlbum>& albums) {
+  std::vector<SongResult> results(mine.size());
+  on_workers(mine.size(), jobs, opt, [&](size_t i) {
+    const BatchAlbum* album = mine[i].album ? &albums.at(*mine[i].album) : nullptr;
+    if (album && !album->failure.empty()) {
+      results[i] = {mine[i].id, "failed", album->failure, json::object()};
+    } else {
+      results[i] = render_song(mine[i], opt, threads_per_song, budget, device_budget,
+                               album && album->context ? &*album->context : nullptr);
+    }
+    progress.song_done(results[i]);
+  });
   return results;
+}
+
+// The summary's album rows: the first phase's figures, and the album as delivered: its songs'
+// masters read back and their blocks gated together (when every song is there).
+json album_rows(const std::map<std::string, BatchAlbum>& albums, const std::vector<CatalogSong>& mine,
+                const std::vector<SongResult>& results, const BatchOptions& opt, int threads) {
+  json rows = json::array();
+  cpu::ThreadPool pool(threads);
+  for (const auto& [name, album] : albums) {
+    json row = {{"album", name}, {"songs", album.songs.size()}};
+    std::vector<LoudnessMeasurement> delivered;
+    bool complete = true;
+    double peak = -HUGE_VAL;
+    std::set<double> gains;  // the album gain each song's report gives
+    for (size_t i : album.songs) {
+      const SongResult& r = results[i];
+      if (r.status != "rendered" && r.status != "skipped") {
+        complete = false;
+        continue;
+      }
+      if (r.figures.contains("album_gain_db") && r.figures["album_gain_db"].is_number()) {
+        gains.insert(r.figures["album_gain_db"].get<double>());
+      }
+      try {
+        delivered.push_back(measure_loudness(read_audio(opt.out_dir / mine[i].id / ("master." + opt.format)), pool));
+        peak = std::max(peak, delivered.back().true_peak_dbtp);
+      } catch (const std::exception&) {
+        complete = false;
+      }
+    }
+    row["status"] = complete ? "complete" : "incomplete";
+    if (!album.failure.empty()) row["error"] = album.failure;
+    if (album.context) {
+      const json& c = album.context->report;
+      for (const char* k : {"integrated_lufs_before", "loudness_range_lu_before", "loudest", "quietest"}) row[k] = c[k];
+      row["album_gain"] = true;
+    } else {
+      row["album_gain"] = false;
+    }
+    if (complete && !delivered.empty()) {
+      const AlbumLoudness after = album_loudness(delivered);
+      row["integrated_lufs_after"] = after.integrated_defined ? json(after.integrated_lufs) : json(nullptr);
+      row["loudness_range_lu_after"] = after.loudness_range_lu;
+      row["true_peak_max_dbtp"] = std::isfinite(peak) ? json(peak) : json(nullptr);
+    }
+    if (gains.size() == 1) row["gain_db"] = *gains.begin();
+    if (gains.size() > 1) {
+      row["warning"] = "the album's songs have different loudness targets: their gains differ by " +
+                       std::to_string(*gains.rbegin() - *gains.begin()) + " dB";
+    }
+    rows.push_back(row);
+  }
+  return rows;
 }
 
 // The summary's song list (a song never started is "interrupted"); all_good: every song rendered
@@ -544,11 +790,16 @@ int run_batch(const fs::path& catalog, const BatchOptions& opt) {
   const StopSignals signals;
   const std::string started = utc_now();
   const auto t0 = Clock::now();
-  std::vector<SongResult> results = render_songs(mine, opt, jobs, threads_per_song, budget, device_budget, progress);
+  const auto albums = measure_albums(mine, opt, jobs, threads_per_song, budget, device_budget);
+  std::vector<SongResult> results = render_songs(mine, opt, jobs, threads_per_song, budget, device_budget, progress, albums);
   progress.finish();
 
   bool all_good = true;
-  const json list = song_list(results, mine, all_good);
+  json list = song_list(results, mine, all_good);
+  for (size_t i = 0; i < mine.size(); ++i) {
+    if (mine[i].album) list[i]["album"] = *mine[i].album;
+  }
+  const json album_list = album_rows(albums, mine, results, opt, cores);
   const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
   json summary = {{"lacquer", LQ_VERSION},
                   {"catalog", fs::absolute(catalog).string()},
@@ -566,6 +817,7 @@ int run_batch(const fs::path& catalog, const BatchOptions& opt) {
                   {"peak_device_inflight_estimate_bytes", device_budget.peak()},
                   {"counts", counts_of(list)},
                   {"songs", list}};
+  if (!album_list.empty()) summary["albums"] = album_list;
   if (stop_requested()) summary["interrupted_by_signal"] = g_signal.load();
   write_summary(opt.out_dir, stem, summary);
   print_batch_end(summary, mine.size(), opt, opt.out_dir / (stem + ".json"), wall);
@@ -600,7 +852,7 @@ int merge_summaries(const fs::path& out_dir, bool quiet) {
   }
   const int count = by_count.begin()->first;
   const auto& files = by_count.begin()->second;
-  json songs = json::array();
+  json songs = json::array(), albums = json::array();
   std::map<std::string, int> seen;
   std::vector<int> missing;
   double wall_max = 0.0, audio = 0.0;
@@ -624,6 +876,9 @@ int merge_summaries(const fs::path& out_dir, bool quiet) {
         seen[id] = i;
         songs.push_back(song);
       }
+      if (s.contains("albums")) {
+        for (const auto& a : s.at("albums")) albums.push_back(a);
+      }
     } catch (const UserError& e) {
       const std::string what = e.what();
       if (what.rfind(files.at(i).string(), 0) == 0) throw;
@@ -637,6 +892,10 @@ int merge_summaries(const fs::path& out_dir, bool quiet) {
   json summary = {{"lacquer", LQ_VERSION}, {"shards", count}, {"missing_shards", missing},
                   {"wall_s_longest_shard", wall_max}, {"rendered_audio_s", audio},
                   {"counts", counts_of(songs)}, {"songs", songs}};
+  if (!albums.empty()) {
+    std::sort(albums.begin(), albums.end(), [](const json& a, const json& b) { return a["album"] < b["album"]; });
+    summary["albums"] = albums;
+  }
   write_summary(out_dir, "summary", summary);
   const json& c = summary["counts"];
   const bool ok = missing.empty() && c["rendered"].get<int>() + c["skipped"].get<int>() == int(songs.size());

@@ -20,6 +20,16 @@
 // at the processing rate twice, a third with deliverables, the conversions to other rates, 8 MiB
 // per stem, 64 MiB, + 10 %; everything else streams in spans) fits beside the songs in flight, or
 // when nothing else is in flight.
+//
+// Albums (host/album.hpp): songs whose masters take their album's gain are rendered in two phases.
+// First every such song's pre-gain master is measured and the measurement kept in
+// OUT_DIR/<id>/album-measure.json (with the song's hash: a resumed batch reads it instead of
+// measuring again); then each album's figures are made from its songs' measurements and every
+// song is finished with them. The album's hash (its songs' measurements) is part of each song's
+// hash, so one changed song re-renders its whole album. An album whose song cannot be measured
+// finishes none of its songs. The summary has a row per album (summary.json "albums", and
+// <summary>-albums.csv): its loudness before, the gain, its loudness and range as delivered (the
+// masters read back), the loudest and quietest song.
 #pragma once
 
 #include <cstdint>
@@ -46,6 +56,9 @@ struct BatchOptions {
   // Device memory for the songs in flight on a device backend (each song's whole-song estimate,
   // host/device_render.hpp, taken before its device buffers); 0: default_device_bytes(backend).
   int64_t max_device_bytes = 0;
+  // Every song of an album takes its album's loudness gain (as `[master] loudness = "album"` in
+  // each session would say).
+  bool album_loudness = false;
 };
 
 // min(8, max(2, cores / 2)): 2 on a 2-core machine.

@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include <nlohmann/json.hpp>
+#include <toml++/toml.h>
 
 #include "host/errors.hpp"
 #include "host/files.hpp"
@@ -81,10 +82,21 @@ std::vector<std::string> csv_fields(const std::string& line) {
   return out;
 }
 
+// An album's name: 1 to 256 characters, none of them a control character.
+std::optional<std::string> check_album(const std::string& name, const std::string& where) {
+  if (name.empty()) return std::nullopt;
+  if (name.size() > 256) throw UsageError(where + ": album name longer than 256 characters");
+  for (unsigned char c : name) {
+    if (c < 0x20 || c == 0x7f) throw UsageError(where + ": album name '" + one_line(name) + "' has a control character");
+  }
+  return name;
+}
+
 CatalogSong song_from(const fs::path& base, const std::string& id, const std::string& source,
-                      std::optional<double> target, const std::string& where) {
+                      std::optional<double> target, const std::string& where, const std::string& album = {}) {
   CatalogSong s;
   s.id = check_id(id, where);
+  s.album = check_album(album, where);
   if (source.empty()) {
     s.error = where + ": no source (a session file or a stem folder)";
     return s;
@@ -143,12 +155,12 @@ std::vector<CatalogSong> load_csv(const fs::path& file) {
     if (column.empty()) {
       for (size_t i = 0; i < f.size(); ++i) column[lower(f[i])] = i;
       if (!column.count("id") || !column.count("source")) {
-        throw UsageError(where + ": the header must name the columns id and source (and optionally target_lufs)");
+        throw UsageError(where + ": the header must name the columns id and source (and optionally target_lufs, album)");
       }
       return;
     }
     auto get = [&](const char* name) { return column.count(name) && column[name] < f.size() ? f[column[name]] : ""; };
-    songs.push_back(song_from(base, get("id"), get("source"), parse_target(get("target_lufs"), where), where));
+    songs.push_back(song_from(base, get("id"), get("source"), parse_target(get("target_lufs"), where), where, get("album")));
   });
   if (column.empty()) throw UsageError(file, "the manifest is empty (a header line id,source[,target_lufs] is needed)");
   return songs;
@@ -174,20 +186,54 @@ std::vector<CatalogSong> load_jsonl(const fs::path& file) {
       if (!j["target_lufs"].is_number()) throw UsageError(where + ": target_lufs must be a number");
       target = j["target_lufs"].get<double>();
     }
-    songs.push_back(song_from(base, j["id"].get<std::string>(), source, target, where));
+    std::string album;
+    if (j.contains("album")) {
+      if (!j["album"].is_string()) throw UsageError(where + ": album must be a string");
+      album = j["album"].get<std::string>();
+    }
+    songs.push_back(song_from(base, j["id"].get<std::string>(), source, target, where, album));
   });
   return songs;
 }
 
-std::vector<CatalogSong> load_folder(const fs::path& dir) {
-  std::vector<CatalogSong> songs;
+// album.toml: the album's name (`name`, else the folder's). Anything else in it is an error.
+std::string album_name(const fs::path& album_toml, const std::string& folder) {
+  toml::table t;
+  try {
+    t = toml::parse(read_text_file(album_toml), album_toml.string());
+  } catch (const toml::parse_error& e) {
+    throw UsageError(album_toml.string() + ":" + std::to_string(e.source().begin.line) + ": " + std::string(e.description()));
+  } catch (const UserError& e) {
+    throw UsageError(e.what());
+  }
+  for (const auto& [k, v] : t) {
+    if (k.str() != "name") throw UsageError(album_toml.string() + ": unknown key '" + std::string(k.str()) + "' (album.toml holds name)");
+  }
+  if (const toml::node* n = t.get("name")) {
+    const auto* v = n->as_string();
+    if (!v || v->get().empty()) throw UsageError(album_toml.string() + ": name must be a non-empty string");
+    return *check_album(v->get(), album_toml.string());
+  }
+  return folder;
+}
+
+// The song folders of `dir` (not hidden), with ids prefixed by `prefix`; a folder holding
+// album.toml (only at the top, `album` unset) is an album whose songs are its own subfolders.
+void load_folder(const fs::path& dir, const std::string& prefix, const std::optional<std::string>& album,
+                 std::vector<CatalogSong>& songs) {
   std::error_code ec;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     const std::string name = it->path().filename().string();
     std::error_code dec;
     if (name.empty() || name[0] == '.' || !it->is_directory(dec)) continue;
+    if (!album && fs::exists(it->path() / "album.toml", dec)) {
+      check_id(name, it->path().string());  // the album folder's name is part of its songs' ids
+      load_folder(it->path(), name + "/", album_name(it->path() / "album.toml", name), songs);
+      continue;
+    }
     CatalogSong s;
-    s.id = name;
+    s.id = prefix + name;
+    s.album = album;
     const fs::path session = it->path() / "session.toml";
     s.is_session_file = fs::exists(session, dec);
     s.source = s.is_session_file ? session : it->path();
@@ -199,7 +245,6 @@ std::vector<CatalogSong> load_folder(const fs::path& dir) {
     songs.push_back(s);
   }
   if (ec) throw UsageError(dir, "cannot list the catalog: " + ec.message());
-  return songs;
 }
 
 }  // namespace
@@ -209,7 +254,7 @@ std::vector<CatalogSong> load_catalog(const fs::path& catalog) {
   if (!fs::exists(catalog, ec)) throw UsageError(catalog, "no such catalog (a folder of song folders, or a .csv/.jsonl manifest)");
   std::vector<CatalogSong> songs;
   if (fs::is_directory(catalog, ec)) {
-    songs = load_folder(catalog);
+    load_folder(catalog, "", std::nullopt, songs);
   } else {
     const std::string ext = lower(catalog.extension().string());
     if (ext == ".csv") {
@@ -239,6 +284,8 @@ std::vector<CatalogSong> load_catalog(const fs::path& catalog) {
 int shard_of(const std::string& id, int count) {
   return static_cast<int>(XXH64(id.data(), id.size(), 0) % static_cast<uint64_t>(count));
 }
+
+int shard_of(const CatalogSong& song, int count) { return shard_of(song.album.value_or(song.id), count); }
 
 namespace {
 

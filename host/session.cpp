@@ -590,6 +590,10 @@ Session parse_session_file(const fs::path& toml_file, bool preset) {
   rd.only(root, "", {"sample_rate", "album", "master", "groups", "reverbs", "stems", "deliverables"});
   s.sample_rate = rd.rate(root, "", "sample_rate");
   s.album = rd.string(root, "", "album");
+  if (preset && s.album) {
+    rd.fail(root.get("album")->source(), "album",
+            "a preset applies to many songs: name an album in album.toml, a manifest's album column or each session");
+  }
   std::map<std::string, const toml::node*> return_nodes, group_send_nodes;
   parse_reverbs(root, rd, base, s, return_nodes);
   parse_groups(root, rd, s, group_send_nodes);

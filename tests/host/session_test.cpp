@@ -191,7 +191,7 @@ const std::string kCases[] = {
 INSTANTIATE_TEST_SUITE_P(
     Mistakes, SessionErrors,
     ::testing::Values(
-        BadSession{kCases[0].c_str(), 1, "tempo", "unknown key (expected one of: sample_rate, master"},
+        BadSession{kCases[0].c_str(), 1, "tempo", "unknown key (expected one of: sample_rate, album, master"},
         BadSession{kCases[1].c_str(), 4, "stems.kick.volume", "unknown key"},
         BadSession{kCases[2].c_str(), 5, "stems.kick.eq[1].gainn_db", "unknown key"},
         BadSession{kCases[3].c_str(), 4, "stems.kick.gain_db", "expected a number, got a string"},
