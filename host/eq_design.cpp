@@ -22,7 +22,7 @@
 #include <stdexcept>
 #include <utility>
 
-#include "kernels/cpu/convolver.hpp"  // fftw_planner_mutex
+#include "host/real_fft.hpp"
 
 namespace lq {
 
@@ -46,7 +46,21 @@ bool changes_gain(EqBandType t) {
          t == EqBandType::tilt;
 }
 
-bool band_is_neutral(const EqBand& b) { return changes_gain(b.type) && b.gain_db == 0.0; }
+bool band_is_neutral(const EqBand& b) {
+  if (b.type == EqBandType::curve) return std::all_of(b.curve_db.begin(), b.curve_db.end(), [](double g) { return g == 0.0; });
+  return changes_gain(b.type) && b.gain_db == 0.0;
+}
+
+// A curve band's gain in dB at freq_hz: linear in log frequency between its points.
+double curve_db_at(const EqBand& b, double freq_hz) {
+  const auto& f = b.curve_hz;
+  if (f.empty()) return 0.0;
+  if (freq_hz <= f.front()) return b.curve_db.front();
+  if (freq_hz >= f.back()) return b.curve_db.back();
+  const size_t k = static_cast<size_t>(std::upper_bound(f.begin(), f.end(), freq_hz) - f.begin());
+  const double t = std::log(freq_hz / f[k - 1]) / std::log(f[k] / f[k - 1]);
+  return b.curve_db[k - 1] + t * (b.curve_db[k] - b.curve_db[k - 1]);
+}
 
 // |H(j 2 pi f)|^2 of one band (formulas in the file header).
 double band_power(const EqBand& b, double freq_hz) {
@@ -79,6 +93,8 @@ double band_power(const EqBand& b, double freq_hz) {
       const double g = std::pow(10.0, b.gain_db / 20.0);
       return (g * w + 1.0) / (w + g);
     }
+    case EqBandType::curve:
+      return std::pow(10.0, curve_db_at(b, freq_hz) / 10.0);
   }
   return 1.0;
 }
@@ -123,37 +139,6 @@ int odd_at_least(double m) {
   return std::max(min_taps, n | 1);
 }
 
-// A double real-to-complex or complex-to-real transform of size n, planned under the lock.
-struct RealFft {
-  int64_t n;
-  double* real;
-  fftw_complex* bins;
-  fftw_plan plan = nullptr;
-  RealFft(int64_t size, bool inverse)
-      : n(size), real(fftw_alloc_real(static_cast<size_t>(size))),
-        bins(fftw_alloc_complex(static_cast<size_t>(size / 2 + 1))) {
-    if (real && bins) {
-      std::lock_guard lock(cpu::fftw_planner_mutex());
-      plan = inverse ? fftw_plan_dft_c2r_1d(static_cast<int>(n), bins, real, FFTW_ESTIMATE)
-                     : fftw_plan_dft_r2c_1d(static_cast<int>(n), real, bins, FFTW_ESTIMATE);
-    }
-    if (!plan) {
-      release();
-      throw std::runtime_error("EQ design: FFTW could not plan a transform");
-    }
-  }
-  ~RealFft() { release(); }
-  RealFft(const RealFft&) = delete;
-  RealFft& operator=(const RealFft&) = delete;
-  void release() {
-    if (plan) {
-      std::lock_guard lock(cpu::fftw_planner_mutex());
-      fftw_destroy_plan(plan);
-    }
-    fftw_free(real);
-    fftw_free(bins);
-  }
-};
 
 // Symmetric Kaiser-windowed taps of length m from the zero-phase target sampled on a grid. The
 // window smears the target over its main lobe (about 2.7 fs / m each side), which is what misses a
@@ -253,6 +238,7 @@ const char* eq_band_type_name(EqBandType t) {
     case EqBandType::high_pass: return "high_pass";
     case EqBandType::notch: return "notch";
     case EqBandType::tilt: return "tilt";
+    case EqBandType::curve: return "curve";
   }
   return "unknown";
 }

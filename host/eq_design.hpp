@@ -44,7 +44,10 @@ inline constexpr double kEqToleranceDb = 0.1;      // the realised response's al
 inline constexpr int kMaxEqTaps = (1 << 19) - 1;   // 524287: the longest filter the designer makes
 inline constexpr double kEqCheckLowHz = 20.0;      // the response is checked from here up
 
-enum class EqBandType { bell, low_shelf, high_shelf, low_pass, high_pass, notch, tilt };
+// `curve` is not a session band: a response given point by point (curve_hz, curve_db), made by
+// the reference match (host/match.hpp); between its points the dB value is linear in log
+// frequency, beyond its ends it holds the end's value.
+enum class EqBandType { bell, low_shelf, high_shelf, low_pass, high_pass, notch, tilt, curve };
 
 // Parses "bell", "low_shelf", ... ; returns false on an unknown name.
 bool parse_eq_band_type(const std::string& name, EqBandType* out);
@@ -56,6 +59,7 @@ struct EqBand {
   double gain_db = 0.0;          // bell, shelves, tilt (tilt: gain_db at high end, -gain_db/2..+gain_db/2)
   double q = 0.7071067811865476; // bell, notch, shelves (shelf slope via Q), pass filters at 12 dB/oct
   int slope_db_per_oct = 12;     // low_pass / high_pass: 12, 24, 36 or 48 (Butterworth cascades)
+  std::vector<double> curve_hz, curve_db;  // curve: ascending frequencies and their gains
 };
 
 struct EqDesign {

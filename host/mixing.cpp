@@ -1,5 +1,7 @@
 #include "host/mixing.hpp"
 
+#include <xxhash.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <memory>
@@ -100,6 +102,13 @@ std::shared_ptr<const EqDesign> eq_design_for(const std::vector<EqBand>& bands, 
     std::snprintf(buf, sizeof buf, "|%d,%a,%a,%a,%d", static_cast<int>(b.type), b.freq_hz, b.gain_db, b.q,
                   b.slope_db_per_oct);
     key += buf;
+    if (b.type == EqBandType::curve) {  // its points, exactly
+      const uint64_t hz = XXH3_64bits(b.curve_hz.data(), b.curve_hz.size() * sizeof(double));
+      const uint64_t db = XXH3_64bits(b.curve_db.data(), b.curve_db.size() * sizeof(double));
+      std::snprintf(buf, sizeof buf, ",%zu,%016llx%016llx", b.curve_hz.size(), static_cast<unsigned long long>(hz),
+                    static_cast<unsigned long long>(db));
+      key += buf;
+    }
   }
   return cache.get(key, [&] { return design_linear_phase_eq(bands, rate); });
 }

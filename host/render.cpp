@@ -29,6 +29,7 @@
 #include "host/devices.hpp"
 #include "host/errors.hpp"
 #include "host/loudness.hpp"
+#include "host/match.hpp"
 #include "host/mixing.hpp"
 #include "host/shared_cache.hpp"
 #include "host/stage_timer.hpp"
@@ -137,6 +138,7 @@ void plan_render_paths(const Session& session, const RenderOptions& options) {
   if (session.preset) plan.read(*session.preset, "preset");
   for (const auto& s : session.stems) plan.read(s.file, "stem '" + s.name + "'");
   for (const auto& r : session.reverbs) plan.read(r.ir, "impulse response of '" + r.name + "'");
+  if (session.master.match) plan.read(session.master.match->reference, "match reference");
   for (const auto& [p, what] : options.other_inputs) plan.read(p, what);
   const OutputFormat format = format_for(options.output);
   plan.write(options.output, "master", true);
@@ -194,6 +196,7 @@ std::string session_hash(const Session& session) {
   };
   for (const auto& s : session.stems) add_file(s.file);
   for (const auto& r : session.reverbs) add_file(r.ir);
+  if (session.master.match) add_file(session.master.match->reference);
   return text_xxh128(text);
 }
 
@@ -897,6 +900,23 @@ struct MixedSong {
     return device_song ? device_song->measure() : measure_loudness(master_bus, master_backend());
   }
   json& timing() { return report["timing_s"]; }
+  // [master.match]: the reference's balance as a curve band with the master's EQ (host/match.hpp),
+  // and its loudness as the target when asked and none is set.
+  void match_master(const Session& session) {
+    StageTimer t(timing(), "match");
+    AudioBuffer downloaded;  // the device's master bus, read on the host
+    if (on_device()) downloaded = on_device()->download();
+    const MatchResult m = match_reference(*master_spec.match, on_device() ? downloaded : master_bus, pool, warnings);
+    if (!eq_is_neutral(std::span<const EqBand>(&m.band, 1))) {
+      master_spec.eq.push_back(m.band);
+      require_realisable_eq(master_spec.eq, plan.rate, session.source, "master.match");
+    }
+    report["master"]["match"] = m.report;
+    if (master_spec.match->loudness && !master_spec.target_lufs && std::isfinite(m.reference_lufs)) {
+      master_spec.target_lufs = std::clamp(m.reference_lufs, -40.0, -5.0);
+      report["master"]["match"]["target_from_reference"] = true;
+    }
+  }
 
   Clock::time_point start = Clock::now();
   json report = {{"timing_s", json::object()}};
@@ -980,6 +1000,7 @@ MixedSong::MixedSong(const Session& session, const RenderOptions& options) : poo
   report["reverbs"] = reverbs_report;
 
   master_bus = std::move(mix.master);
+  if (master_spec.match) match_master(session);
   tail_frames = process_master_bus(master_bus, on_device(), master_spec, session, plan, master_backend(), timing, warnings,
                                    report["master"]);
 }
@@ -1021,6 +1042,7 @@ RenderResult render(const Session& session, const RenderOptions& options) {
                       report["master"]["sample_rate"].get<double>(), report["master"]["frames"].get<int64_t>(), song.pool,
                       publication);
   }
+  if (report["master"].contains("match")) report["master"]["match"]["result_integrated_lufs"] = report["master"]["after"]["integrated_lufs"];
   close_report(report, song.warnings, session, options, *song.backend, song.pool, song.backend_note);
   timing["total"] = std::chrono::duration<double>(Clock::now() - song.start).count();
   if (options.report) write_text_atomic(*options.report, report.dump(2) + "\n", &publication);  // the report last

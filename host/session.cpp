@@ -356,8 +356,16 @@ std::string canonical_text(const Session& s, const fs::path& base) {
     c.put(k + ".dither", d.master.encode.dither ? "true" : "false");
     c.put(k + ".format", !d.format ? "output" : *d.format == OutputFormat::wav ? "wav" : "flac");
   }
-  // Album loudness only when chosen: sessions without it keep their hashes (and dither seeds).
+  // Album loudness and matching only when chosen: sessions without them keep their hashes (and
+  // dither seeds).
   if (m.loudness == LoudnessMode::album) c.put("master.loudness", "album");
+  if (m.match && (m.match->amount > 0.0 || m.match->loudness)) {  // amount 0: no change to the audio
+    c.put("master.match.reference", path_text(m.match->reference, base));
+    c.num("master.match.amount", m.match->amount);
+    c.num("master.match.max_db", m.match->max_db);
+    c.num("master.match.smoothing", m.match->smoothing_oct);
+    c.put("master.match.loudness", m.match->loudness ? "true" : "false");
+  }
   for (const auto& d : s.deliverables) {
     if (d.master.loudness != m.loudness) {
       c.put("deliverables." + d.name + ".loudness", d.master.loudness == LoudnessMode::album ? "album" : "song");
@@ -512,12 +520,31 @@ void check_reverb_returns(const Reader& rd, const Session& s, std::map<std::stri
 }
 
 // [master] and [master.limiter].
-void parse_master(const toml::table& root, const Reader& rd, MasterSpec& m) {
+// [master.match]: reference (required), amount, max_db, smoothing (octaves), loudness.
+std::optional<MatchSpec> parse_match(const toml::table& master, const Reader& rd, const fs::path& base) {
+  const toml::node* n = master.get("match");
+  if (!n) return std::nullopt;
+  const std::string at = "master.match";
+  const toml::table& t = rd.table(*n, at);
+  rd.only(t, at, {"reference", "amount", "max_db", "smoothing", "loudness"});
+  MatchSpec m;
+  const auto ref = rd.string(t, at, "reference");
+  if (!ref) rd.fail(t.source(), at + ".reference", "missing: the reference file whose tonal balance to match");
+  m.reference = resolve(base, *ref);
+  m.amount = rd.number_or(t, at, "amount", 0.0, 1.0, m.amount);
+  m.max_db = rd.number_or(t, at, "max_db", 0.0, 24.0, m.max_db);
+  m.smoothing_oct = rd.number_or(t, at, "smoothing", 1.0 / 24.0, 2.0, m.smoothing_oct);
+  m.loudness = rd.boolean(t, at, "loudness").value_or(m.loudness);
+  return m;
+}
+
+void parse_master(const toml::table& root, const Reader& rd, MasterSpec& m, const fs::path& base) {
   const toml::node* n = root.get("master");
   if (!n) return;
   const toml::table& t = rd.table(*n, "master");
   rd.only(t, "master", {"target_lufs", "ceiling_dbtp", "sample_rate", "bit_depth", "dither", "tail_s",
-                        "max_limiting_db", "eq", "compressor", "limiter", "loudness"});
+                        "max_limiting_db", "eq", "compressor", "limiter", "loudness", "match"});
+  m.match = parse_match(t, rd, base);
   m.target_lufs = rd.number(t, "master", "target_lufs", -40.0, -5.0);
   m.loudness = rd.loudness_mode(t, "master").value_or(m.loudness);
   m.limiter.ceiling_dbtp = rd.number_or(t, "master", "ceiling_dbtp", -20.0, 0.0, m.limiter.ceiling_dbtp);
@@ -599,7 +626,7 @@ Session parse_session_file(const fs::path& toml_file, bool preset) {
   parse_groups(root, rd, s, group_send_nodes);
   parse_stems(root, rd, base, toml_file, preset, s);
   check_reverb_returns(rd, s, return_nodes, group_send_nodes);
-  parse_master(root, rd, s.master);
+  parse_master(root, rd, s.master, base);
   parse_deliverables(root, rd, s);
   s.canonical_text = canonical_text(s, base);
   return s;

@@ -47,6 +47,17 @@ struct ReverbSpec {
   std::string return_to;       // a group name, or "" for the master bus
 };
 
+// Matching a reference's tonal balance (`[master.match]`, host/match.hpp): the smoothed
+// difference of the reference's and the mix's long-term spectra, limited and scaled, as a
+// linear-phase curve run with the master's EQ bands.
+struct MatchSpec {
+  std::filesystem::path reference;  // absolute (resolved against the session file's folder)
+  double amount = 1.0;              // [0, 1]: the share of the difference applied
+  double max_db = 6.0;              // [0, 24]: the most any frequency is raised or lowered
+  double smoothing_oct = 1.0 / 3.0; // [1/24, 2]: the width of the spectra's smoothing, octaves
+  bool loudness = false;            // the reference's integrated loudness as the target when none is set
+};
+
 // How a master's loudness gain is chosen (`[master] loudness`): for the song alone (the closed
 // loop to its target), or one gain for every song of its album (host/album.hpp).
 enum class LoudnessMode { song, album };
@@ -61,6 +72,7 @@ struct MasterSpec {
   double tail_s = 10.0;                             // [0, 60]: cap on the reverb tail
   double max_limiting_db = 12.0;                    // normalisation warns beyond this
   LoudnessMode loudness = LoudnessMode::song;
+  std::optional<MatchSpec> match;                   // [master.match]: the master's only
 };
 
 // An extra master from the same mix ([deliverables.NAME]): the [master] settings with its own
