@@ -6,7 +6,7 @@ CUDA_ARCH    ?=
 CMAKE_FLAGS  := -G Ninja -DCMAKE_BUILD_TYPE=Release -DLACQUER_CUDA=$(LACQUER_CUDA) \
                 $(if $(CUDA_ARCH),-DCMAKE_CUDA_ARCHITECTURES=$(CUDA_ARCH))
 
-.PHONY: all deps build test test-asan demo mutation clean
+.PHONY: all deps build test test-asan demo demo-album mutation clean
 all: build
 
 deps:
@@ -34,6 +34,10 @@ mutation: deps
 
 demo: build
 	@bash scripts/demo.sh $(BUILD)/lacquer
+
+# The demo set's eight songs as one album (README "Albums").
+demo-album: build
+	@bash scripts/demo.sh $(BUILD)/lacquer --album
 
 clean:
 	rm -rf $(BUILD) build-asan build-mutation

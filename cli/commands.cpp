@@ -119,6 +119,7 @@ int run_render_folder(const RenderArgs& args) {
       o.other_inputs.emplace_back(sessions[k].source, what);
       for (const auto& st : sessions[k].stems) o.other_inputs.emplace_back(st.file, what);
       for (const auto& r : sessions[k].reverbs) o.other_inputs.emplace_back(r.ir, what);
+      if (sessions[k].master.match) o.other_inputs.emplace_back(sessions[k].master.match->reference, what);
     }
     preflight_output(sessions[i], o);
   }

@@ -59,7 +59,7 @@ struct EqBand {
   double gain_db = 0.0;          // bell, shelves, tilt (tilt: gain_db at high end, -gain_db/2..+gain_db/2)
   double q = 0.7071067811865476; // bell, notch, shelves (shelf slope via Q), pass filters at 12 dB/oct
   int slope_db_per_oct = 12;     // low_pass / high_pass: 12, 24, 36 or 48 (Butterworth cascades)
-  std::vector<double> curve_hz, curve_db;  // curve: ascending frequencies and their gains
+  std::vector<double> curve_hz{}, curve_db{};  // curve: ascending frequencies and their gains
 };
 
 struct EqDesign {
