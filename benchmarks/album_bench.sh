@@ -5,7 +5,7 @@
 # alternating (A B A B ...: ROUNDS rounds of each), timed with /usr/bin/time -v:
 #
 # - match: the standard session with a -14 LUFS target (bench_session_norm.toml) rendered as it is
-#   and with [master.match] reference = the workload's keys stem (a file with another balance);
+#   and with [master.match] reference = another song's master (song 2 of the album's catalog);
 # - album: SONGS songs of SECONDS s (song N = make_workload.py --seed N with bench_session.toml's
 #   chain and a -14 LUFS target) rendered by `lacquer batch` from a manifest without an album
 #   column, and from one that puts them all in one album with --album-loudness (both phases).
@@ -40,7 +40,7 @@ logs=$work/logs
 
 # --- the sessions and the catalog ----------------------------------------------------------------
 sed "s#\"workload/#\"$here/workload/#" "$here/bench_session_norm.toml" > "$work/plain.toml"
-{ cat "$work/plain.toml"; printf '\n[master.match]\nreference = "%s"\n' "$here/workload/keys.wav"; } > "$work/match.toml"
+{ cat "$work/plain.toml"; printf '\n[master.match]\nreference = "%s"\n' "$work/reference.wav"; } > "$work/match.toml"
 mkdir -p "$catalog"
 stamp="seed-N seconds $seconds generator $(sha256sum "$here/make_workload.py" | cut -c1-16) session $(sha256sum "$here/bench_session.toml" | cut -c1-16)"
 for n in $(seq 1 "$songs"); do
@@ -54,6 +54,8 @@ for n in $(seq 1 "$songs"); do
 done
 { echo "id,source"; for n in $(seq 1 "$songs"); do id=$(printf 'song-%02d' "$n"); echo "$id,$catalog/$id/session.toml"; done; } > "$work/plain.csv"
 { echo "id,source,album"; for n in $(seq 1 "$songs"); do id=$(printf 'song-%02d' "$n"); echo "$id,$catalog/$id/session.toml,The Benchmark"; done; } > "$work/album.csv"
+# The reference: another song's master (song 2 of the catalog, rendered plain).
+"$lacquer" render "$catalog/song-02/session.toml" -o "$work/reference.wav" --no-report -q
 cat "$catalog"/*/*.wav "$here"/workload/*.wav > /dev/null   # the page cache, warm for both sides
 
 timed() {  # name round command...
