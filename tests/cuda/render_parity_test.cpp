@@ -1,9 +1,10 @@
 // labels: gpu
 // Whole renders (lq::render) on the device backends against the CPU backend, each test on `cuda`
 // (a GPU; skipped without one, a failure under LQ_REQUIRE_GPU=1) and on `cuda-host` (the same
-// orchestration on the host executor, every machine): seven sessions that between them use every
+// orchestration on the host executor, every machine): eight sessions that between them use every
 // stage (plain sum; stem EQ and compressors, group compressor and width; a reverb to the master
-// with normalisation; 44.1 kHz stems resampled to 48 kHz with a panned mono stem; heavy limiting;
+// with normalisation; 44.1 kHz stems resampled to 48 kHz with a panned mono stem; a reference
+// match in an album of one; heavy limiting;
 // every bus of the graph with group exports and a deliverable at another rate; small convolution
 // batches and the span path). The demo song: demo_parity_test.cpp (slow). Output is 32-bit float so the
 // samples compare before quantisation: every sample within 1e-5 of full scale, the report's
@@ -156,6 +157,35 @@ group = "drums"
 )", dir);
   EXPECT_EQ(figure(report, {"master", "sample_rate"}), 48000.0);
   EXPECT_EQ(figure(report, {"master", "processing_sample_rate"}), 44100.0);
+}
+
+TEST_P(RenderParity, AReferenceMatchInAnAlbumOfOneAgrees) {
+  // The match reads the master bus down from the device for its spectrum; its curve runs with
+  // the master's EQ there; the album's one gain is applied once on the device.
+  const unsigned seed = lq::test::test_seed();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937 rng(seed);
+  const fs::path dir = lq::test::fresh_dir();
+  lq::test::write_audio_file(dir / "drums.wav", make_stem(Kind::kDrums, 2, 6.0, 48000, 0.4f, rng), 48000);
+  lq::test::write_audio_file(dir / "pad.wav", make_stem(Kind::kPad, 2, 6.0, 48000, 0.3f, rng), 48000);
+  lq::test::write_audio_file(dir / "reference.wav", make_stem(Kind::kNoise, 2, 6.0, 48000, 0.2f, rng), 48000);
+  const json report = expect_backends_agree(GetParam(), dir, R"(
+[master]
+target_lufs = -16.0
+loudness = "album"
+eq = [ { type = "low_shelf", freq_hz = 100.0, gain_db = 1.0 } ]
+[master.match]
+reference = "reference.wav"
+amount = 0.8
+[stems.drums]
+file = "drums.wav"
+group = "drums"
+[stems.pad]
+file = "pad.wav"
+group = "music"
+)", dir);
+  EXPECT_TRUE(figure(report, {"master", "match", "applied"}).get<bool>());
+  EXPECT_EQ(figure(report, {"master", "normalisation", "mode"}), "album");
 }
 
 TEST_P(RenderParity, HeavyLimitingToMinusEightLufsAgreesUnderTheCeiling) {
