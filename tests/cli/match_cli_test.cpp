@@ -231,3 +231,27 @@ TEST(Match, ASilentOrShortReferenceIsAClearErrorAndWritesNothing) {
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.err.find("master.match.reference: missing"), std::string::npos) << missing.err;
 }
+
+TEST(Match, ACatalogSharesOneReferenceThroughItsPreset) {
+  // The preset's reference is relative to the preset; every song of the batch is matched to it.
+  const fs::path dir = lq::test::fresh_dir();
+  fs::create_directories(dir / "refs");
+  const Material m = make_material(dir / "refs");
+  lq::test::write_text_file(dir / "refs" / "preset.toml",
+                            "[master]\ntarget_lufs = -23.0\n[master.match]\nreference = \"reference.wav\"\nmax_db = 12.0\n");
+  for (const char* song : {"one", "two"}) {
+    fs::create_directories(dir / "catalog" / song);
+    fs::copy_file(m.dir / "mix.wav", dir / "catalog" / song / "mix.wav");
+  }
+  const auto r = lq::test::run_lacquer({"batch", (dir / "catalog").string(), "-o", (dir / "out").string(), "--preset",
+                                        (dir / "refs" / "preset.toml").string(), "-q"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::vector<double> want = third_octave_db(m.original, kCentres);
+  for (const char* song : {"one", "two"}) {
+    const json report = json::parse(lq::test::read_text_file(dir / "out" / song / "report.json"));
+    EXPECT_EQ(fs::path(report.at("master").at("match").at("reference").get<std::string>()),
+              fs::absolute(dir / "refs" / "reference.wav").lexically_normal());
+    const std::vector<double> got = third_octave_db(lq::test::read_audio_file(dir / "out" / song / "master.wav"), kCentres);
+    EXPECT_LE(balance_error(got, want), 0.5) << song;
+  }
+}
