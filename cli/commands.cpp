@@ -16,12 +16,15 @@
 #include "host/audio_io.hpp"
 #include "host/batch.hpp"
 #include "host/catalog.hpp"
+#include "host/codec.hpp"
 #include "host/devices.hpp"
 #include "host/errors.hpp"
 #include "host/files.hpp"
 #include "host/loudness.hpp"
 #include "host/render.hpp"
 #include "host/session.hpp"
+#include "kernels/cpu/reconstruction_peak.hpp"
+#include "kernels/dsp/common.hpp"
 
 namespace lq::cli {
 
@@ -257,6 +260,110 @@ int run_measure(const MeasureArgs& args) {
   } else if (args.json) {
     std::cout << all.dump(2) << "\n";
   }
+  return failed > 0 ? 1 : 0;
+}
+
+namespace {
+
+// The band-limited reconstruction's bound of a whole signal (linear; docs/algorithms.md "The
+// reconstruction bound"): what the master's ceiling is verified on.
+double reconstruction_bound(const AudioBuffer& a, cpu::ThreadPool& pool) {
+  cpu::ReconstructionPeak rp(a.channel_count());
+  rp.add(a, 0, a.frames(), pool);
+  return rp.finish(pool);
+}
+
+json db_or_null(double linear) { return linear > 0.0 ? json(dsp::linear_to_db(linear)) : json(nullptr); }
+
+}  // namespace
+
+int run_qc(const QcArgs& args) {
+  std::vector<CodecSpec> codecs;
+  for (const auto& name : args.codecs) {
+    const auto spec = parse_codec(name);
+    if (!spec) throw UsageError("--codecs " + name + ": not a codec check (" + codec_names_help() + ")");
+    codecs.push_back(*spec);
+  }
+  // A check over its limit by this much fails (the master's own verify allows the bound 0.01 dB).
+  const double bound_room_db = 0.01;
+  cpu::ThreadPool pool(args.threads);
+  json all = json::array();
+  int failed = 0;
+  for (const auto& f : args.files) {
+    AudioFileInfo info;
+    AudioBuffer a;
+    try {
+      a = read_audio(f, &info);
+    } catch (const UserError& e) {
+      ++failed;
+      std::cerr << "lacquer: " << e.what() << "\n";
+      if (args.json) all.push_back({{"file", f}, {"error", e.what()}});
+      continue;
+    }
+    const LoudnessMeasurement m = measure_loudness(a, pool);
+    const double bound = reconstruction_bound(a, pool);
+    auto num = [](double v) { return std::isfinite(v) ? json(v) : json(nullptr); };
+    json j = {{"file", f},
+              {"sample_rate", info.sample_rate},
+              {"channels", info.channels},
+              {"duration_s", double(info.frames) / info.sample_rate},
+              {"integrated_lufs", m.integrated_defined ? num(m.integrated_lufs) : json(nullptr)},
+              {"loudness_range_lu", num(m.loudness_range_lu)},
+              {"true_peak_dbtp", num(m.true_peak_dbtp)},
+              {"true_peak_bound_dbtp", db_or_null(bound)}};
+    std::vector<std::string> problems;
+    if (args.target_lufs) {
+      const bool ok = m.integrated_defined && std::fabs(m.integrated_lufs - *args.target_lufs) <= args.tolerance_lu;
+      if (!ok) problems.push_back("loudness " + (m.integrated_defined ? std::to_string(m.integrated_lufs) : std::string("undefined")) +
+                                  " LUFS is not within " + std::to_string(args.tolerance_lu) + " LU of " +
+                                  std::to_string(*args.target_lufs));
+    }
+    const double ceiling = args.ceiling_dbtp ? dsp::db_to_linear(*args.ceiling_dbtp) : 0.0;
+    if (args.ceiling_dbtp && (m.true_peak_linear > ceiling || bound > ceiling * dsp::db_to_linear(bound_room_db))) {
+      problems.push_back("true peak " + std::to_string(m.true_peak_dbtp) + " dBTP (bound " + std::to_string(dsp::linear_to_db(bound)) +
+                         ") is over the ceiling");
+    }
+    json cj = json::array();
+    for (const auto& spec : codecs) {
+      const AudioBuffer decoded = codec_round_trip(a, spec);
+      const LoudnessMeasurement dm = measure_loudness(decoded, pool);
+      const double dbound = reconstruction_bound(decoded, pool);
+      json c = {{"codec", spec.name},
+                {"decoded_sample_rate", decoded.sample_rate},
+                {"decoded_true_peak_dbtp", db_or_null(dbound)},
+                {"decoded_annex2_true_peak_dbtp", num(dm.true_peak_dbtp)},
+                {"integrated_lufs", dm.integrated_defined ? num(dm.integrated_lufs) : json(nullptr)},
+                {"loudness_change_lu", dm.integrated_defined && m.integrated_defined ? num(dm.integrated_lufs - m.integrated_lufs)
+                                                                                       : json(nullptr)}};
+      if (args.ceiling_dbtp) {
+        const bool holds = dbound <= ceiling * dsp::db_to_linear(bound_room_db);
+        c["holds"] = holds;
+        if (!holds) problems.push_back(spec.name + " decodes to a true peak of " + std::to_string(dsp::linear_to_db(dbound)) + " dBTP");
+      }
+      cj.push_back(c);
+    }
+    if (!codecs.empty()) j["codecs"] = cj;
+    j["passed"] = problems.empty();
+    if (!problems.empty()) {
+      ++failed;
+      j["problems"] = problems;
+    }
+    if (args.json) {
+      all.push_back(j);
+      continue;
+    }
+    std::cout << f << (problems.empty() ? "" : "  FAILED") << "\n"
+              << "  integrated     " << fmt(j["integrated_lufs"], "LUFS") << "\n"
+              << "  loudness range " << fmt(j["loudness_range_lu"], "LU") << "\n"
+              << "  true peak      " << fmt(j["true_peak_dbtp"], "dBTP") << " (bound " << fmt(j["true_peak_bound_dbtp"], "dBTP") << ")\n";
+    for (const auto& c : cj) {
+      std::cout << "  " << c["codec"].get<std::string>() << "  decoded peak " << fmt(c["decoded_true_peak_dbtp"], "dBTP")
+                << ", loudness " << fmt(c["loudness_change_lu"], "LU") << " change"
+                << (c.contains("holds") ? (c["holds"].get<bool>() ? ", holds" : ", OVER") : "") << "\n";
+    }
+    for (const auto& p : problems) std::cout << "  problem: " << p << "\n";
+  }
+  if (args.json) std::cout << all.dump(2) << "\n";
   return failed > 0 ? 1 : 0;
 }
 

@@ -30,6 +30,17 @@ struct MeasureArgs {
 };
 int run_measure(const MeasureArgs& args);
 
+struct QcArgs {
+  std::vector<std::string> files;
+  std::vector<std::string> codecs;     // host/codec.hpp names
+  bool json = false;
+  std::optional<double> target_lufs;   // fail a file more than tolerance_lu away
+  double tolerance_lu = 0.5;
+  std::optional<double> ceiling_dbtp;  // fail a file, or a codec's decoding, over it
+  int threads = 0;
+};
+int run_qc(const QcArgs& args);
+
 int run_devices();
 
 struct BatchArgs {

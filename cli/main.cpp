@@ -72,6 +72,21 @@ int main(int argc, char** argv) {
                         "Also the files as one album: their blocks gated together, each file against it");
   measure_cmd->add_option("--threads", measure.threads, "Worker threads (0: all cores)")->check(CLI::Range(0, 1024));
 
+  lq::cli::QcArgs qc;
+  auto* qc_cmd = app.add_subcommand(
+      "qc", "Delivery checks of masters: loudness, range, true peak and its bound, codec round trips");
+  qc_cmd->add_option("files", qc.files, "Audio files")->required();
+  qc_cmd->add_option("--codecs", qc.codecs, "Codec round trips, e.g. aac_256,mp3_320,opus_160,vorbis_320")
+      ->delimiter(',');
+  qc_cmd->add_flag("--json", qc.json, "Print JSON");
+  qc_cmd->add_option("--target-lufs", qc.target_lufs, "Fail a file whose integrated loudness is off this target")
+      ->check(finite)->check(CLI::Range(-70.0, 0.0));
+  qc_cmd->add_option("--tolerance-lu", qc.tolerance_lu, "How far off the target a file may be (default 0.5 LU)")
+      ->check(finite)->check(CLI::Range(0.0, 10.0));
+  qc_cmd->add_option("--ceiling-dbtp", qc.ceiling_dbtp, "Fail a file, or a codec's decoding, whose true peak is over it")
+      ->check(finite)->check(CLI::Range(-20.0, 6.0));
+  qc_cmd->add_option("--threads", qc.threads, "Worker threads (0: all cores)")->check(CLI::Range(0, 1024));
+
   auto* devices_cmd = app.add_subcommand("devices", "List the backends and GPUs, or say why none is usable");
 
   lq::cli::BatchArgs batch;
@@ -117,6 +132,7 @@ int main(int argc, char** argv) {
     if (render_cmd->parsed()) return lq::cli::run_render(render);
     if (measure_cmd->parsed()) return lq::cli::run_measure(measure);
     if (devices_cmd->parsed()) return lq::cli::run_devices();
+    if (qc_cmd->parsed()) return lq::cli::run_qc(qc);
     if (batch_cmd->parsed()) return lq::cli::run_batch(batch);
     if (summary_cmd->parsed()) return lq::cli::run_summary(summary);
   } catch (const lq::UsageError& e) {

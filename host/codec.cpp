@@ -1,0 +1,113 @@
+#include "host/codec.hpp"
+
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <mutex>
+#include <stdexcept>
+
+#include "host/audio_io.hpp"
+#include "host/codec/codec_api.h"
+#include "host/errors.hpp"
+
+namespace lq {
+
+namespace {
+
+struct Known {
+  const char* codec;
+  const char* encoder;  // FFmpeg's encoder name
+  int min_kbps, max_kbps;
+};
+constexpr Known kKnown[] = {{"aac", "aac", 32, 512}, {"mp3", "libmp3lame", 32, 320}, {"opus", "libopus", 16, 512},
+                            {"vorbis", "libvorbis", 48, 480}};
+
+// The module beside the running executable (or LQ_CODEC_MODULE), loaded once.
+const LqCodecApi* codec_api() {
+  static std::once_flag once;
+  static const LqCodecApi* api = nullptr;
+  static std::string why;
+  std::call_once(once, [] {
+    std::filesystem::path module;
+    if (const char* env = std::getenv("LQ_CODEC_MODULE")) {
+      module = env;
+    } else {
+      std::error_code ec;
+      module = std::filesystem::read_symlink("/proc/self/exe", ec).parent_path() / "liblacquer-codec.so";
+    }
+    void* handle = ::dlopen(module.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!handle) {
+      const char* e = ::dlerror();
+      why = module.string() + ": " + (e ? e : "cannot be loaded");
+      return;
+    }
+    using Entry = const LqCodecApi* (*)();
+    auto entry = reinterpret_cast<Entry>(::dlsym(handle, "lq_codec_api"));
+    const LqCodecApi* a = entry ? entry() : nullptr;
+    if (!a || a->version != LQ_CODEC_API_VERSION) {
+      why = module.string() + ": not this lacquer's codec module";
+      return;
+    }
+    api = a;
+  });
+  if (!api) throw UserError("codec checks need Lacquer's codec module (built with FFmpeg's libraries): " + why);
+  return api;
+}
+
+const Known& known(const CodecSpec& spec) {
+  for (const Known& k : kKnown) {
+    if (spec.codec == k.codec) return k;
+  }
+  throw std::invalid_argument("unknown codec " + spec.codec);
+}
+
+void append_rows(void* ctx, int channels, int n, const float* const* rows) {
+  auto* out = static_cast<AudioBuffer*>(ctx);
+  for (int c = 0; c < channels; ++c) {
+    auto& ch = out->channels[size_t(c)];
+    ch.insert(ch.end(), rows[c], rows[c] + n);
+  }
+}
+
+}  // namespace
+
+std::optional<CodecSpec> parse_codec(const std::string& name) {
+  const auto us = name.find('_');
+  if (us == std::string::npos || us + 1 >= name.size()) return std::nullopt;
+  const std::string codec = name.substr(0, us), rate = name.substr(us + 1);
+  if (rate.size() > 4 || !std::all_of(rate.begin(), rate.end(), [](unsigned char c) { return c >= '0' && c <= '9'; })) {
+    return std::nullopt;
+  }
+  const int kbps = std::stoi(rate);
+  for (const Known& k : kKnown) {
+    if (codec == k.codec && kbps >= k.min_kbps && kbps <= k.max_kbps) return CodecSpec{name, codec, kbps};
+  }
+  return std::nullopt;
+}
+
+std::string codec_names_help() {
+  return "aac_N (N 32-512), mp3_N (32-320), opus_N (16-512), vorbis_N (48-480), N in kbit/s";
+}
+
+AudioBuffer codec_round_trip(const AudioBuffer& master, const CodecSpec& spec) {
+  const LqCodecApi* api = codec_api();
+  const Known& k = known(spec);
+  char err[512] = {};
+  const int rate = api->encoder_rate(k.encoder, static_cast<int>(master.sample_rate), err, sizeof err);
+  if (rate < 0) throw UserError(spec.name + ": " + err);
+  const AudioBuffer converted = rate == static_cast<int>(master.sample_rate) ? AudioBuffer() : resample(master, rate);
+  const AudioBuffer& in = rate == static_cast<int>(master.sample_rate) ? master : converted;
+  std::vector<const float*> rows;
+  for (const auto& c : in.channels) rows.push_back(c.data());
+  AudioBuffer out(in.channel_count(), 0, rate);
+  if (api->round_trip(k.encoder, spec.kbps, in.channel_count(), in.frames(), rate, rows.data(), &out, append_rows, err,
+                      sizeof err) != 0) {
+    throw UserError(spec.name + ": " + err);
+  }
+  return out;
+}
+
+}  // namespace lq
