@@ -35,7 +35,11 @@ say() { echo "album_bench: $*" >&2; }
 [[ -x $lacquer ]] || { echo "album_bench.sh: no lacquer binary at $lacquer" >&2; exit 1; }
 [[ -f $here/workload/keys.wav ]] || { echo "album_bench.sh: no standard workload (python3 benchmarks/make_workload.py benchmarks/workload 180)" >&2; exit 1; }
 commit=${LACQUER_COMMIT:-$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)}
-rm -rf "$work"; mkdir -p "$work/logs" "$results"
+# Only what this script writes in WORK_DIR is removed (WORK_DIR may be a folder of the user's).
+mkdir -p "$work" "$results"
+rm -rf "$work/logs" "$work/out-plain" "$work/out-album"
+rm -f "$work"/{plain,match}.{toml,wav,json} "$work"/{plain,album}.csv "$work/reference.wav"
+mkdir -p "$work/logs"
 logs=$work/logs
 
 # --- the sessions and the catalog ----------------------------------------------------------------

@@ -33,6 +33,22 @@ using nlohmann::json;
 
 namespace {
 
+json num(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
+
+// Reads one of the files a command reports on; a file that cannot be read is reported (stderr and,
+// with --json, an entry of its own) and counted, so that one bad file does not hide the others.
+bool read_or_report(const std::string& f, AudioFileInfo& info, AudioBuffer& a, bool as_json, json& all, int& failed) {
+  try {
+    a = read_audio(f, &info);
+    return true;
+  } catch (const UserError& e) {
+    ++failed;
+    std::cerr << "lacquer: " << e.what() << "\n";
+    if (as_json) all.push_back({{"file", f}, {"error", e.what()}});
+    return false;
+  }
+}
+
 std::string fmt(const json& v, const char* unit) {
   if (!v.is_number()) return std::string("-");
   char buf[64];
@@ -135,12 +151,10 @@ int run_render_folder(const RenderArgs& args) {
     const AlbumContext album = album_context(album_name, songs);
     for (auto& o : options) o.album = album;
   }
-  std::vector<std::pair<std::string, LoudnessMeasurement>> delivered;
   json album_report;
   for (size_t i = 0; i < sessions.size(); ++i) {
     const RenderResult r = render(sessions[i], options[i]);
     if (r.report.contains("album")) album_report = r.report["album"];
-    if (args.album) delivered.emplace_back(names[i], LoudnessMeasurement{});
     if (!args.quiet) {
       const json& m = r.report["master"];
       std::cout << "rendered " << options[i].output.string() << ": " << fmt(m["before"]["integrated_lufs"], "LUFS") << " -> "
@@ -153,7 +167,8 @@ int run_render_folder(const RenderArgs& args) {
   if (args.album && !args.quiet) {
     // The album as delivered: the masters read back and their blocks gated together.
     cpu::ThreadPool pool(args.threads);
-    for (size_t i = 0; i < delivered.size(); ++i) delivered[i].second = measure_loudness(read_audio(options[i].output), pool);
+    std::vector<std::pair<std::string, LoudnessMeasurement>> delivered;
+    for (size_t i = 0; i < sessions.size(); ++i) delivered.emplace_back(names[i], measure_loudness(read_audio(options[i].output), pool));
     print_album(album_report, delivered);
   }
   return 0;
@@ -202,17 +217,8 @@ int run_measure(const MeasureArgs& args) {
   for (const auto& f : args.files) {
     AudioFileInfo info;
     AudioBuffer a;
-    try {
-      a = read_audio(f, &info);
-    } catch (const UserError& e) {
-      // One bad file does not hide the others' figures: it is reported, and the exit code says so.
-      ++failed;
-      std::cerr << "lacquer: " << e.what() << "\n";
-      if (args.json) all.push_back({{"file", f}, {"error", e.what()}});
-      continue;
-    }
+    if (!read_or_report(f, info, a, args.json, all, failed)) continue;
     LoudnessMeasurement m = measure_loudness(a, pool);
-    auto num = [](double v) { return std::isfinite(v) ? json(v) : json(nullptr); };
     const json j = {{"file", f},
                     {"sample_rate", info.sample_rate},
                     {"channels", info.channels},
@@ -239,7 +245,6 @@ int run_measure(const MeasureArgs& args) {
   if (args.album) {
     // The album: the files' blocks gated together; each file's integrated loudness against it.
     const AlbumLoudness al = album_loudness(measured);
-    auto num = [](double v) { return std::isfinite(v) ? json(v) : json(nullptr); };
     json album = {{"files", measured.size()},
                   {"integrated_lufs", al.integrated_defined ? num(al.integrated_lufs) : json(nullptr)},
                   {"loudness_range_lu", num(al.loudness_range_lu)}};
@@ -292,17 +297,9 @@ int run_qc(const QcArgs& args) {
   for (const auto& f : args.files) {
     AudioFileInfo info;
     AudioBuffer a;
-    try {
-      a = read_audio(f, &info);
-    } catch (const UserError& e) {
-      ++failed;
-      std::cerr << "lacquer: " << e.what() << "\n";
-      if (args.json) all.push_back({{"file", f}, {"error", e.what()}});
-      continue;
-    }
+    if (!read_or_report(f, info, a, args.json, all, failed)) continue;
     const LoudnessMeasurement m = measure_loudness(a, pool);
     const double bound = reconstruction_bound(a, pool);
-    auto num = [](double v) { return std::isfinite(v) ? json(v) : json(nullptr); };
     json j = {{"file", f},
               {"sample_rate", info.sample_rate},
               {"channels", info.channels},

@@ -524,7 +524,10 @@ std::string albums_csv(const json& albums) {
   return out.str();
 }
 
+// Each summary file replaces only a regular file of its own name (check_replaceable), as the
+// batch's preflight checked; the merge of shard summaries writes through here too.
 void write_summary(const fs::path& out_dir, const std::string& stem, const json& summary) {
+  for (const char* ext : {".json", ".csv", "-albums.csv"}) check_replaceable(out_dir / (stem + ext));
   write_text_atomic(out_dir / (stem + ".json"), summary.dump(2) + "\n");
   write_text_atomic(out_dir / (stem + ".csv"), summary_csv(summary.at("songs")));
   if (summary.contains("albums") && !summary["albums"].empty()) {
