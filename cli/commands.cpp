@@ -203,6 +203,13 @@ int run_render(const RenderArgs& args) {
   std::cout << "  limiter   max " << fmt(m["limiter"]["max_gain_reduction_db"], "dB") << ", mean "
             << fmt(m["limiter"]["mean_gain_reduction_db"], "dB") << " gain reduction\n";
   std::cout << "  range     " << fmt(m["after"]["loudness_range_lu"], "LU") << "\n";
+  if (m.contains("codecs")) {
+    const json& c = m["codecs"];
+    std::cout << "  codecs    decoded peaks";
+    for (const auto& k : c["checks"]) std::cout << " " << k["codec"].get<std::string>() << " " << fmt(k["decoded_true_peak_dbtp"], "dBTP") << ",";
+    std::cout << " under " << fmt(c["ceiling_dbtp"], "dBTP") << " with the limiter at " << fmt(c["limiter_ceiling_dbtp"], "dBTP")
+              << " (" << c["rounds"].get<int>() << (c["rounds"].get<int>() == 1 ? " round)" : " rounds)") << "\n";
+  }
   for (const auto& w : r.report["warnings"]) std::cout << "  warning: " << w.get<std::string>() << "\n";
   if (opt.report) std::cout << "  report    " << opt.report->string() << "\n";
   std::cout << "  time      " << fmt(r.report["timing_s"]["total"], "s") << "\n";
@@ -270,14 +277,6 @@ int run_measure(const MeasureArgs& args) {
 
 namespace {
 
-// The band-limited reconstruction's bound of a whole signal (linear; docs/algorithms.md "The
-// reconstruction bound"): what the master's ceiling is verified on.
-double reconstruction_bound(const AudioBuffer& a, cpu::ThreadPool& pool) {
-  cpu::ReconstructionPeak rp(a.channel_count());
-  rp.add(a, 0, a.frames(), pool);
-  return rp.finish(pool);
-}
-
 json db_or_null(double linear) { return linear > 0.0 ? json(dsp::linear_to_db(linear)) : json(nullptr); }
 
 }  // namespace
@@ -322,16 +321,9 @@ int run_qc(const QcArgs& args) {
     }
     json cj = json::array();
     for (const auto& spec : codecs) {
-      const AudioBuffer decoded = codec_round_trip(a, spec);
-      const LoudnessMeasurement dm = measure_loudness(decoded, pool);
-      const double dbound = reconstruction_bound(decoded, pool);
-      json c = {{"codec", spec.name},
-                {"decoded_sample_rate", decoded.sample_rate},
-                {"decoded_true_peak_dbtp", db_or_null(dbound)},
-                {"decoded_annex2_true_peak_dbtp", num(dm.true_peak_dbtp)},
-                {"integrated_lufs", dm.integrated_defined ? num(dm.integrated_lufs) : json(nullptr)},
-                {"loudness_change_lu", dm.integrated_defined && m.integrated_defined ? num(dm.integrated_lufs - m.integrated_lufs)
-                                                                                       : json(nullptr)}};
+      const CodecFigures cf = measure_codec(a, m, spec, pool);
+      const double dbound = cf.bound;
+      json c = codec_json(cf);
       if (args.ceiling_dbtp) {
         const bool holds = dbound <= ceiling * dsp::db_to_linear(bound_room_db);
         c["holds"] = holds;

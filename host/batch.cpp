@@ -204,6 +204,16 @@ json complete_figures(const fs::path& report_path, const fs::path& master, const
         if (!fs::exists(file, ec) || d.at("xxh3_128").get<std::string>() != file_xxh128(file)) return nullptr;
       }
     }
+    // And every encoded file a codec check exported.
+    std::vector<const json*> masters{&r.at("master")};
+    if (r.contains("deliverables")) for (const auto& d : r["deliverables"]) masters.push_back(&d);
+    for (const json* m : masters) {
+      if (!m->contains("codecs") || !m->at("codecs").contains("exported")) continue;
+      for (const auto& e : m->at("codecs").at("exported")) {
+        const fs::path file = master.parent_path() / fs::path(e.at("path").get<std::string>()).filename();
+        if (!fs::exists(file, ec) || e.at("xxh3_128").get<std::string>() != file_xxh128(file)) return nullptr;
+      }
+    }
     return figures_from(r);
   } catch (const std::exception&) {
     return nullptr;

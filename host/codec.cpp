@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <mutex>
@@ -12,6 +13,8 @@
 #include "host/audio_io.hpp"
 #include "host/codec/codec_api.h"
 #include "host/errors.hpp"
+#include "kernels/cpu/reconstruction_peak.hpp"
+#include "kernels/dsp/common.hpp"
 
 namespace lq {
 
@@ -21,9 +24,13 @@ struct Known {
   const char* codec;
   const char* encoder;  // FFmpeg's encoder name
   int min_kbps, max_kbps;
+  const char* container;  // FFmpeg's muxer for codec_export
+  const char* extension;
 };
-constexpr Known kKnown[] = {{"aac", "aac", 32, 512}, {"mp3", "libmp3lame", 32, 320}, {"opus", "libopus", 16, 512},
-                            {"vorbis", "libvorbis", 48, 480}};
+constexpr Known kKnown[] = {{"aac", "aac", 32, 512, "ipod", "m4a"},
+                            {"mp3", "libmp3lame", 32, 320, "mp3", "mp3"},
+                            {"opus", "libopus", 16, 512, "opus", "opus"},
+                            {"vorbis", "libvorbis", 48, 480, "ogg", "ogg"}};
 
 // The module beside the running executable (or LQ_CODEC_MODULE), loaded once.
 const LqCodecApi* codec_api() {
@@ -64,6 +71,10 @@ const Known& known(const CodecSpec& spec) {
   throw std::invalid_argument("unknown codec " + spec.codec);
 }
 
+void append_bytes(void* ctx, const uint8_t* data, size_t n) {
+  static_cast<std::vector<uint8_t>*>(ctx)->assign(data, data + n);
+}
+
 void append_rows(void* ctx, int channels, int n, const float* const* rows) {
   auto* out = static_cast<AudioBuffer*>(ctx);
   for (int c = 0; c < channels; ++c) {
@@ -92,7 +103,9 @@ std::string codec_names_help() {
   return "aac_N (N 32-512), mp3_N (32-320), opus_N (16-512), vorbis_N (48-480), N in kbit/s";
 }
 
-AudioBuffer codec_round_trip(const AudioBuffer& master, const CodecSpec& spec) {
+std::string codec_file_extension(const CodecSpec& spec) { return known(spec).extension; }
+
+AudioBuffer codec_round_trip(const AudioBuffer& master, const CodecSpec& spec, std::vector<uint8_t>* file) {
   const LqCodecApi* api = codec_api();
   const Known& k = known(spec);
   char err[512] = {};
@@ -103,11 +116,43 @@ AudioBuffer codec_round_trip(const AudioBuffer& master, const CodecSpec& spec) {
   std::vector<const float*> rows;
   for (const auto& c : in.channels) rows.push_back(c.data());
   AudioBuffer out(in.channel_count(), 0, rate);
-  if (api->round_trip(k.encoder, spec.kbps, in.channel_count(), in.frames(), rate, rows.data(), &out, append_rows, err,
-                      sizeof err) != 0) {
+  if (file) file->clear();
+  if (api->round_trip(k.encoder, spec.kbps, in.channel_count(), in.frames(), rate, rows.data(), &out, append_rows,
+                      file ? k.container : nullptr, file, file ? append_bytes : nullptr, err, sizeof err) != 0) {
     throw UserError(spec.name + ": " + err);
   }
   return out;
+}
+
+double reconstruction_bound(const AudioBuffer& audio, cpu::ThreadPool& pool) {
+  cpu::ReconstructionPeak rp(audio.channel_count());
+  rp.add(audio, 0, audio.frames(), pool);
+  return rp.finish(pool);
+}
+
+CodecFigures measure_codec(const AudioBuffer& master, const LoudnessMeasurement& master_loudness, const CodecSpec& spec,
+                           cpu::ThreadPool& pool, std::vector<uint8_t>* file) {
+  const AudioBuffer decoded = codec_round_trip(master, spec, file);
+  CodecFigures f;
+  f.name = spec.name;
+  f.decoded_rate = decoded.sample_rate;
+  f.decoded = measure_loudness(decoded, pool);
+  f.bound = reconstruction_bound(decoded, pool);
+  if (f.decoded.integrated_defined && master_loudness.integrated_defined) {
+    f.loudness_change_lu = f.decoded.integrated_lufs - master_loudness.integrated_lufs;
+  }
+  return f;
+}
+
+nlohmann::json codec_json(const CodecFigures& f) {
+  using nlohmann::json;
+  auto finite = [](double x) { return std::isfinite(x) ? json(x) : json(nullptr); };
+  return {{"codec", f.name},
+          {"decoded_sample_rate", f.decoded_rate},
+          {"decoded_true_peak_dbtp", f.bound > 0.0 ? json(dsp::linear_to_db(f.bound)) : json(nullptr)},
+          {"decoded_annex2_true_peak_dbtp", finite(f.decoded.true_peak_dbtp)},
+          {"integrated_lufs", f.decoded.integrated_defined ? finite(f.decoded.integrated_lufs) : json(nullptr)},
+          {"loudness_change_lu", f.loudness_change_lu ? json(*f.loudness_change_lu) : json(nullptr)}};
 }
 
 }  // namespace lq

@@ -8,7 +8,11 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "host/loudness.hpp"
 #include "kernels/cpu/audio_buffer.hpp"
+#include "kernels/cpu/thread_pool.hpp"
 
 namespace lq {
 
@@ -24,11 +28,35 @@ std::optional<CodecSpec> parse_codec(const std::string& name);
 // The names parse_codec accepts, for messages: "aac_N, mp3_N, opus_N, vorbis_N".
 std::string codec_names_help();
 
+// The file an encoded master is written to (codec_export): "m4a" (AAC in MP4), "mp3", "opus"
+// (Opus in Ogg), "ogg" (Vorbis in Ogg).
+std::string codec_file_extension(const CodecSpec& spec);
+
 // The master encoded with `spec` and decoded again, as floats at the rate the codec ran at (the
 // master's, or 48 kHz where the codec does not take it: Opus always, MP3 above 48 kHz), the
 // encoder's priming samples included. The work is done by the codec module
 // (liblacquer-codec.so beside the executable, or LQ_CODEC_MODULE; host/codec/libav_codec.cpp),
 // loaded on first use. Throws UserError when the module cannot be loaded or FFmpeg fails.
-AudioBuffer codec_round_trip(const AudioBuffer& master, const CodecSpec& spec);
+// `file`: also the encoded file (the same packets, in codec_file_extension's container).
+AudioBuffer codec_round_trip(const AudioBuffer& master, const CodecSpec& spec, std::vector<uint8_t>* file = nullptr);
+
+// The band-limited reconstruction's bound of a whole signal (linear; docs/algorithms.md "The
+// reconstruction bound"): what a master's ceiling is verified on, and a decoded signal's peak.
+double reconstruction_bound(const AudioBuffer& audio, cpu::ThreadPool& pool);
+
+// What one codec does to a master: its decoded signal's reconstruction bound (the figure held
+// against a ceiling), Annex 2 true peak and loudness, and the loudness change from the master's.
+struct CodecFigures {
+  std::string name;
+  double decoded_rate = 0.0;
+  double bound = 0.0;                        // linear
+  LoudnessMeasurement decoded;
+  std::optional<double> loudness_change_lu;  // none where either loudness is undefined
+};
+CodecFigures measure_codec(const AudioBuffer& master, const LoudnessMeasurement& master_loudness, const CodecSpec& spec,
+                           cpu::ThreadPool& pool, std::vector<uint8_t>* file = nullptr);
+// Its report entry: codec, decoded_sample_rate, decoded_true_peak_dbtp (the bound),
+// decoded_annex2_true_peak_dbtp, integrated_lufs, loudness_change_lu (null where undefined).
+nlohmann::json codec_json(const CodecFigures& f);
 
 }  // namespace lq

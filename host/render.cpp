@@ -23,6 +23,7 @@
 #include <xxhash.h>
 
 #include "host/album.hpp"
+#include "host/codec.hpp"
 #include "host/backend.hpp"
 #include "host/device_backend.hpp"
 #include "host/device_render.hpp"
@@ -113,6 +114,11 @@ fs::path deliverable_path(const fs::path& output, const std::string& name, Outpu
          (output.stem().string() + "-" + name + (format == OutputFormat::wav ? ".wav" : ".flac"));
 }
 
+// Where codec_export writes `spec`'s encoded file for the master `out`: OUT_STEM.NAME.EXT beside it.
+fs::path codec_export_path(const fs::path& out, const CodecSpec& spec) {
+  return out.parent_path() / (out.stem().string() + "." + spec.name + "." + codec_file_extension(spec));
+}
+
 std::vector<std::pair<std::string, std::string>> group_export_names(const Session& session) {
   std::vector<std::pair<std::string, std::string>> out;
   std::set<std::string> taken;  // lower case: unique on case-insensitive file systems too
@@ -142,8 +148,15 @@ void plan_render_paths(const Session& session, const RenderOptions& options) {
   for (const auto& [p, what] : options.other_inputs) plan.read(p, what);
   const OutputFormat format = format_for(options.output);
   plan.write(options.output, "master", true);
+  auto exports = [&](const fs::path& master, const MasterSpec& m, const std::string& what) {
+    if (!m.codec_export) return;
+    for (const auto& c : m.codec_check) plan.write(codec_export_path(master, c), c.name + " file of the " + what, false);
+  };
+  exports(options.output, session.master, "master");
   for (const auto& d : session.deliverables) {
-    plan.write(deliverable_path(options.output, d.name, d.format.value_or(format)), "deliverable '" + d.name + "'", false);
+    const fs::path file = deliverable_path(options.output, d.name, d.format.value_or(format));
+    plan.write(file, "deliverable '" + d.name + "'", false);
+    exports(file, d.master, "deliverable '" + d.name + "'");
   }
   if (options.export_groups_dir) {
     for (const auto& [group, name] : group_export_names(session)) {
@@ -186,6 +199,7 @@ std::string session_hash(const Session& session) {
   auto add = [&](const std::string& s) { text.append(s.c_str(), s.size() + 1); };
   add(LQ_VERSION);
   add(session.canonical_text);
+  if (const std::string codecs = codec_settings_text(session); !codecs.empty()) add(codecs);
   auto add_file = [&](const fs::path& p) {
     struct stat sb{};
     add(p.string());
@@ -599,28 +613,20 @@ json master_report(const MasterSpec& spec, const EncodeSpec& enc, const fs::path
   return m;
 }
 
-// Finishes a master from the mix at the processing rate (docs/architecture.md "The master"): SRC
-// to the output rate; the loudness before and the limiter (with the loudness loop when there is a
-// target); the ceiling verified on what is delivered and the encoding to `out`. Returns the
-// report's figures for it; warnings are prefixed with `what`.
-// `device`: the master bus is the device render's (master_bus is then empty). `album_lufs`: the
-// album's loudness before the gain, for a master with loudness = "album" (its gain is the target
-// less it, the same for every song of the album).
-json finish_master(AudioBuffer master_bus, DeviceSong* device, const MasterSpec& spec, const EncodeSpec& enc,
-                   const fs::path& out, Backend& backend, cpu::ThreadPool& pool, json& timing, json& warnings,
-                   const std::string& what, Publication& publication, const std::optional<double>& album_lufs) {
-  if (device && spec.sample_rate && *spec.sample_rate != device->rate()) {
-    master_bus = device->download();  // converted on the host
-    device = nullptr;
-  }
-  if (!device && spec.sample_rate && *spec.sample_rate != master_bus.sample_rate) {
-    StageTimer t(timing, "resample");
-    master_bus = resample(master_bus, *spec.sample_rate);
-  }
-  const double out_rate = device ? device->rate() : master_bus.sample_rate;
-  if ((device ? device->frames() : master_bus.frames()) < 1) {
-    throw UserError(out, "the song is shorter than one sample at " + std::to_string(int(out_rate)) + " Hz: nothing to write");
-  }
+// A master finished and encoded into its temporary file, not yet published (finish_once).
+struct Finished {
+  json report;
+  std::unique_ptr<AudioWriter> writer;
+  AudioBuffer limited;  // what was quantised into the file, before quantisation
+  LoudnessMeasurement after;
+};
+
+// The loudness before and the limiter (with the loudness loop when there is a target); the
+// ceiling verified on what is delivered and the encoding into a temporary file for `out`
+// (docs/architecture.md "The master"). `master_bus` is at the output rate.
+Finished finish_once(AudioBuffer master_bus, DeviceSong* device, const MasterSpec& spec, const EncodeSpec& enc,
+                     const fs::path& out, double out_rate, Backend& backend, cpu::ThreadPool& pool, json& timing,
+                     json& warnings, const std::string& what, const std::optional<double>& album_lufs) {
 
   // The limiter holds its readings under the ceiling less what quantisation can add to them, so
   // that what is delivered reads under the ceiling without a second pass.
@@ -672,14 +678,13 @@ json finish_master(AudioBuffer master_bus, DeviceSong* device, const MasterSpec&
         v = bound_with_dips(loop.output, dip_level, dsp::db_to_linear(loop.limiter.output_true_peak_dbtp), pool);
         v.bound += bound_q;  // a bound of what is delivered
       }
-      AudioWriter writer(out, enc, loop.output.channel_count(), out_rate);
-      after = quantise_meter_encode(loop.output, enc, writer, out, pool);
+      auto writer = std::make_unique<AudioWriter>(out, enc, loop.output.channel_count(), out_rate);
+      after = quantise_meter_encode(loop.output, enc, *writer, out, pool);
       const double detected = v.detector + q_error * cpu::limiter_detector_error_gain();
       if (after.true_peak_linear <= ceiling && detected <= ceiling && v.bound <= ceiling * kBoundTolerance) {
         json m = master_report(spec, enc, out, before, after, loop, v, verify_rounds, lp.ceiling_dbtp, loop.output.frames(),
                                out_rate, warnings, what);
-        m["xxh3_128"] = writer.commit(&publication);
-        return m;
+        return {std::move(m), std::move(writer), std::move(loop.output), after};
       }
       if (verify_rounds == 8) {
         throw UserError(out, "could not meet the true-peak ceiling after quantisation");
@@ -693,6 +698,111 @@ json finish_master(AudioBuffer master_bus, DeviceSong* device, const MasterSpec&
       loop.limiter.max_gain_reduction_db = std::max(loop.limiter.max_gain_reduction_db, again.max_gain_reduction_db);
       loop.limiter.output_true_peak_dbtp = again.output_true_peak_dbtp;
     }
+  }
+}
+
+// Finishes a master from the mix at the processing rate (docs/architecture.md "The master"): SRC
+// to the output rate, then finish_once; with codec checks, the delivered master's round trips,
+// and the finishing again with the limiter's ceiling lowered by the largest excess until every
+// codec holds (docs/algorithms.md "Codec round trips"). Publishes the master (and the encoded
+// files asked for) into `publication`; returns the report's figures for it; warnings are prefixed
+// with `what`.
+// `device`: the master bus is the device render's (master_bus is then empty). `album_lufs`: the
+// album's loudness before the gain, for a master with loudness = "album" (its gain is the target
+// less it, the same for every song of the album).
+json finish_master(AudioBuffer master_bus, DeviceSong* device, const MasterSpec& spec, const EncodeSpec& enc,
+                   const fs::path& out, Backend& backend, cpu::ThreadPool& pool, json& timing, json& warnings,
+                   const std::string& what, Publication& publication, const std::optional<double>& album_lufs) {
+  const bool codecs = !spec.codec_check.empty();
+  // A master with codec checks is finished on the host: each round starts again from the bus.
+  if (device && ((spec.sample_rate && *spec.sample_rate != device->rate()) || codecs)) {
+    master_bus = device->download();  // converted on the host
+    device = nullptr;
+  }
+  if (!device && spec.sample_rate && *spec.sample_rate != master_bus.sample_rate) {
+    StageTimer t(timing, "resample");
+    master_bus = resample(master_bus, *spec.sample_rate);
+  }
+  const double out_rate = device ? device->rate() : master_bus.sample_rate;
+  if ((device ? device->frames() : master_bus.frames()) < 1) {
+    throw UserError(out, "the song is shorter than one sample at " + std::to_string(int(out_rate)) + " Hz: nothing to write");
+  }
+  if (!codecs) {
+    Finished f = finish_once(std::move(master_bus), device, spec, enc, out, out_rate, backend, pool, timing, warnings, what,
+                             album_lufs);
+    f.report["xxh3_128"] = f.writer->commit(&publication);
+    return f.report;
+  }
+
+  // A decoded bound over the codec ceiling by more than the master's own verify allows fails.
+  constexpr double kRoomDb = 0.01;
+  // Each round sets the limiter's ceiling under the codec ceiling by the largest overshoot seen so
+  // far (a decoded bound less the limiter's ceiling it was encoded from) and this much more: the
+  // overshoot grows as the limiter works harder for the same loudness, so the ceilings only fall.
+  constexpr double kMarginDb = 0.1;
+  constexpr int kMaxRounds = 8;
+  const double codec_ceiling_dbtp = spec.codec_ceiling_dbtp.value_or(spec.limiter.ceiling_dbtp);
+  const double codec_ceiling = dsp::db_to_linear(codec_ceiling_dbtp + kRoomDb);
+  const AudioBuffer unfinished = master_bus;
+  MasterSpec round_spec = spec;
+  json rounds = json::array();
+  double overshoot_db = -HUGE_VAL;
+  for (int round = 1;; ++round) {
+    json round_warnings = json::array();
+    Finished f = finish_once(round == 1 ? std::move(master_bus) : AudioBuffer(unfinished), nullptr, round_spec, enc, out,
+                             out_rate, backend, pool, timing, round_warnings, what, album_lufs);
+    StageTimer t(timing, "codec_check");
+    AudioBuffer delivered = std::move(f.limited);
+    quantize_in_place(delivered, enc, &pool, 0);  // the samples in the file, as floats
+    json checks = json::array();
+    std::vector<std::pair<CodecSpec, std::vector<uint8_t>>> files;
+    double worst_db = -HUGE_VAL;  // the largest excess over the codec ceiling
+    std::string worst;
+    for (const auto& c : spec.codec_check) {
+      std::vector<uint8_t> file;
+      const CodecFigures cf = measure_codec(delivered, f.after, c, pool, spec.codec_export ? &file : nullptr);
+      json cj = codec_json(cf);
+      cj["holds"] = cf.bound <= codec_ceiling;
+      checks.push_back(cj);
+      const double excess_db = dsp::linear_to_db(cf.bound) - codec_ceiling_dbtp;
+      if (excess_db > worst_db) {
+        worst_db = excess_db;
+        worst = c.name;
+      }
+      overshoot_db = std::max(overshoot_db, dsp::linear_to_db(cf.bound) - round_spec.limiter.ceiling_dbtp);
+      if (spec.codec_export) files.emplace_back(c, std::move(file));
+    }
+    rounds.push_back({{"limiter_ceiling_dbtp", round_spec.limiter.ceiling_dbtp}, {"checks", checks}});
+    const bool holds = std::all_of(checks.begin(), checks.end(), [](const json& c) { return c["holds"].get<bool>(); });
+    if (holds) {
+      for (auto& w : round_warnings) warnings.push_back(w);
+      json m = std::move(f.report);
+      m["ceiling_dbtp"] = spec.limiter.ceiling_dbtp;
+      m["xxh3_128"] = f.writer->commit(&publication);
+      json exported = json::array();
+      for (const auto& [c, bytes] : files) {
+        const fs::path file = codec_export_path(out, c);
+        const std::string text(bytes.begin(), bytes.end());
+        write_text_atomic(file, text, &publication);
+        exported.push_back({{"codec", c.name}, {"path", fs::absolute(file).string()}, {"xxh3_128", text_xxh128(text)}});
+      }
+      m["codecs"] = {{"ceiling_dbtp", codec_ceiling_dbtp},
+                     {"limiter_ceiling_dbtp", round_spec.limiter.ceiling_dbtp},
+                     {"rounds", round},
+                     {"checks", checks},
+                     {"history", rounds}};
+      if (spec.codec_export) m["codecs"]["exported"] = exported;
+      return m;
+    }
+    const double next = std::min(round_spec.limiter.ceiling_dbtp - (worst_db + kMarginDb),
+                                 codec_ceiling_dbtp - overshoot_db - kMarginDb);
+    if (round == kMaxRounds || next < -20.0) {
+      throw UserError(out, worst + " decodes to a true peak " + std::to_string(worst_db) + " dB over the codec ceiling of " +
+                               std::to_string(codec_ceiling_dbtp) + " dBTP with the limiter's ceiling at " +
+                               std::to_string(round_spec.limiter.ceiling_dbtp) + " dBTP after " + std::to_string(round) +
+                               " rounds: the codecs cannot be held");
+    }
+    round_spec.limiter.ceiling_dbtp = next;
   }
 }
 

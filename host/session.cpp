@@ -161,6 +161,33 @@ class Reader {
     return s->get();
   }
 
+  // `codec_check = ["aac_256", ...]` (host/codec.hpp names), each at most once.
+  std::optional<std::vector<CodecSpec>> codecs(const toml::table& t, const std::string& where) const {
+    const auto* a = get<toml::array>(t, where, "codec_check", "an array of codec names");
+    if (!a) return std::nullopt;
+    std::vector<CodecSpec> out;
+    for (const toml::node& n : *a) {
+      const auto* name = n.as_string();
+      if (!name) fail(n.source(), join(where, "codec_check"), std::string("expected a codec name, got ") + type_name(n.type()));
+      const auto spec = parse_codec(name->get());
+      if (!spec) fail(n.source(), join(where, "codec_check"), "'" + name->get() + "' is not a codec check (" + codec_names_help() + ")");
+      for (const auto& o : out) {
+        if (o.name == spec->name) fail(n.source(), join(where, "codec_check"), "'" + spec->name + "' is named twice");
+      }
+      out.push_back(*spec);
+    }
+    return out;
+  }
+  // codec_check, codec_ceiling_dbtp, codec_export over `m`'s.
+  void codec_settings(const toml::table& t, const std::string& where, MasterSpec& m) const {
+    if (auto c = codecs(t, where)) m.codec_check = *c;
+    if (t.get("codec_ceiling_dbtp")) m.codec_ceiling_dbtp = number(t, where, "codec_ceiling_dbtp", -20.0, 0.0);
+    m.codec_export = boolean(t, where, "codec_export").value_or(m.codec_export);
+    if (m.codec_export && m.codec_check.empty()) {
+      fail(t.source(), join(where, "codec_export"), "no codec to export: list them in codec_check");
+    }
+  }
+
   // `loudness = "song" | "album"`.
   std::optional<LoudnessMode> loudness_mode(const toml::table& t, const std::string& where) const {
     const auto v = string(t, where, "loudness");
@@ -543,8 +570,10 @@ void parse_master(const toml::table& root, const Reader& rd, MasterSpec& m, cons
   if (!n) return;
   const toml::table& t = rd.table(*n, "master");
   rd.only(t, "master", {"target_lufs", "ceiling_dbtp", "sample_rate", "bit_depth", "dither", "tail_s",
-                        "max_limiting_db", "eq", "compressor", "limiter", "loudness", "match"});
+                        "max_limiting_db", "eq", "compressor", "limiter", "loudness", "match", "codec_check",
+                        "codec_ceiling_dbtp", "codec_export"});
   m.match = parse_match(t, rd, base);
+  rd.codec_settings(t, "master", m);
   m.target_lufs = rd.number(t, "master", "target_lufs", -40.0, -5.0);
   m.loudness = rd.loudness_mode(t, "master").value_or(m.loudness);
   m.limiter.ceiling_dbtp = rd.number_or(t, "master", "ceiling_dbtp", -20.0, 0.0, m.limiter.ceiling_dbtp);
@@ -570,7 +599,8 @@ void parse_deliverables(const toml::table& root, const Reader& rd, Session& s) {
   for (const auto& [name, node] : in_file_order(rd.table(*n, "deliverables"))) {
     const std::string at = join("deliverables", name);
     const toml::table& t = rd.table(*node, at);
-    rd.only(t, at, {"target_lufs", "ceiling_dbtp", "sample_rate", "bit_depth", "dither", "format", "loudness"});
+    rd.only(t, at, {"target_lufs", "ceiling_dbtp", "sample_rate", "bit_depth", "dither", "format", "loudness",
+                    "codec_check", "codec_ceiling_dbtp", "codec_export"});
     const bool safe = !name.empty() && std::all_of(name.begin(), name.end(), [](unsigned char c) {
       return std::isalnum(c) || c == '_' || c == '-';
     });
@@ -585,6 +615,7 @@ void parse_deliverables(const toml::table& root, const Reader& rd, Session& s) {
         static_cast<int>(rd.integer_of(t, at, "bit_depth", {16, 24, 32}).value_or(d.master.encode.bit_depth));
     d.master.encode.dither = rd.boolean(t, at, "dither").value_or(d.master.encode.dither);
     d.master.loudness = rd.loudness_mode(t, at).value_or(d.master.loudness);
+    rd.codec_settings(t, at, d.master);
     if (const auto f = rd.string(t, at, "format")) {
       if (*f == "wav") d.format = OutputFormat::wav;
       else if (*f == "flac") d.format = OutputFormat::flac;
@@ -635,6 +666,20 @@ Session parse_session_file(const fs::path& toml_file, bool preset) {
 }  // namespace
 
 Session load_session(const fs::path& toml_file) { return parse_session_file(toml_file, false); }
+
+std::string codec_settings_text(const Session& session) {
+  std::string text;
+  auto add = [&](const std::string& key, const MasterSpec& m) {
+    if (m.codec_check.empty()) return;
+    text += key + ".codec_check =";
+    for (const auto& c : m.codec_check) text += " " + c.name;
+    text += "\n" + key + ".codec_ceiling_dbtp = " + (m.codec_ceiling_dbtp ? num_text(*m.codec_ceiling_dbtp) : "ceiling") + "\n";
+    text += key + ".codec_export = " + (m.codec_export ? "true" : "false") + "\n";
+  };
+  add("master", session.master);
+  for (const auto& d : session.deliverables) add("deliverables." + d.name, d.master);
+  return text;
+}
 
 bool uses_album_loudness(const Session& session) {
   if (session.master.loudness == LoudnessMode::album) return true;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "host/audio_io.hpp"
+#include "host/codec.hpp"
 #include "host/eq_design.hpp"
 #include "kernels/dsp/dynamics_params.hpp"
 
@@ -73,6 +74,12 @@ struct MasterSpec {
   double max_limiting_db = 12.0;                    // normalisation warns beyond this
   LoudnessMode loudness = LoudnessMode::song;
   std::optional<MatchSpec> match;                   // [master.match]: the master's only
+  // Codec round trips the finished master must survive (docs/algorithms.md "Codec round trips"):
+  // each decoded signal's reconstruction bound at or under codec_ceiling_dbtp (none: the
+  // limiter's ceiling), else the limiter's ceiling is lowered and the finishing runs again.
+  std::vector<CodecSpec> codec_check;
+  std::optional<double> codec_ceiling_dbtp;         // [-20, 0]
+  bool codec_export = false;                        // write each encoded file beside the master
 };
 
 // An extra master from the same mix ([deliverables.NAME]): the [master] settings with its own
@@ -98,6 +105,11 @@ struct Session {
 };
 
 Session load_session(const std::filesystem::path& toml_file);
+
+// The codec checks' settings of every master (codec_check, codec_ceiling_dbtp, codec_export), as
+// text; empty when none declares one. Part of the session hash but not of canonical_text (the
+// dither seed), so that a check that holds at once leaves the master's bytes as they were.
+std::string codec_settings_text(const Session& session);
 
 // Whether any of the session's masters (the main one, a deliverable) takes its album's gain.
 bool uses_album_loudness(const Session& session);

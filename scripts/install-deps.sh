@@ -6,7 +6,7 @@ set -euo pipefail
 pkgs=(cmake ninja-build g++ make pkg-config
       libsndfile1-dev libfftw3-dev libcli11-dev libtomlplusplus-dev nlohmann-json3-dev
       libsoxr-dev libxxhash-dev libgtest-dev libgmock-dev libbenchmark-dev libebur128-dev
-      libswresample-dev libavcodec-dev ffmpeg)
+      libswresample-dev libavcodec-dev libavformat-dev ffmpeg chromium)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

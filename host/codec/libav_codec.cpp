@@ -3,6 +3,8 @@
 // GPU kit do not depend on libavcodec and what it pulls in. Its interface is host/codec/codec_api.h.
 extern "C" {
 #include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavformat/avio.h>
 #include <libavutil/channel_layout.h>
 #include <libavutil/error.h>
 #include <libavutil/frame.h>
@@ -13,6 +15,7 @@ extern "C" {
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -46,6 +49,93 @@ struct Frame {
 struct Packet {
   AVPacket* p = av_packet_alloc();
   ~Packet() { av_packet_free(&p); }
+};
+
+// A file held in memory, written through a seekable AVIOContext (the MP4 muxer goes back to
+// write its index).
+class MemoryFile {
+ public:
+  MemoryFile() {
+    auto* buffer = static_cast<unsigned char*>(av_malloc(kBuffer));
+    if (!buffer) fail("out of memory");
+    io_ = avio_alloc_context(buffer, kBuffer, 1, this, nullptr, &MemoryFile::write, &MemoryFile::seek);
+    if (!io_) {
+      av_free(buffer);
+      fail("out of memory");
+    }
+  }
+  ~MemoryFile() {
+    if (io_) av_freep(&io_->buffer);
+    avio_context_free(&io_);
+  }
+  MemoryFile(const MemoryFile&) = delete;
+  MemoryFile& operator=(const MemoryFile&) = delete;
+  AVIOContext* io() { return io_; }
+  const std::vector<uint8_t>& bytes() const { return data_; }
+
+ private:
+  static constexpr int kBuffer = 1 << 16;
+  static int write(void* self, uint8_t* buf, int n) {
+    auto* m = static_cast<MemoryFile*>(self);
+    const size_t end = size_t(m->pos_) + size_t(n);
+    if (end > m->data_.size()) m->data_.resize(end);
+    std::memcpy(m->data_.data() + m->pos_, buf, size_t(n));
+    m->pos_ = int64_t(end);
+    return n;
+  }
+  static int64_t seek(void* self, int64_t offset, int whence) {
+    auto* m = static_cast<MemoryFile*>(self);
+    whence &= ~AVSEEK_FORCE;
+    if (whence == AVSEEK_SIZE) return int64_t(m->data_.size());
+    const int64_t base = whence == SEEK_CUR ? m->pos_ : whence == SEEK_END ? int64_t(m->data_.size()) : 0;
+    if (whence != SEEK_SET && whence != SEEK_CUR && whence != SEEK_END) return AVERROR(EINVAL);
+    if (base + offset < 0) return AVERROR(EINVAL);
+    m->pos_ = base + offset;
+    return m->pos_;
+  }
+  AVIOContext* io_ = nullptr;
+  std::vector<uint8_t> data_;
+  int64_t pos_ = 0;
+};
+
+// The encoder's packets muxed into `container`, in memory.
+class Muxer {
+ public:
+  Muxer(const char* container, const AVCodecContext* enc) {
+    if (int r = avformat_alloc_output_context2(&fc_, nullptr, container, nullptr); r < 0 || !fc_) {
+      fail(std::string("FFmpeg's libavformat has no ") + container + " muxer", r);
+    }
+    fc_->pb = file_.io();
+    fc_->flags |= AVFMT_FLAG_BITEXACT;  // no encoder version or creation time: the same bytes each run
+    st_ = avformat_new_stream(fc_, nullptr);
+    if (!st_) fail("out of memory");
+    if (int r = avcodec_parameters_from_context(st_->codecpar, enc); r < 0) fail("cannot describe the stream", r);
+    st_->time_base = enc->time_base;
+    enc_tb_ = enc->time_base;
+    if (int r = avformat_write_header(fc_, nullptr); r < 0) fail(std::string("cannot start the ") + container + " file", r);
+  }
+  ~Muxer() { avformat_free_context(fc_); }
+  Muxer(const Muxer&) = delete;
+  Muxer& operator=(const Muxer&) = delete;
+  // A copy of the packet goes to the file (the caller's packet is left as it was).
+  void add(const AVPacket* p) {
+    Packet copy;
+    if (int r = av_packet_ref(copy.p, p); r < 0) fail("out of memory", r);
+    av_packet_rescale_ts(copy.p, enc_tb_, st_->time_base);
+    copy.p->stream_index = st_->index;
+    if (int r = av_write_frame(fc_, copy.p); r < 0) fail("cannot write the encoded file", r);
+  }
+  const std::vector<uint8_t>& finish() {
+    if (int r = av_write_trailer(fc_); r < 0) fail("cannot finish the encoded file", r);
+    avio_flush(fc_->pb);
+    return file_.bytes();
+  }
+
+ private:
+  MemoryFile file_;
+  AVFormatContext* fc_ = nullptr;
+  AVStream* st_ = nullptr;
+  AVRational enc_tb_{1, 1};
 };
 
 // The encoder's rate for a master at `rate`: the master's where the encoder takes it, else 48 kHz.
@@ -130,7 +220,8 @@ int lq_encoder_rate(const char* encoder, int rate, char* err, size_t err_size) {
 }
 
 int lq_round_trip(const char* encoder, int kbps, int channels, int64_t frames, int rate, const float* const* in,
-                  void* out_ctx, LqAppendFn append, char* err, size_t err_size) {
+                  void* out_ctx, LqAppendFn append, const char* container, void* bytes_ctx, LqBytesFn bytes, char* err,
+                  size_t err_size) {
   try {
     const AVCodec* enc = avcodec_find_encoder_by_name(encoder);
     if (!enc) fail(std::string("FFmpeg's libavcodec has no ") + encoder + " encoder");
@@ -156,6 +247,8 @@ int lq_round_trip(const char* encoder, int kbps, int channels, int64_t frames, i
     d.c->extradata_size = e.c->extradata_size;
   }
   if (int r = avcodec_open2(d.c, dec, nullptr); r < 0) fail("cannot open the decoder", r);
+  std::unique_ptr<Muxer> muxer;
+  if (container && bytes) muxer = std::make_unique<Muxer>(container, e.c);
 
   Frame decoded;
   std::vector<float> planar;
@@ -181,6 +274,7 @@ int lq_round_trip(const char* encoder, int kbps, int channels, int64_t frames, i
       const int r = avcodec_receive_packet(e.c, pkt.p);
       if (r == AVERROR(EAGAIN) || r == AVERROR_EOF) return;
       if (r < 0) fail("encoding failed", r);
+      if (muxer) muxer->add(pkt.p);
       int s = avcodec_send_packet(d.c, pkt.p);
       while (s == AVERROR(EAGAIN)) {
         take_frames();
@@ -214,6 +308,10 @@ int lq_round_trip(const char* encoder, int kbps, int channels, int64_t frames, i
   take_packets();
   avcodec_send_packet(d.c, nullptr);
   take_frames();
+  if (muxer) {
+    const std::vector<uint8_t>& file = muxer->finish();
+    bytes(bytes_ctx, file.data(), file.size());
+  }
   return 0;
   } catch (const Failure& f) {
     return copy_error(f.what, err, err_size);
