@@ -127,6 +127,7 @@ int run_render_folder(const RenderArgs& args) {
     RenderOptions& o = options[i];
     o.output = out_dir / (names[i] + "." + args.format);
     if (!args.no_report) o.report = out_dir / (names[i] + ".json");
+    if (args.html) o.html = out_dir / (names[i] + ".html");
     o.target_lufs = args.target_lufs;
     o.ceiling_dbtp = args.ceiling_dbtp;
     o.threads = args.threads;
@@ -185,6 +186,7 @@ int run_render(const RenderArgs& args) {
   if (!args.no_report) {
     opt.report = args.report.empty() ? fs::path(args.output).replace_extension(".json") : fs::path(args.report);
   }
+  if (args.html) opt.html = fs::path(args.output).replace_extension(".html");
   opt.target_lufs = args.target_lufs;
   opt.ceiling_dbtp = args.ceiling_dbtp;
   opt.threads = args.threads;
@@ -212,6 +214,7 @@ int run_render(const RenderArgs& args) {
   }
   for (const auto& w : r.report["warnings"]) std::cout << "  warning: " << w.get<std::string>() << "\n";
   if (opt.report) std::cout << "  report    " << opt.report->string() << "\n";
+  if (opt.html) std::cout << "  html      " << opt.html->string() << "\n";
   std::cout << "  time      " << fmt(r.report["timing_s"]["total"], "s") << "\n";
   return 0;
 }
@@ -371,6 +374,7 @@ int run_batch(const BatchArgs& args) {
   opt.format = args.format;
   opt.force = args.force;
   opt.export_groups = args.export_groups;
+  opt.html = args.html;
   const Shard shard = select_shard(args.shard, args.shard_count);
   opt.shard_index = shard.index;
   opt.shard_count = shard.count;

@@ -14,6 +14,7 @@ struct RenderArgs {
   std::string format = "wav";       // the outputs' format in a folder
   std::string report;
   bool no_report = false;
+  bool html = false;                // an HTML report beside each master (OUTPUT with .html)
   std::optional<double> target_lufs;
   std::optional<double> ceiling_dbtp;
   int threads = 0;
@@ -53,6 +54,7 @@ struct BatchArgs {
   std::string format = "wav";
   bool force = false;
   bool export_groups = false;
+  bool html = false;                // report.html per song and summary.html
   std::string shard;
   std::optional<int> shard_count;
   bool quiet = false;

@@ -54,6 +54,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"wav", "flac"}));
   render_cmd->add_option("--report", render.report, "JSON report path (default: OUTPUT with .json)");
   render_cmd->add_flag("--no-report", render.no_report, "Do not write a JSON report");
+  render_cmd->add_flag("--html", render.html,
+                       "Also write an HTML report beside each master (OUTPUT with .html): loudness over time, limiting, "
+                       "spectra, true peaks, codecs");
   render_cmd->add_option("--target-lufs", render.target_lufs, "Integrated loudness target, LUFS")
       ->check(finite)->check(CLI::Range(-40.0, -5.0));
   render_cmd->add_option("--ceiling-dbtp", render.ceiling_dbtp, "True-peak ceiling, dBTP")
@@ -103,6 +106,7 @@ int main(int argc, char** argv) {
   batch_cmd->add_option("--format", batch.format, "wav or flac")->check(CLI::IsMember({"wav", "flac"}));
   batch_cmd->add_flag("--force", batch.force, "Render songs again even when their output is complete");
   batch_cmd->add_flag("--export-groups", batch.export_groups, "Also write each processed group bus (OUT/<song>/groups/)");
+  batch_cmd->add_flag("--html", batch.html, "Also write OUT/<song>/report.html per song and OUT/summary.html");
   batch_cmd->add_option("--shard", batch.shard, "Render shard I of N (I/N); default: Slurm's array variables");
   batch_cmd->add_option("--shard-count", batch.shard_count, "Shards, with JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs)")
       ->check(CLI::Range(1, 1000000));

@@ -31,6 +31,7 @@
 #include "host/devices.hpp"
 #include "host/errors.hpp"
 #include "host/files.hpp"
+#include "host/html_report.hpp"
 #include "host/loudness.hpp"
 #include "host/render.hpp"
 #include "host/session.hpp"
@@ -158,6 +159,7 @@ json figures_from(const json& report) {
 std::string song_hash(const Session& session, const CatalogSong& song, const BatchOptions& opt,
                       const AlbumContext* album = nullptr) {
   std::string text = session_hash(session) + "\n" + opt.format + "\n" + (opt.export_groups ? "groups" : "-") + "\n";
+  if (opt.html) text += "html\n";  // a report with its series
   if (song.target_lufs) text += "target_lufs=" + std::to_string(*song.target_lufs) + "\n";
   if (album) text += "album=" + album->hash + "\n";
   return text_xxh128(text);
@@ -371,8 +373,14 @@ SongResult render_song(const CatalogSong& song, const BatchOptions& opt, int thr
     if (!uses_album_loudness(session)) album = nullptr;
     const std::string hash = song_hash(session, song, opt, album);
     const fs::path master = dir / ("master." + opt.format), report = dir / "report.json";
+    const fs::path page = dir / "report.html";
     if (!opt.force) {
       json done = complete_figures(report, master, hash);
+      if (!done.is_null() && opt.html && !fs::exists(page)) {
+        // The page is built from the report alone: written again without rendering.
+        check_replaceable(page);
+        write_text_atomic(page, song_page(json::parse(read_text_file(report)), song.id));
+      }
       if (!done.is_null()) {
         r.status = "skipped";
         r.figures = std::move(done);
@@ -383,8 +391,13 @@ SongResult render_song(const CatalogSong& song, const BatchOptions& opt, int thr
     check_replaceable(master);  // only regular files of the song's folder are replaced or removed
     check_replaceable(report);
     fs::remove(report, ec);  // a report only ever describes the master beside it
+    if (opt.html) {
+      check_replaceable(page);
+      fs::remove(page, ec);
+    }
     RenderOptions ro = song_options(song, opt, dir, threads, device_budget);
     ro.report = report;
+    if (opt.html) ro.html = page;
     if (album) ro.album = *album;
     if (opt.export_groups) {
       real_folder(dir / "groups", "group exports are written only into a real folder");
@@ -536,8 +549,17 @@ std::string albums_csv(const json& albums) {
 
 // Each summary file replaces only a regular file of its own name (check_replaceable), as the
 // batch's preflight checked; the merge of shard summaries writes through here too.
+// With `html` (or a summary that says so: summaries merged from shards rendered with --html) also
+// STEM.html, each song linked to its page where there is one.
 void write_summary(const fs::path& out_dir, const std::string& stem, const json& summary) {
-  for (const char* ext : {".json", ".csv", "-albums.csv"}) check_replaceable(out_dir / (stem + ext));
+  const bool html = summary.value("html", false);
+  for (const char* ext : {".json", ".csv", "-albums.csv", ".html"}) check_replaceable(out_dir / (stem + ext));
+  if (html) {
+    write_text_atomic(out_dir / (stem + ".html"), summary_page(summary, [&](const std::string& id) {
+                        std::error_code ec;
+                        return fs::exists(out_dir / id / "report.html", ec) ? id + "/report.html" : std::string();
+                      }));
+  }
   write_text_atomic(out_dir / (stem + ".json"), summary.dump(2) + "\n");
   write_text_atomic(out_dir / (stem + ".csv"), summary_csv(summary.at("songs")));
   if (summary.contains("albums") && !summary["albums"].empty()) {
@@ -831,6 +853,7 @@ int run_batch(const fs::path& catalog, const BatchOptions& opt) {
                   {"counts", counts_of(list)},
                   {"songs", list}};
   if (!album_list.empty()) summary["albums"] = album_list;
+  if (opt.html) summary["html"] = true;
   if (stop_requested()) summary["interrupted_by_signal"] = g_signal.load();
   write_summary(opt.out_dir, stem, summary);
   print_batch_end(summary, mine.size(), opt, opt.out_dir / (stem + ".json"), wall);
@@ -866,6 +889,7 @@ int merge_summaries(const fs::path& out_dir, bool quiet) {
   const int count = by_count.begin()->first;
   const auto& files = by_count.begin()->second;
   json songs = json::array(), albums = json::array();
+  bool html = false;  // a shard rendered with --html: the merged summary gets its page too
   std::map<std::string, int> seen;
   std::vector<int> missing;
   double wall_max = 0.0, audio = 0.0;
@@ -892,6 +916,7 @@ int merge_summaries(const fs::path& out_dir, bool quiet) {
       if (s.contains("albums")) {
         for (const auto& a : s.at("albums")) albums.push_back(a);
       }
+      html = html || s.value("html", false);
     } catch (const UserError& e) {
       const std::string what = e.what();
       if (what.rfind(files.at(i).string(), 0) == 0) throw;
@@ -909,6 +934,7 @@ int merge_summaries(const fs::path& out_dir, bool quiet) {
     std::sort(albums.begin(), albums.end(), [](const json& a, const json& b) { return a["album"] < b["album"]; });
     summary["albums"] = albums;
   }
+  if (html) summary["html"] = true;
   write_summary(out_dir, "summary", summary);
   const json& c = summary["counts"];
   const bool ok = missing.empty() && c["rendered"].get<int>() + c["skipped"].get<int>() == int(songs.size());

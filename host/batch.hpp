@@ -48,6 +48,7 @@ struct BatchOptions {
   std::string format = "wav";                   // wav | flac
   bool force = false;
   bool export_groups = false;
+  bool html = false;                            // report.html per song (with the series), summary.html
   int shard_index = 0;
   int shard_count = 1;
   bool quiet = false;

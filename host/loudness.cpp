@@ -254,6 +254,16 @@ LoudnessMeasurement measurement(const HopEnergies& h, double rate, int64_t frame
   m.loudness_range_lu = loudness_range(m.range_energies);
   m.max_momentary_lufs = max_window_loudness(h, kMomentary100ms);
   m.max_short_term_lufs = max_window_loudness(h, kShortTerm100ms);
+  const int64_t steps = int64_t(h.energy.size()) / h.hops_per_100ms;
+  m.momentary_100ms.resize(size_t(steps));
+  m.short_term_100ms.resize(size_t(steps));
+  m.energy_100ms.resize(size_t(steps));
+  for (int64_t k = 0; k < steps; ++k) {
+    const int64_t end = (k + 1) * h.hops_per_100ms;
+    m.momentary_100ms[size_t(k)] = energy_to_lufs(window_energy(h, end, kMomentary100ms));
+    m.short_term_100ms[size_t(k)] = energy_to_lufs(window_energy(h, end, kShortTerm100ms));
+    m.energy_100ms[size_t(k)] = window_energy(h, end, 1);
+  }
   m.sample_peak_dbfs = linear_to_db_or_inf(sample_peak);
   m.true_peak_linear = true_peak;
   m.true_peak_dbtp = linear_to_db_or_inf(m.true_peak_linear);
@@ -290,22 +300,26 @@ LoudnessMeasurement measure_loudness(const AudioBuffer& audio, Backend& backend)
 }
 
 struct LoudnessMeter::Impl {
-  Impl(const std::vector<int>& used, const std::vector<double>& weights, int channels, double sample_rate, bool true_peak)
+  Impl(const std::vector<int>& used, const std::vector<double>& weights, int channels, double sample_rate, bool true_peak,
+       bool record_peaks)
       : used_weights(weights), rate(sample_rate),
-        passes(used, channels, sample_rate, hop_grid(sample_rate).hop_frames, true_peak) {}
+        passes(used, channels, sample_rate, hop_grid(sample_rate).hop_frames, true_peak) {
+    if (record_peaks && true_peak) passes.record_block_peaks(hop_grid(sample_rate).frames_100ms);
+  }
   std::vector<double> used_weights;
   double rate;
   cpu::MeterStream passes;
 };
 
-LoudnessMeter::LoudnessMeter(int channels, double sample_rate, cpu::ThreadPool& pool, bool true_peak) : pool_(pool) {
+LoudnessMeter::LoudnessMeter(int channels, double sample_rate, cpu::ThreadPool& pool, bool true_peak, bool record_peaks)
+    : pool_(pool) {
   if (!(sample_rate > 0.0) || !std::isfinite(sample_rate)) {
     throw std::invalid_argument("loudness: sample rate must be positive, got " + std::to_string(sample_rate));
   }
   std::vector<int> used;
   std::vector<double> used_weights;
   used_channels(channels, used, used_weights);
-  impl_ = std::make_unique<Impl>(used, used_weights, channels, sample_rate, true_peak);
+  impl_ = std::make_unique<Impl>(used, used_weights, channels, sample_rate, true_peak, record_peaks);
 }
 
 LoudnessMeter::~LoudnessMeter() = default;
@@ -321,7 +335,11 @@ LoudnessMeasurement LoudnessMeter::finish() {
   std::vector<const std::vector<double>*> ptrs;
   for (size_t j = 0; j < m.used_weights.size(); ++j) ptrs.push_back(&m.passes.energies(j));
   weigh(ptrs, m.used_weights, m.passes.frames() / h.hop_frames, h);
-  return measurement(h, m.rate, m.passes.frames(), m.passes.sample_peak(), m.passes.true_peak());
+  LoudnessMeasurement r = measurement(h, m.rate, m.passes.frames(), m.passes.sample_peak(), m.passes.true_peak());
+  auto peaks = m.passes.block_peaks();
+  std::stable_sort(peaks.begin(), peaks.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  for (size_t i = 0; i < peaks.size() && i < 10 && peaks[i].second > 0.0; ++i) r.top_true_peaks.push_back(peaks[i]);
+  return r;
 }
 
 LoudnessMeasurement measure_loudness(const AudioBuffer& audio, cpu::ThreadPool& pool) {

@@ -34,6 +34,14 @@ struct LoudnessMeasurement {
   // What an album's figures are gated from (album_loudness): the mean squares of the 400 ms
   // blocks, and of the short-term windows the loudness range reads (those at or above -70 LUFS).
   std::vector<double> block_energies, range_energies;
+  // Every 100 ms (entry k: the window ending at (k + 1) * 100 ms, frames before 0 silence; whole
+  // 100 ms steps only): momentary (400 ms) and short-term (3 s) loudness, -inf over silence, and
+  // the K-weighted, channel-weighted mean square of the step itself. The report's series.
+  std::vector<double> momentary_100ms, short_term_100ms, energy_100ms;
+  // The highest true peaks (dsp::true_peak_at over channels), one per 100 ms step, highest first
+  // (at most 10; LoudnessMeter with record_peaks only): the reading's position in frames and its
+  // linear value.
+  std::vector<std::pair<int64_t, double>> top_true_peaks;
 };
 
 // An album's loudness: the songs' blocks gated together (BS.1770-4's gates over the union of every
@@ -72,7 +80,8 @@ LoudnessMeasurement measure_loudness(const AudioBuffer& audio, cpu::ThreadPool& 
 class LoudnessMeter {
  public:
   // true_peak = false: no true-peak scan (the measurement's true peak is left at 0 / -inf dB).
-  LoudnessMeter(int channels, double sample_rate, cpu::ThreadPool& pool, bool true_peak = true);
+  // record_peaks: the measurement's top_true_peaks too.
+  LoudnessMeter(int channels, double sample_rate, cpu::ThreadPool& pool, bool true_peak = true, bool record_peaks = false);
   ~LoudnessMeter();
   LoudnessMeter(const LoudnessMeter&) = delete;
   LoudnessMeter& operator=(const LoudnessMeter&) = delete;

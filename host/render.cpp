@@ -24,6 +24,8 @@
 
 #include "host/album.hpp"
 #include "host/codec.hpp"
+#include "host/html_report.hpp"
+#include "host/report_series.hpp"
 #include "host/backend.hpp"
 #include "host/device_backend.hpp"
 #include "host/device_render.hpp"
@@ -165,6 +167,7 @@ void plan_render_paths(const Session& session, const RenderOptions& options) {
     }
   }
   if (options.report) plan.write(*options.report, "report", true);
+  if (options.html) plan.write(*options.html, "HTML report", true);
   plan.check();
 }
 
@@ -186,6 +189,7 @@ void preflight_output(const Session& session, const RenderOptions& options) {
   }
   check_folder(output, "output");
   if (options.report) check_folder(*options.report, "report");
+  if (options.html) check_folder(*options.html, "HTML report");
   if (options.export_groups_dir && !fs::is_directory(*options.export_groups_dir)) {
     throw UserError(*options.export_groups_dir, "the group export folder does not exist");
   }
@@ -543,12 +547,12 @@ VerifyFigures bound_with_dips(AudioBuffer& master, double dip_level, double dete
 // "after"): the delivered samples are never held whole beside the limited master. Two spans: one
 // is encoded (libsndfile, one thread) while the next is quantised and measured.
 LoudnessMeasurement quantise_meter_encode(const AudioBuffer& master, const EncodeSpec& enc, AudioWriter& writer,
-                                          const fs::path& out, cpu::ThreadPool& pool) {
+                                          const fs::path& out, cpu::ThreadPool& pool, bool record_peaks) {
   constexpr int64_t kSpan = int64_t{1} << 16;
   const int64_t frames = master.frames();
   AudioBuffer spans[2];
   for (auto& b : spans) b = AudioBuffer(master.channel_count(), std::min(frames, kSpan), master.sample_rate);
-  LoudnessMeter meter(master.channel_count(), master.sample_rate, pool);
+  LoudnessMeter meter(master.channel_count(), master.sample_rate, pool, true, record_peaks);
   std::future<void> writing;  // the previous span's encoding
   for (int64_t b0 = 0, k = 0; b0 < frames; b0 += kSpan, ++k) {
     const int64_t len = std::min(kSpan, frames - b0);
@@ -624,9 +628,15 @@ struct Finished {
 // The loudness before and the limiter (with the loudness loop when there is a target); the
 // ceiling verified on what is delivered and the encoding into a temporary file for `out`
 // (docs/architecture.md "The master"). `master_bus` is at the output rate.
+// `series`: the report's series too (host/report_series.hpp).
 Finished finish_once(AudioBuffer master_bus, DeviceSong* device, const MasterSpec& spec, const EncodeSpec& enc,
                      const fs::path& out, double out_rate, Backend& backend, cpu::ThreadPool& pool, json& timing,
-                     json& warnings, const std::string& what, const std::optional<double>& album_lufs) {
+                     json& warnings, const std::string& what, const std::optional<double>& album_lufs, bool series) {
+  json spectrum_before;
+  if (series) {
+    StageTimer t(timing, "series");
+    spectrum_before = third_octave_spectrum(device ? device->download() : master_bus, pool);
+  }
 
   // The limiter holds its readings under the ceiling less what quantisation can add to them, so
   // that what is delivered reads under the ceiling without a second pass.
@@ -679,11 +689,15 @@ Finished finish_once(AudioBuffer master_bus, DeviceSong* device, const MasterSpe
         v.bound += bound_q;  // a bound of what is delivered
       }
       auto writer = std::make_unique<AudioWriter>(out, enc, loop.output.channel_count(), out_rate);
-      after = quantise_meter_encode(loop.output, enc, *writer, out, pool);
+      after = quantise_meter_encode(loop.output, enc, *writer, out, pool, series);
       const double detected = v.detector + q_error * cpu::limiter_detector_error_gain();
       if (after.true_peak_linear <= ceiling && detected <= ceiling && v.bound <= ceiling * kBoundTolerance) {
         json m = master_report(spec, enc, out, before, after, loop, v, verify_rounds, lp.ceiling_dbtp, loop.output.frames(),
                                out_rate, warnings, what);
+        if (series) {
+          StageTimer ts(timing, "series");
+          m["series"] = master_series(before, after, loop.gain_db, spectrum_before, third_octave_spectrum(loop.output, pool));
+        }
         return {std::move(m), std::move(writer), std::move(loop.output), after};
       }
       if (verify_rounds == 8) {
@@ -712,7 +726,8 @@ Finished finish_once(AudioBuffer master_bus, DeviceSong* device, const MasterSpe
 // less it, the same for every song of the album).
 json finish_master(AudioBuffer master_bus, DeviceSong* device, const MasterSpec& spec, const EncodeSpec& enc,
                    const fs::path& out, Backend& backend, cpu::ThreadPool& pool, json& timing, json& warnings,
-                   const std::string& what, Publication& publication, const std::optional<double>& album_lufs) {
+                   const std::string& what, Publication& publication, const std::optional<double>& album_lufs,
+                   bool series = false) {
   const bool codecs = !spec.codec_check.empty();
   // A master with codec checks is finished on the host: each round starts again from the bus.
   if (device && ((spec.sample_rate && *spec.sample_rate != device->rate()) || codecs)) {
@@ -729,7 +744,7 @@ json finish_master(AudioBuffer master_bus, DeviceSong* device, const MasterSpec&
   }
   if (!codecs) {
     Finished f = finish_once(std::move(master_bus), device, spec, enc, out, out_rate, backend, pool, timing, warnings, what,
-                             album_lufs);
+                             album_lufs, series);
     f.report["xxh3_128"] = f.writer->commit(&publication);
     return f.report;
   }
@@ -750,7 +765,7 @@ json finish_master(AudioBuffer master_bus, DeviceSong* device, const MasterSpec&
   for (int round = 1;; ++round) {
     json round_warnings = json::array();
     Finished f = finish_once(round == 1 ? std::move(master_bus) : AudioBuffer(unfinished), nullptr, round_spec, enc, out,
-                             out_rate, backend, pool, timing, round_warnings, what, album_lufs);
+                             out_rate, backend, pool, timing, round_warnings, what, album_lufs, series);
     StageTimer t(timing, "codec_check");
     AudioBuffer delivered = std::move(f.limited);
     quantize_in_place(delivered, enc, &pool, 0);  // the samples in the file, as floats
@@ -940,7 +955,7 @@ void deliver(AudioBuffer master_bus, DeviceSong* device, const Session& session,
     delivered_extra.push_back(dm);
   }
   json fm = finish_master(std::move(master_bus), device, master_spec, enc, options.output, backend, pool, timing, warnings, "",
-                          publication, album_lufs);
+                          publication, album_lufs, options.series || options.html.has_value());
   report["output"] = {{"path", fm["path"]}, {"xxh3_128", fm["xxh3_128"]}};
   fm.erase("path");
   fm.erase("xxh3_128");
@@ -1155,6 +1170,9 @@ RenderResult render(const Session& session, const RenderOptions& options) {
   if (report["master"].contains("match")) report["master"]["match"]["result_integrated_lufs"] = report["master"]["after"]["integrated_lufs"];
   close_report(report, song.warnings, session, options, *song.backend, song.pool, song.backend_note);
   timing["total"] = std::chrono::duration<double>(Clock::now() - song.start).count();
+  if (options.html) {
+    write_text_atomic(*options.html, song_page(report, fs::path(options.output).filename().string()), &publication);
+  }
   if (options.report) write_text_atomic(*options.report, report.dump(2) + "\n", &publication);  // the report last
   if (!options.publication) publication.publish();
   return {report, options.output};

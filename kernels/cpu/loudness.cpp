@@ -145,6 +145,7 @@ void MeterStream::add(const AudioBuffer& audio, int64_t begin, int64_t end, Thre
   const int64_t tp_blocks = (n + kTpBlock - 1) / kTpBlock;
   std::vector<double> tp(size_t(channels * tp_blocks), 0.0);
   std::vector<float> sp(tp.size(), 0.0f);
+  std::vector<std::vector<double>> readings(peak_step_ > 0 ? tp.size() : 0);  // record_block_peaks
   auto x_of = [&](int c) { return audio.channels[size_t(c)].data() + begin; };
   pool.parallel_for(k_tasks + channels * tp_blocks, [&](int64_t t) {
     if (t < k_tasks) {
@@ -166,7 +167,15 @@ void MeterStream::add(const AudioBuffer& audio, int64_t begin, int64_t end, Thre
     std::vector<double> r(size_t(b1 - p0));
     true_peak_range(x, n, p0, b1, r.data());
     tp[size_t(u)] = max_reading(r.data(), int64_t(r.size()));
+    if (peak_step_ > 0) readings[size_t(u)] = std::move(r);
   });
+  if (peak_step_ > 0) {
+    // In position order within each channel (the first of equal readings wins), channel by channel.
+    for (int64_t u = 0; u < int64_t(readings.size()); ++u) {
+      const int64_t b0 = (u % tp_blocks) * kTpBlock, p0 = std::max(b0, kHistory);
+      if (!readings[size_t(u)].empty()) note_peaks(readings[size_t(u)].data(), frames_ + p0, int64_t(readings[size_t(u)].size()));
+    }
+  }
   for (float v : sp) sample_peak_ = std::max(sample_peak_, double(v));
   for (double v : tp) true_peak_ = std::max(true_peak_, v);
   frames_ += n;
@@ -179,6 +188,7 @@ void MeterStream::add(const AudioBuffer& audio, int64_t begin, int64_t end, Thre
     double r[kHistory];
     true_peak_range(w.data(), kHistory + head, kHistory, kHistory + head, r);
     for (int64_t i = 0; i < head; ++i) true_peak_ = std::max(true_peak_, r[i]);
+    if (peak_step_ > 0) note_peaks(r, frames_ - n, head);
     // The new history: the last kHistory frames of (history, span).
     if (n >= kHistory) {
       history_[size_t(c)].assign(x_of(c) + n - kHistory, x_of(c) + n);
@@ -195,6 +205,21 @@ void MeterStream::finish() {
     double r[kHistory];
     true_peak_range(h.data(), kHistory, kHistory, 2 * kHistory, r);
     for (double v : r) true_peak_ = std::max(true_peak_, v);
+    if (peak_step_ > 0) note_peaks(r, frames_, kHistory);
+  }
+}
+
+void MeterStream::record_block_peaks(int64_t frames) {
+  if (frames < 1 || frames_ > 0) throw std::invalid_argument("record_block_peaks: a step of at least one frame, before add()");
+  peak_step_ = frames;
+}
+
+void MeterStream::note_peaks(const double* r, int64_t first_position, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t pos = first_position + i;
+    const size_t k = size_t(pos / peak_step_);
+    if (k >= block_peaks_.size()) block_peaks_.resize(k + 1, {0, 0.0});
+    if (r[i] > block_peaks_[k].second) block_peaks_[k] = {pos, r[i]};
   }
 }
 

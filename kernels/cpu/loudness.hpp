@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "kernels/cpu/audio_buffer.hpp"
@@ -61,6 +62,11 @@ class MeterStream {
               bool true_peak = true);
   void add(const AudioBuffer& audio, int64_t begin, int64_t end, ThreadPool& pool);  // frames [begin, end)
   void finish();
+  // From now on, the largest reading in each step of `frames` positions and where it is (called
+  // before the first add()): block_peaks()[k] = {position, value} of step k's largest reading
+  // (the first of equals), {0, 0} for a step with none.
+  void record_block_peaks(int64_t frames);
+  const std::vector<std::pair<int64_t, double>>& block_peaks() const { return block_peaks_; }
   const std::vector<double>& energies(size_t j) const { return k_[j].energies(); }  // of used[j]
   double sample_peak() const { return sample_peak_; }
   double true_peak() const { return true_peak_; }
@@ -74,6 +80,9 @@ class MeterStream {
   double sample_peak_ = 0.0, true_peak_ = 0.0;
   int64_t frames_ = 0;
   bool scan_true_peak_ = true;
+  int64_t peak_step_ = 0;  // record_block_peaks' step; 0: not recorded
+  std::vector<std::pair<int64_t, double>> block_peaks_;
+  void note_peaks(const double* r, int64_t first_position, int64_t n);  // readings at positions first_position + i
 };
 
 // energies[j][k] = sum over i in [k*segment_frames, (k+1)*segment_frames) of y[i]^2, in float64 in
