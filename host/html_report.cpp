@@ -318,7 +318,8 @@ std::string codec_table(const json& codecs) {
 
 std::string page(const std::string& title, const std::string& body, const std::string& script = "") {
   return "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">"
-         "<title>" + esc(title) + "</title><style>" + kStyle + "</style></head><body>" + body +
+         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
+         "script-src 'unsafe-inline'\"><title>" + esc(title) + "</title><style>" + kStyle + "</style></head><body>" + body +
          (script.empty() ? "" : "<script>" + script + "</script>") + "</body></html>\n";
 }
 

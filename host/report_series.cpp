@@ -32,7 +32,7 @@ json third_octave_spectrum(const AudioBuffer& audio, cpu::ThreadPool& pool) {
   std::vector<double> centres;
   for (int k = 14; k <= 43; ++k) {  // 25 Hz .. 20 kHz
     const double fc = std::pow(10.0, k / 10.0);
-    if (fc * std::pow(2.0, 1.0 / 6.0) > 0.45 * fs) break;
+    if (fc > 0.45 * fs) break;
     centres.push_back(fc);
   }
   const int64_t frames = audio.frames() >= kFrame ? (audio.frames() - kFrame) / kHop + 1 : 0;

@@ -15,7 +15,7 @@
 namespace lq {
 
 // The 1/3-octave long-term spectrum of `audio`: bands at the base-10 centres 10^(k/10) Hz from 25 Hz
-// to 20 kHz (as far as 0.45 fs), each the mean square per channel of the band's part of the
+// to 20 kHz (centres up to 0.45 fs), each the mean square per channel of the band's part of the
 // signal in dB (a full-scale sine in a band reads -3.01 dB): Hann frames of 4096 samples (about
 // 85 ms at 48 kHz) every fourth frame's length, so a quarter of the song is read, evenly spread;
 // per-bin powers summed over the band's edges (centre * 2^(+-1/6)). {"hz": [...], "db": [...]},
