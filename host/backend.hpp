@@ -43,6 +43,10 @@ class CompressorStream {
   // read, not changed (frames past those are not read).
   virtual void process(AudioBuffer& audio, int64_t frames) = 0;
   virtual DynamicsStats stats() const = 0;  // over every frame processed so far
+  // The largest reduction in each step of `step_frames` frames (cpu::CompressorStream::record_steps),
+  // for the report's series; a backend that cannot gives none.
+  virtual void record_steps(int64_t /*step_frames*/) {}
+  virtual std::vector<float> step_reductions() const { return {}; }
 };
 
 class Backend {

@@ -1,6 +1,7 @@
 #include "host/bus_stream.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <span>
 #include <stdexcept>
 #include <vector>
@@ -70,6 +71,7 @@ ChainStream::ChainStream(std::shared_ptr<const EqDesign> design, const std::opti
   if (comp) {
     comp_ = backend.compressor_stream(*comp, rate, 2);
     if (!comp_) throw std::logic_error("the backend has no compressor stream");
+    comp_->record_steps(std::max<int64_t>(1, std::llround(rate / 10.0)));  // the report's 100 ms steps
     ahead_ = comp_->lookahead_frames();
   }
 }

@@ -59,6 +59,8 @@ class CpuCompressorStream final : public CompressorStream {
   int64_t lookahead_frames() const override { return stream_.lookahead_frames(); }
   void process(AudioBuffer& audio, int64_t frames) override { stream_.process(audio, frames, pool_); }
   DynamicsStats stats() const override { return stream_.stats(); }
+  void record_steps(int64_t step_frames) override { stream_.record_steps(step_frames); }
+  std::vector<float> step_reductions() const override { return stream_.step_reductions(); }
 
  private:
   cpu::CompressorStream stream_;

@@ -66,6 +66,8 @@ svg .ref{stroke:#c0262d;stroke-width:1.2;stroke-dasharray:5 4}svg .reflabel{fill
 .s-before{stroke:#9aa3b2;stroke-width:1.2;fill:none}.s-after{stroke:#2463c9;stroke-width:1.5;fill:none}
 .s-moment{stroke:#8fb4ee;stroke-width:0.8;fill:none}.s-gr{stroke:#d0642a;stroke-width:1.2;fill:none}
 .bar{fill:#5b8fdc}
+.s-c0{stroke:#2463c9}.s-c1{stroke:#d0642a}.s-c2{stroke:#17804a}.s-c3{stroke:#8e3bb8}.s-c4{stroke:#b8962e}.s-c5{stroke:#2aa3b8}
+.s-c0,.s-c1,.s-c2,.s-c3,.s-c4,.s-c5{stroke-width:1.1;fill:none}
 ul.warnings li{color:#a86400;font-size:13px}
 )";
 
@@ -242,6 +244,7 @@ std::string loudness_plot(const json& series, const json& master, double duratio
   if (!std::isfinite(lo)) lo = -40.0, hi = 0.0;
   lo = std::max(-70.0, floor_to(lo - 2.0, 5.0));
   hi = ceil_to(hi + 1.0, 5.0);
+  lo = std::max(lo, hi - 35.0);  // fades and silence below that are drawn at the bottom
   Plot p("plot-loudness", {0.0, std::max(duration, step), false, "time (m:ss)"}, {lo, hi, false, "loudness (LUFS)"});
   p.line("master.series.after.momentary_lufs", xs, after.at("momentary_lufs"), "s-moment", "momentary, after");
   p.line("master.series.before.short_term_lufs", xs, before.at("short_term_lufs"), "s-before", "short-term, before");
@@ -263,6 +266,28 @@ std::string gain_reduction_plot(const json& series, double duration) {
   const double depth = std::max(3.0, ceil_to(std::isfinite(hi) ? hi : 0.0, 1.0));
   Plot p("plot-gain-reduction", {0.0, std::max(duration, step), false, "time (m:ss)"}, {-depth, 0.0, false, "gain reduction (dB)"}, 940, 200);
   p.line("master.series.limiter_gain_reduction_db", xs, gr, "s-gr", "limiter, per 100 ms", -1.0);
+  std::vector<double> ticks;
+  std::vector<std::string> labels;
+  time_ticks(duration, ticks, labels);
+  return p.svg(ticks, labels);
+}
+
+// Each compressor's largest reduction per 100 ms, one line per stem or group.
+std::string compressor_plot(const json& series, double duration) {
+  const json& comps = series.at("compressors");
+  const double step = series.at("step_s").get<double>();
+  double lo = HUGE_VAL, hi = -HUGE_VAL;
+  for (const auto& c : comps) extent(c.at("gain_reduction_db"), lo, hi);
+  const double depth = std::max(3.0, ceil_to(std::isfinite(hi) ? hi : 0.0, 1.0));
+  Plot p("plot-compressors", {0.0, std::max(duration, step), false, "time (m:ss)"}, {-depth, 0.0, false, "gain reduction (dB)"}, 940,
+         220);
+  for (size_t i = 0; i < comps.size(); ++i) {
+    const json& v = comps[i].at("gain_reduction_db");
+    std::vector<double> xs(v.size());
+    for (size_t k = 0; k < v.size(); ++k) xs[k] = double(k + 1) * step;
+    p.line("master.series.compressors." + std::to_string(i) + ".gain_reduction_db", xs, v, "s-c" + std::to_string(i % 6),
+           comps[i].at("bus").get<std::string>(), -1.0);
+  }
   std::vector<double> ticks;
   std::vector<std::string> labels;
   time_ticks(duration, ticks, labels);
@@ -365,6 +390,11 @@ std::string song_page(const json& report, const std::string& title) {
     b << "<h2>Limiter gain reduction</h2><p class=\"sub\">Per 100 ms: the loudness the limiter took from each step "
          "(its K-weighted energy before, with the loudness gain, against after).</p>"
       << gain_reduction_plot(s, duration);
+    if (s.contains("compressors") && !s["compressors"].empty()) {
+      b << "<h2>Compressor gain reduction</h2><p class=\"sub\">Per 100 ms: each stem's and group's compressor at its "
+           "deepest in the step.</p>"
+        << compressor_plot(s, duration);
+    }
     b << "<h2>Spectrum</h2><p class=\"sub\">Long-term 1/3-octave spectrum before the finishing and after it.</p>" << spectrum_plot(s);
     b << "<h2>Highest true peaks</h2><table id=\"peaks\"><tr><th>#</th><th>time</th><th>true peak</th><th>under the ceiling by</th></tr>";
     int k = 1;

@@ -95,6 +95,13 @@ class SongMixer {
     }
   }
 
+  static void add_series(MixResult& out, const std::string& bus, const std::vector<float>& steps) {
+    if (steps.empty()) return;
+    nlohmann::json v = nlohmann::json::array();
+    for (float x : steps) v.push_back(double(x));
+    out.compressor_series.push_back({{"bus", bus}, {"gain_reduction_db", v}});
+  }
+
   // The stems' and groups' report entries (and the groups' outputs, when kept) into `out`.
   void report(MixResult& out, json& warnings) {
     for (auto& stem : stems_) {
@@ -104,11 +111,13 @@ class SongMixer {
       out.stems.push_back(std::move(d.report));
       for (auto& w : d.warnings) warnings.push_back(std::move(w));
       for (const auto& [k, v] : d.timing.items()) StageTimer::add_seconds(timing_, k, v.get<double>());
+      add_series(out, "stem " + out.stems.back().value("name", std::string()), d.gain_reduction_steps);
     }
     for (auto& grp : groups_) {
       if (!grp.live()) continue;
       const DynamicsStats comp = grp.chain->compressor() ? grp.chain->compressor()->stats() : DynamicsStats{};
       out.groups.push_back(group_report(session_, *grp.spec, grp.chain->design(), grp.chain->compressor() ? &comp : nullptr));
+      if (grp.chain->compressor()) add_series(out, "group " + grp.spec->name, grp.chain->compressor()->step_reductions());
       if (keep_groups_) out.exported_groups.emplace_back(grp.spec->name, std::move(grp.whole));
     }
   }

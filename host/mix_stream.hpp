@@ -33,6 +33,9 @@ struct MixResult {
   nlohmann::json stems = nlohmann::json::array();   // report["stems"]
   nlohmann::json groups = nlohmann::json::array();  // report["groups"]
   std::vector<std::pair<std::string, AudioBuffer>> exported_groups;  // each group's output, when kept
+  // Each compressor's largest reduction per 100 ms step (dB): {"bus": "stem NAME" | "group NAME",
+  // "gain_reduction_db": [...]}, in stem then group order; empty where the backend records none.
+  nlohmann::json compressor_series = nlohmann::json::array();
 };
 
 // Who feeds whom in the song's mix and every bus's length, as the whole-buffer chain has them

@@ -1167,6 +1167,7 @@ RenderResult render(const Session& session, const RenderOptions& options) {
                       report["master"]["sample_rate"].get<double>(), report["master"]["frames"].get<int64_t>(), song.pool,
                       publication);
   }
+  if (report["master"].contains("series")) report["master"]["series"]["compressors"] = song.mix.compressor_series;
   if (report["master"].contains("match")) report["master"]["match"]["result_integrated_lufs"] = report["master"]["after"]["integrated_lufs"];
   close_report(report, song.warnings, session, options, *song.backend, song.pool, song.backend_note);
   timing["total"] = std::chrono::duration<double>(Clock::now() - song.start).count();

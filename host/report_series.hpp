@@ -1,6 +1,8 @@
 // The series a render records for its HTML report (`--html`; docs/architecture.md "Reports"):
 // loudness every 100 ms before and after the finishing, the limiter's gain reduction per 100 ms
-// step, 1/3-octave long-term spectra before and after, the ten highest true peaks. All of it goes
+// step, each stem's and group's compressor's largest reduction per 100 ms step (host path; the
+// device render records none), 1/3-octave long-term spectra before and after, the ten highest
+// true peaks. All of it goes
 // into the JSON report (master.series), which is all the HTML page is built from.
 #pragma once
 

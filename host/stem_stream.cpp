@@ -128,6 +128,7 @@ StemReport StemStream::finish() {
   source_.reset();
   const DynamicsStats comp = chain_.compressor() ? chain_.compressor()->stats() : DynamicsStats{};
   stem_report(spec_, info, rate_, chain_.design(), chain_.compressor() ? &comp : nullptr, out);
+  if (chain_.compressor()) out.gain_reduction_steps = chain_.compressor()->step_reductions();
   return out;
 }
 

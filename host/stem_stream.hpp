@@ -25,6 +25,7 @@ struct StemReport {
   nlohmann::json report;                            // report["stems"][i]
   nlohmann::json warnings = nlohmann::json::array();
   nlohmann::json timing = nlohmann::json::object();  // seconds by stage ("decode")
+  std::vector<float> gain_reduction_steps;          // the compressor's, per 100 ms (ChainStream)
 };
 
 // The stem's report entries (input, report, the resampling warning) into `out`, from its file's

@@ -13,6 +13,7 @@
 // Look-ahead W: output frame i gets the gain the smoother computed at frame i + W (the last
 // frame's gain is held for the final W frames), so the output stays aligned with the input.
 #include <algorithm>
+#include <atomic>
 #include <memory>
 #include <cmath>
 #include <vector>
@@ -156,6 +157,8 @@ struct CompressorStream::Impl {
   std::vector<std::vector<double>> block_sums;  // [detector]: sums of the finished kBlock blocks
   std::vector<dsp::ReductionStats> open;         // [detector]: the block under way
   double max_reduction = 0.0;
+  int64_t step = 0;                     // record_steps' step; 0: none
+  std::vector<float> step_max;          // [step]: the largest smoothed reduction in it
 
   // gr[d][i] for i < n: the static curve's reduction of detector d (dB), from the RMS magnitudes
   // or the per-sample peaks.
@@ -230,6 +233,7 @@ void CompressorStream::Impl::smooth_tally_and_gain(int64_t n, int64_t frames, Th
   const int64_t first_block = g0 / kBlock, blocks = (g1 - 1) / kBlock - first_block + 1;
   std::vector<dsp::ReductionStats> span_stats(static_cast<size_t>(blocks));
   smoothed.resize(size_t(n));
+  if (step > 0) step_max.resize(size_t((g1 + step - 1) / step), 0.0f);
   const float rest_gain = dsp::compressor_gain(0.0f, k.makeup_db);  // the gain where nothing is reduced
   for (int d = 0; d < detectors; ++d) {
     std::vector<float>& gain = gr[size_t(d)];
@@ -241,6 +245,21 @@ void CompressorStream::Impl::smooth_tally_and_gain(int64_t n, int64_t frames, Th
       const int64_t e = std::min(g1, (first_block + j + 1) * kBlock) - g0;
       dsp::ReductionStats st = j == 0 ? open[size_t(d)] : dsp::ReductionStats{};
       add_stats(st, sm + b, g0 + b, e - b);
+      if (step > 0) {
+        // Steps wholly or partly in [b, e): their maxima, combined with max (any order, same value).
+        for (int64_t i = b; i < e;) {
+          const int64_t s_k = (g0 + i) / step, end = std::min(e, (s_k + 1) * step - g0);
+          float m = 0.0f;
+          for (int64_t f = i; f < end; ++f) m = std::max(m, sm[f]);
+          float* slot = &step_max[size_t(s_k)];
+          // Two blocks may share a step: their maxima meet under the step's lock-free CAS loop.
+          std::atomic_ref<float> a(*slot);
+          float seen = a.load();
+          while (m > seen && !a.compare_exchange_weak(seen, m)) {
+          }
+          i = end;
+        }
+      }
       reduction_to_gain(sm, n, k.lookahead_frames, b, e, k.makeup_db, rest_gain, gain.data());
       span_stats[size_t(j)] = st;
     });
@@ -285,6 +304,13 @@ DynamicsStats CompressorStream::stats() const {
   stats.mean_gain_reduction_db = sum / (double(s.frames_done) * double(s.detectors));
   return stats;
 }
+
+void CompressorStream::record_steps(int64_t step_frames) {
+  if (step_frames < 1 || impl_->frames_done > 0) throw std::invalid_argument("record_steps: a step of at least one frame, before process()");
+  impl_->step = step_frames;
+}
+
+const std::vector<float>& CompressorStream::step_reductions() const { return impl_->step_max; }
 
 DynamicsStats compress(AudioBuffer& audio, const dsp::CompressorParams& params, ThreadPool& pool) {
   CompressorStream stream(params, audio.sample_rate, audio.channel_count());

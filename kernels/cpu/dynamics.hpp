@@ -40,6 +40,10 @@ class CompressorStream {
   int64_t lookahead_frames() const;
   void process(AudioBuffer& audio, int64_t frames, ThreadPool& pool);
   DynamicsStats stats() const;  // over every frame processed so far
+  // From now on (before the first process()), the largest smoothed reduction (dB, over detectors)
+  // in each step of `step_frames` frames counted from the signal's first: step_reductions()[k].
+  void record_steps(int64_t step_frames);
+  const std::vector<float>& step_reductions() const;
 
  private:
   struct Impl;

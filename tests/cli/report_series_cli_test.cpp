@@ -37,7 +37,8 @@ fs::path burst_session(const fs::path& dir) {
   }
   lq::test::write_audio_file(dir / "noise.wav", x, kRate);
   lq::test::write_text_file(dir / "s.toml",
-                            "[stems.noise]\nfile = \"noise.wav\"\ngroup = \"music\"\n\n[master]\ntarget_lufs = -14.0\n"
+                            "[stems.noise]\nfile = \"noise.wav\"\ngroup = \"music\"\ncompressor = { threshold_db = -30.0, ratio = 4.0, "
+                            "attack_ms = 5.0, release_ms = 50.0 }\n\n[master]\ntarget_lufs = -14.0\n"
                             "ceiling_dbtp = -1.0\nmax_limiting_db = 30.0\n");
   return dir / "s.toml";
 }
@@ -106,6 +107,18 @@ TEST(ReportSeries, LoudnessLimitingAndPeaksAgreeWithLibebur128AndTheSignal) {
   EXPECT_LE(where, 30u);
   EXPECT_LE(most, m.at("limiter").at("max_gain_reduction_db").get<double>() + 0.01);
 
+  // The compressor's deepest reduction per step: its largest over the steps is its own most, and it
+  // is deepest in the burst.
+  const json& comps = s.at("compressors");
+  ASSERT_EQ(comps.size(), 1u);
+  EXPECT_EQ(comps[0].at("bus"), "stem noise");
+  const json& cg = comps[0].at("gain_reduction_db");
+  ASSERT_EQ(cg.size(), 60u);
+  double deepest = 0.0;
+  for (const auto& v : cg) deepest = std::max(deepest, v.get<double>());
+  EXPECT_NEAR(deepest, report.at("stems").at(0).at("compressor").at("max_gain_reduction_db").get<double>(), 1e-6);
+  EXPECT_GT(cg[25].get<double>(), cg[10].get<double>() + 6.0);  // the burst is 12 dB louder: 4:1 takes 9 dB more
+
   // The highest true peaks.
   const json& peaks = s.at("top_true_peaks");
   ASSERT_EQ(peaks.size(), 10u);
@@ -129,19 +142,21 @@ TEST(ReportSeries, LoudnessLimitingAndPeaksAgreeWithLibebur128AndTheSignal) {
   for (const char* id : {"plot-loudness", "plot-gain-reduction", "plot-spectrum"}) {
     EXPECT_NE(html.find(std::string("<svg id=\"") + id + "\""), std::string::npos) << id;
   }
-  const std::regex line("data-series=\"master\\.series\\.([a-z_.]+)\" data-values=\"([^\"]*)\"");
+  const std::regex line("data-series=\"master\\.series\\.([a-z0-9_.]+)\" data-values=\"([^\"]*)\"");
   int lines = 0;
   for (auto it = std::sregex_iterator(html.begin(), html.end(), line); it != std::sregex_iterator(); ++it, ++lines) {
     json want = s;
     std::string path = (*it)[1];
     for (size_t p = 0; p != std::string::npos;) {
       const size_t q = path.find('.', p);
-      want = want.at(path.substr(p, q == std::string::npos ? q : q - p));
+      const std::string part = path.substr(p, q == std::string::npos ? q : q - p);
+      want = want.is_array() ? want.at(std::stoul(part)) : want.at(part);
       p = q == std::string::npos ? q : q + 1;
     }
     EXPECT_EQ(json::parse(std::string((*it)[2])), want) << path;
   }
-  EXPECT_EQ(lines, 6);  // momentary after, short-term before and after; gain reduction; spectra before and after
+  // Momentary after, short-term before and after; the limiter; spectra before and after; the compressor.
+  EXPECT_EQ(lines, 7);
   // Nothing to fetch: the only address in the page is SVG's namespace, and no element loads a file.
   for (size_t p = html.find("://"); p != std::string::npos; p = html.find("://", p + 1)) {
     ASSERT_GE(p, 4u);
