@@ -323,8 +323,10 @@ int run_qc(const QcArgs& args) {
                          ") is over the ceiling");
     }
     json cj = json::array();
-    for (const auto& spec : codecs) {
-      const CodecFigures cf = measure_codec(a, m, spec, pool);
+    const std::vector<CodecFigures> figures = measure_codecs(a, m, codecs, pool);
+    for (size_t k = 0; k < codecs.size(); ++k) {
+      const CodecSpec& spec = codecs[k];
+      const CodecFigures& cf = figures[k];
       const double dbound = cf.bound;
       json c = codec_json(cf);
       if (args.ceiling_dbtp) {

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <future>
 #include <mutex>
 #include <stdexcept>
 
@@ -130,9 +131,10 @@ double reconstruction_bound(const AudioBuffer& audio, cpu::ThreadPool& pool) {
   return rp.finish(pool);
 }
 
-CodecFigures measure_codec(const AudioBuffer& master, const LoudnessMeasurement& master_loudness, const CodecSpec& spec,
-                           cpu::ThreadPool& pool, std::vector<uint8_t>* file) {
-  const AudioBuffer decoded = codec_round_trip(master, spec, file);
+namespace {
+
+CodecFigures measure_decoded(const AudioBuffer& decoded, const LoudnessMeasurement& master_loudness, const CodecSpec& spec,
+                             cpu::ThreadPool& pool) {
   CodecFigures f;
   f.name = spec.name;
   f.decoded_rate = decoded.sample_rate;
@@ -142,6 +144,28 @@ CodecFigures measure_codec(const AudioBuffer& master, const LoudnessMeasurement&
     f.loudness_change_lu = f.decoded.integrated_lufs - master_loudness.integrated_lufs;
   }
   return f;
+}
+
+}  // namespace
+
+std::vector<CodecFigures> measure_codecs(const AudioBuffer& master, const LoudnessMeasurement& master_loudness,
+                                         const std::vector<CodecSpec>& specs, cpu::ThreadPool& pool,
+                                         std::vector<std::vector<uint8_t>>* files) {
+  std::vector<CodecFigures> out;
+  if (files) files->assign(specs.size(), {});
+  const size_t at_once = std::max<size_t>(1, size_t(pool.size()));
+  for (size_t b = 0; b < specs.size(); b += at_once) {
+    const size_t e = std::min(specs.size(), b + at_once);
+    std::vector<std::future<AudioBuffer>> trips;
+    for (size_t i = b; i < e; ++i) {
+      trips.push_back(std::async(std::launch::async, [&, i] { return codec_round_trip(master, specs[i], files ? &(*files)[i] : nullptr); }));
+    }
+    for (size_t i = b; i < e; ++i) {
+      const AudioBuffer decoded = trips[i - b].get();  // rethrows the round trip's error (the others finish first)
+      out.push_back(measure_decoded(decoded, master_loudness, specs[i], pool));
+    }
+  }
+  return out;
 }
 
 nlohmann::json codec_json(const CodecFigures& f) {

@@ -53,8 +53,12 @@ struct CodecFigures {
   LoudnessMeasurement decoded;
   std::optional<double> loudness_change_lu;  // none where either loudness is undefined
 };
-CodecFigures measure_codec(const AudioBuffer& master, const LoudnessMeasurement& master_loudness, const CodecSpec& spec,
-                           cpu::ThreadPool& pool, std::vector<uint8_t>* file = nullptr);
+// The figures of each of `specs`, in their order: the round trips (each encoder one thread)
+// pool.size() at a time, each decoded signal measured on the pool as it comes. `files`: also
+// each encoded file (files[i] for specs[i]).
+std::vector<CodecFigures> measure_codecs(const AudioBuffer& master, const LoudnessMeasurement& master_loudness,
+                                         const std::vector<CodecSpec>& specs, cpu::ThreadPool& pool,
+                                         std::vector<std::vector<uint8_t>>* files = nullptr);
 // Its report entry: codec, decoded_sample_rate, decoded_true_peak_dbtp (the bound),
 // decoded_annex2_true_peak_dbtp, integrated_lufs, loudness_change_lu (null where undefined).
 nlohmann::json codec_json(const CodecFigures& f);

@@ -773,9 +773,12 @@ json finish_master(AudioBuffer master_bus, DeviceSong* device, const MasterSpec&
     std::vector<std::pair<CodecSpec, std::vector<uint8_t>>> files;
     double worst_db = -HUGE_VAL;  // the largest excess over the codec ceiling
     std::string worst;
-    for (const auto& c : spec.codec_check) {
-      std::vector<uint8_t> file;
-      const CodecFigures cf = measure_codec(delivered, f.after, c, pool, spec.codec_export ? &file : nullptr);
+    std::vector<std::vector<uint8_t>> encoded;
+    const std::vector<CodecFigures> figures =
+        measure_codecs(delivered, f.after, spec.codec_check, pool, spec.codec_export ? &encoded : nullptr);
+    for (size_t i = 0; i < figures.size(); ++i) {
+      const CodecSpec& c = spec.codec_check[i];
+      const CodecFigures& cf = figures[i];
       json cj = codec_json(cf);
       cj["holds"] = cf.bound <= codec_ceiling;
       checks.push_back(cj);
@@ -785,7 +788,7 @@ json finish_master(AudioBuffer master_bus, DeviceSong* device, const MasterSpec&
         worst = c.name;
       }
       overshoot_db = std::max(overshoot_db, dsp::linear_to_db(cf.bound) - round_spec.limiter.ceiling_dbtp);
-      if (spec.codec_export) files.emplace_back(c, std::move(file));
+      if (spec.codec_export) files.emplace_back(c, std::move(encoded[i]));
     }
     rounds.push_back({{"limiter_ceiling_dbtp", round_spec.limiter.ceiling_dbtp}, {"checks", checks}});
     const bool holds = std::all_of(checks.begin(), checks.end(), [](const json& c) { return c["holds"].get<bool>(); });

@@ -189,3 +189,21 @@ TEST(CodecCheck, TheSameBytesOutWhateverTheThreadCount) {
   }
   for (size_t i = 0; i < files[0].size(); ++i) EXPECT_TRUE(files[0][i] == files[1][i]) << i;
 }
+
+TEST(CodecCheck, AnExportOrAPageNamedLikeAnInputIsRefusedBeforeAnyWork) {
+  const fs::path dir = lq::test::fresh_dir();
+  // The stem's file is where the master's AAC export would go, then where its page would go.
+  for (const char* stem : {"m.aac_256.m4a", "m.html"}) {
+    const fs::path s = noise_session(dir, 1, "codec_check = [\"aac_256\"]\ncodec_export = true\n");
+    std::string text = lq::test::read_text_file(s);
+    text.replace(text.find("noise.wav"), 9, stem);
+    lq::test::write_text_file(s, text);
+    fs::copy_file(dir / "noise.wav", dir / stem, fs::copy_options::overwrite_existing);
+    const std::string before = lq::test::read_text_file(dir / stem);
+    const auto r = lq::test::run_lacquer({"render", s.string(), "-o", (dir / "m.wav").string(), "--html"});
+    EXPECT_NE(r.exit_code, 0) << stem;
+    EXPECT_NE(r.err.find(stem), std::string::npos) << r.err;
+    EXPECT_EQ(lq::test::read_text_file(dir / stem), before) << stem;
+    EXPECT_FALSE(fs::exists(dir / "m.wav"));
+  }
+}
