@@ -1,5 +1,6 @@
 // Codec checks in the render (`codec_check`, `codec_ceiling_dbtp`, `codec_export`): a bright,
-// hard-limited master at -1 dBTP overshoots through AAC, MP3 and Opus; the render lowers the
+// hard-limited master at -1 dBTP (white noise pushed towards -6 LUFS: each codec overshoots it by
+// 0.5 dB or more whatever the seed) overshoots through AAC, MP3 and Opus; the render lowers the
 // limiter's ceiling until every declared codec holds, and the files it exports, decoded by the
 // `ffmpeg` command line (not Lacquer's module) and read with libsndfile, peak under the ceiling
 // as libswresample's and libebur128's meters read them. A check that holds at once changes no
@@ -55,7 +56,7 @@ double db(double x) { return 20.0 * std::log10(x); }
 TEST(CodecCheck, LowersTheCeilingUntilAacMp3AndOpusHoldAndTheExportedFilesSayTheSame) {
   const fs::path dir = lq::test::fresh_dir();
   const fs::path s = noise_session(dir, 8,
-                                   "target_lufs = -8.0\nceiling_dbtp = -1.0\nmax_limiting_db = 30.0\n"
+                                   "target_lufs = -6.0\nceiling_dbtp = -1.0\nmax_limiting_db = 30.0\n"
                                    "codec_check = [\"aac_256\", \"mp3_320\", \"opus_160\"]\ncodec_export = true\n");
   const auto r = lq::test::run_lacquer({"render", s.string(), "-o", (dir / "m.wav").string()});
   ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
@@ -64,11 +65,13 @@ TEST(CodecCheck, LowersTheCeilingUntilAacMp3AndOpusHoldAndTheExportedFilesSayThe
   const json& c = report.at("master").at("codecs");
   EXPECT_EQ(c.at("ceiling_dbtp").get<double>(), -1.0);
   EXPECT_EQ(report.at("master").at("ceiling_dbtp").get<double>(), -1.0);
-  // The first round, at the master's own ceiling: AAC overshoots it.
+  // The first round, at the master's own ceiling: AAC, MP3 and Opus each overshoot it.
   const json& first = c.at("history").at(0);
   EXPECT_EQ(first.at("limiter_ceiling_dbtp").get<double>(), -1.0);
-  EXPECT_FALSE(first.at("checks").at(0).at("holds").get<bool>()) << first.dump(1);
-  EXPECT_GT(first.at("checks").at(0).at("decoded_true_peak_dbtp").get<double>(), -1.0);
+  for (const auto& k : first.at("checks")) {
+    EXPECT_FALSE(k.at("holds").get<bool>()) << first.dump(1);
+    EXPECT_GT(k.at("decoded_true_peak_dbtp").get<double>(), -1.0 + 0.2) << k.at("codec");
+  }
   // The last: every codec holds, with the limiter lower; rounds and history agree.
   const int rounds = c.at("rounds").get<int>();
   ASSERT_GE(rounds, 2);
@@ -93,9 +96,10 @@ TEST(CodecCheck, LowersTheCeilingUntilAacMp3AndOpusHoldAndTheExportedFilesSayThe
     const auto decoded = ffmpeg_decode(file);
     EXPECT_EQ(decoded.channels.size(), 2u);
     EXPECT_GT(double(decoded.channels[0].size()), 7.9 * decoded.sample_rate);
-    // libebur128's 4x interpolator is not Annex 2's: on noise they differ by up to ~0.1 dB.
+    // libebur128's 4x interpolator is not Annex 2's: on noise flat to Nyquist they differ by up to
+    // about 0.2 dB either way (docs/algorithms.md "The reconstruction bound").
     const double annex2 = db(lq::test::libebur128_true_peak(decoded));
-    EXPECT_NEAR(annex2, k.at("decoded_annex2_true_peak_dbtp").get<double>(), 0.15);
+    EXPECT_NEAR(annex2, k.at("decoded_annex2_true_peak_dbtp").get<double>(), 0.25);
     EXPECT_LE(annex2, -1.0 + 0.05);
     const double swr = db(lq::test::libswresample_true_peak(decoded, 64));
     EXPECT_LE(swr, -1.0 + 0.05);

@@ -24,8 +24,10 @@ namespace {
 
 constexpr int kRate = 48000;
 
-// A bright master: white noise, 8 s, rendered to -8 LUFS under -1 dBTP (hard limiting), 24-bit.
-fs::path bright_master(const fs::path& dir) {
+// A bright master: white noise, 8 s, rendered to `target` LUFS under -1 dBTP (hard limiting),
+// 24-bit. At -6 (more than the ceiling lets it reach: about -6.8) every codec overshoots it by
+// 0.5 dB or more whatever the noise's seed; at -8 some seeds' AAC stays under.
+fs::path bright_master(const fs::path& dir, double target = -8.0) {
   std::mt19937 rng(lq::test::test_seed());
   std::normal_distribution<double> g(0.0, 0.2);
   std::vector<std::vector<float>> x(2, std::vector<float>(8 * kRate));
@@ -34,7 +36,8 @@ fs::path bright_master(const fs::path& dir) {
   }
   lq::test::write_audio_file(dir / "noise.wav", x, kRate);
   lq::test::write_text_file(dir / "bright.toml", "[stems.noise]\nfile = \"noise.wav\"\ngroup = \"music\"\n\n[master]\n"
-                                                 "target_lufs = -8.0\nceiling_dbtp = -1.0\nmax_limiting_db = 30.0\n");
+                                                 "target_lufs = " + std::to_string(target) +
+                                                 "\nceiling_dbtp = -1.0\nmax_limiting_db = 30.0\n");
   const auto r = lq::test::run_lacquer({"render", (dir / "bright.toml").string(), "-o", (dir / "bright.wav").string(), "-q"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   return dir / "bright.wav";
@@ -58,7 +61,8 @@ TEST(Qc, AgreesWithTheRendersReportAndWithLibebur128) {
   EXPECT_NEAR(q.at("loudness_range_lu").get<double>(), after.at("loudness_range_lu").get<double>(), 1e-6);
   const auto file = lq::test::read_audio_file(master);
   EXPECT_NEAR(q.at("integrated_lufs").get<double>(), lq::test::libebur128_integrated(file), 0.05);
-  EXPECT_NEAR(q.at("true_peak_dbtp").get<double>(), dbtp(file), 0.1);
+  // libebur128's interpolator is not Annex 2's: on noise flat to Nyquist up to about 0.2 dB apart.
+  EXPECT_NEAR(q.at("true_peak_dbtp").get<double>(), dbtp(file), 0.25);
   EXPECT_TRUE(q.at("passed").get<bool>());
   // Off the target by more than the tolerance: exit 1, saying why.
   const auto off = lq::test::run_lacquer({"qc", master.string(), "--target-lufs", "-14"});
@@ -68,7 +72,7 @@ TEST(Qc, AgreesWithTheRendersReportAndWithLibebur128) {
 
 TEST(Qc, AacOvershootsABrightLimitedMasterAndTheCheckSaysSo) {
   const fs::path dir = lq::test::fresh_dir();
-  const fs::path master = bright_master(dir);
+  const fs::path master = bright_master(dir, -6.0);
   const auto r = lq::test::run_lacquer({"qc", master.string(), "--json", "--codecs", "aac_256,mp3_320,opus_160",
                                         "--ceiling-dbtp", "-1"});
   ASSERT_EQ(r.exit_code, 1) << r.err << r.out;
