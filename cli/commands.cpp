@@ -330,9 +330,13 @@ int run_qc(const QcArgs& args) {
       const double dbound = cf.bound;
       json c = codec_json(cf);
       if (args.ceiling_dbtp) {
-        const bool holds = dbound <= ceiling * dsp::db_to_linear(bound_room_db);
+        // As the render's check: the bound, and Annex 2 and the outside meters' sincs.
+        const bool holds = dbound <= ceiling * dsp::db_to_linear(bound_room_db) && cf.detector <= ceiling;
         c["holds"] = holds;
-        if (!holds) problems.push_back(spec.name + " decodes to a true peak of " + std::to_string(dsp::linear_to_db(dbound)) + " dBTP");
+        if (!holds) {
+          problems.push_back(spec.name + " decodes to a true peak of " + std::to_string(dsp::linear_to_db(std::max(dbound, cf.detector))) +
+                             " dBTP");
+        }
       }
       cj.push_back(c);
     }

@@ -14,7 +14,9 @@
 #include "host/audio_io.hpp"
 #include "host/codec/codec_api.h"
 #include "host/errors.hpp"
+#include "kernels/cpu/dynamics.hpp"
 #include "kernels/cpu/reconstruction_peak.hpp"
+#include "kernels/dsp/true_peak.hpp"
 #include "kernels/dsp/common.hpp"
 
 namespace lq {
@@ -140,6 +142,7 @@ CodecFigures measure_decoded(const AudioBuffer& decoded, const LoudnessMeasureme
   f.decoded_rate = decoded.sample_rate;
   f.decoded = measure_loudness(decoded, pool);
   f.bound = reconstruction_bound(decoded, pool);
+  f.detector = decoded.frames() > 0 ? cpu::limiter_detector_max(decoded, 0, decoded.frames() + dsp::kLimiterSupport - 1, pool) : 0.0;
   if (f.decoded.integrated_defined && master_loudness.integrated_defined) {
     f.loudness_change_lu = f.decoded.integrated_lufs - master_loudness.integrated_lufs;
   }
@@ -175,6 +178,7 @@ nlohmann::json codec_json(const CodecFigures& f) {
           {"decoded_sample_rate", f.decoded_rate},
           {"decoded_true_peak_dbtp", f.bound > 0.0 ? json(dsp::linear_to_db(f.bound)) : json(nullptr)},
           {"decoded_annex2_true_peak_dbtp", finite(f.decoded.true_peak_dbtp)},
+          {"decoded_detector_peak_dbtp", f.detector > 0.0 ? json(dsp::linear_to_db(f.detector)) : json(nullptr)},
           {"integrated_lufs", f.decoded.integrated_defined ? finite(f.decoded.integrated_lufs) : json(nullptr)},
           {"loudness_change_lu", f.loudness_change_lu ? json(*f.loudness_change_lu) : json(nullptr)}};
 }

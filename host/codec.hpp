@@ -50,6 +50,9 @@ struct CodecFigures {
   std::string name;
   double decoded_rate = 0.0;
   double bound = 0.0;                        // linear
+  // The largest of the readings the master's limiter holds (Annex 2 and the sincs standing for
+  // ffmpeg's and libebur128's meters, cpu::limiter_detector_max), linear.
+  double detector = 0.0;
   LoudnessMeasurement decoded;
   std::optional<double> loudness_change_lu;  // none where either loudness is undefined
 };
@@ -60,7 +63,8 @@ std::vector<CodecFigures> measure_codecs(const AudioBuffer& master, const Loudne
                                          const std::vector<CodecSpec>& specs, cpu::ThreadPool& pool,
                                          std::vector<std::vector<uint8_t>>* files = nullptr);
 // Its report entry: codec, decoded_sample_rate, decoded_true_peak_dbtp (the bound),
-// decoded_annex2_true_peak_dbtp, integrated_lufs, loudness_change_lu (null where undefined).
+// decoded_annex2_true_peak_dbtp, decoded_detector_peak_dbtp, integrated_lufs, loudness_change_lu
+// (null where undefined).
 nlohmann::json codec_json(const CodecFigures& f);
 
 }  // namespace lq
