@@ -19,22 +19,9 @@
 
 namespace fs = std::filesystem;
 
-namespace {
-
-fs::path demo_dir() {
-  const fs::path root = lq::test::source_dir();
-  const fs::path dir = root / ".cache" / "demo";
-  if (!fs::exists(dir / ".done")) {
-    const std::string cmd = "bash '" + (root / "scripts" / "fetch-demo.sh").string() + "' >/dev/null";
-    if (std::system(cmd.c_str()) != 0) return {};
-  }
-  return dir;
-}
-
-}  // namespace
 
 TEST(DemoSongs, EveryDemoSongMeetsTheCeilingAndTheTarget) {
-  const fs::path demo = demo_dir();
+  const fs::path demo = lq::test::demo_dir(true);
   if (demo.empty()) GTEST_SKIP() << "demo material could not be fetched (scripts/fetch-demo.sh needs Debian's package sources)";
   const fs::path out_dir = lq::test::fresh_dir();
   int songs = 0;
@@ -63,7 +50,7 @@ TEST(DemoSongs, EveryDemoSongMeetsTheCeilingAndTheTarget) {
 }
 
 TEST(DemoSongs, QcOnThePackagesOwnFilesAgreesWithLibebur128) {
-  const fs::path demo = demo_dir();
+  const fs::path demo = lq::test::demo_dir(true);
   if (demo.empty()) GTEST_SKIP() << "demo material could not be fetched (scripts/fetch-demo.sh needs Debian's package sources)";
   std::vector<std::string> args = {"qc", "--json"};
   for (const auto& e : fs::directory_iterator(demo / "songs")) args.push_back((e.path() / "song.ogg").string());

@@ -1,6 +1,7 @@
 // labels: browser
 // The HTML reports in a real browser (Debian's headless Chromium, installed by
-// scripts/install-deps.sh): a song's page and a six-song batch's summary (one song fails) load with
+// scripts/install-deps.sh): a song's page, the demo song's (with codec checks) and a six-song
+// batch's summary (one song fails) load with
 // no console message at all (no script error, no blocked request), fetch nothing (the page's own
 // resource list is empty and its content security policy forbids any fetch), every plot is there
 // with the report's values on its lines, the summary lists the failed song first, sorts by a column
@@ -10,6 +11,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <random>
@@ -130,21 +132,14 @@ json series_at(const json& series, const std::string& key) {
 
 }  // namespace
 
-TEST(HtmlBrowser, TheSongPageLoadsCleanlyFetchesNothingAndDrawsTheReportsSeries) {
-  const fs::path dir = lq::test::fresh_dir();
-  song(dir / "song", 8.0, 0.08, 1);
-  const auto r = lq::test::run_lacquer({"render", (dir / "song").string(), "-o", (dir / "song.wav").string(), "--html", "-q"});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  const json report = json::parse(lq::test::read_text_file(dir / "song.json"));
-  const json& series = report.at("master").at("series");
-  loads_cleanly_and_shoot(dir / "song.html", "song-report.png");
-  const json seen = inspect(dir / "song.html");
+// A page's lines against its report: one per series (and per compressor), each with the report's
+// values and one point per value.
+void draws_the_series(const json& seen, const json& series) {
   ASSERT_TRUE(seen.contains("resources"));
   EXPECT_TRUE(seen["resources"].empty()) << seen["resources"].dump();
   for (const char* id : {"plot-loudness", "plot-gain-reduction", "plot-spectrum"}) {
     EXPECT_NE(std::find(seen["svgs"].begin(), seen["svgs"].end(), id), seen["svgs"].end()) << id;
   }
-  // Six lines, and one per compressor (the default preset's groups have none: a session's do).
   ASSERT_EQ(seen.at("series").size(), 6u + series.at("compressors").size());
   for (const auto& s : seen["series"]) {
     const std::string key = s.at("key");
@@ -154,6 +149,51 @@ TEST(HtmlBrowser, TheSongPageLoadsCleanlyFetchesNothingAndDrawsTheReportsSeries)
     int finite = 0;
     for (const auto& v : want) finite += v.is_number() ? 1 : 0;
     EXPECT_EQ(s.at("points").get<int>(), finite);  // one point per value, none invented
+  }
+}
+
+TEST(HtmlBrowser, TheSongPageLoadsCleanlyFetchesNothingAndDrawsTheReportsSeries) {
+  const fs::path dir = lq::test::fresh_dir();
+  song(dir / "song", 8.0, 0.08, 1);
+  const auto r = lq::test::run_lacquer({"render", (dir / "song").string(), "-o", (dir / "song.wav").string(), "--html", "-q"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json report = json::parse(lq::test::read_text_file(dir / "song.json"));
+  loads_cleanly_and_shoot(dir / "song.html", "song-report.png");
+  draws_the_series(inspect(dir / "song.html"), report.at("master").at("series"));
+}
+
+TEST(HtmlBrowser, TheDemoSongsPageWithItsCodecsAndCompressors) {
+  const fs::path demo = lq::test::demo_dir(true);
+  if (demo.empty()) GTEST_SKIP() << "demo material could not be fetched (scripts/fetch-demo.sh needs Debian's package sources)";
+  const fs::path dir = lq::test::fresh_dir();
+  // The demo session with its paths made absolute (they are relative to the song's folder) and
+  // two codec checks.
+  const fs::path song = demo / "songs" / "chaos_god";
+  std::string session = lq::test::read_text_file(lq::test::source_dir() / "scripts" / "demo_session.toml");
+  auto replace_all = [&](const std::string& from, const std::string& to) {
+    for (size_t p = session.find(from); p != std::string::npos; p = session.find(from, p + to.size())) session.replace(p, from.size(), to);
+  };
+  replace_all("file = \"", "file = \"" + song.string() + "/");
+  replace_all("ir = \"", "ir = \"" + song.string() + "/");
+  replace_all("[master]\n", "[master]\ncodec_check = [\"aac_256\", \"opus_160\"]\n");
+  lq::test::write_text_file(dir / "session.toml", session);
+  const auto r = lq::test::run_lacquer({"render", (dir / "session.toml").string(), "-o", (dir / "demo.wav").string(), "--html", "-q"});
+  ASSERT_EQ(r.exit_code, 0) << r.err << session;
+  const json report = json::parse(lq::test::read_text_file(dir / "demo.json"));
+  const json& series = report.at("master").at("series");
+  EXPECT_EQ(series.at("compressors").size(), 2u);  // the guitar stem's and the band group's
+  loads_cleanly_and_shoot(dir / "demo.html", "demo-report.png");
+  draws_the_series(inspect(dir / "demo.html"), series);
+  // The codec table: one row per codec, with the report's decoded peaks.
+  const std::string html = lq::test::read_text_file(dir / "demo.html");
+  const auto table = html.find("<table id=\"codecs\">");
+  ASSERT_NE(table, std::string::npos);
+  for (const auto& c : report["master"]["codecs"]["checks"]) {
+    char peak[32];
+    std::snprintf(peak, sizeof peak, "%.2f&nbsp;dBTP", c.at("decoded_true_peak_dbtp").get<double>());
+    const auto row = html.find("<td>" + c.at("codec").get<std::string>() + "</td>", table);
+    ASSERT_NE(row, std::string::npos) << c.at("codec");
+    EXPECT_NE(html.find(peak, row), std::string::npos) << peak;
   }
 }
 

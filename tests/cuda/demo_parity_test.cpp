@@ -16,17 +16,8 @@
 namespace fs = std::filesystem;
 using namespace lq::test::parity;
 
-namespace {
-
-fs::path demo_dir() {
-  const fs::path dir = lq::test::source_dir() / ".cache" / "demo";
-  return fs::exists(dir / ".done") ? dir : fs::path();
-}
-
-}  // namespace
-
 TEST_P(RenderParity, TheDemoSongAgrees) {
-  const fs::path demo = demo_dir();
+  const fs::path demo = lq::test::demo_dir(false);
   if (demo.empty()) GTEST_SKIP() << "no demo material in .cache/demo (scripts/fetch-demo.sh fetches it)";
   std::vector<fs::path> songs;
   for (const auto& e : fs::directory_iterator(demo / "songs")) songs.push_back(e.path());

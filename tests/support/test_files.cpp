@@ -38,6 +38,15 @@ unsigned test_seed() {
   return seed;
 }
 
+fs::path demo_dir(bool fetch) {
+  const fs::path dir = source_dir() / ".cache" / "demo";
+  if (!fs::exists(dir / ".done") && fetch) {
+    const std::string cmd = "bash '" + (source_dir() / "scripts" / "fetch-demo.sh").string() + "' >/dev/null";
+    if (std::system(cmd.c_str()) != 0) return {};
+  }
+  return fs::exists(dir / ".done") ? dir : fs::path();
+}
+
 fs::path fresh_dir() {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
   std::string name = info ? std::string(info->test_suite_name()) + "." + info->name() : "test";

@@ -24,6 +24,10 @@ unsigned test_seed();
 // A new empty folder under tmp_root(), named after the running test; removed if empty at exit.
 std::filesystem::path fresh_dir();
 
+// The demo material (.cache/demo, scripts/fetch-demo.sh): fetched first when `fetch` and it is
+// missing; empty when it is not there (or could not be fetched).
+std::filesystem::path demo_dir(bool fetch);
+
 // Writes planar float data (channels[c][frame]) with libsndfile. `format` is a libsndfile
 // SF_FORMAT_* combination; default 32-bit float WAV.
 void write_audio_file(const std::filesystem::path& path, const std::vector<std::vector<float>>& channels,
