@@ -145,7 +145,8 @@ void MeterStream::add(const AudioBuffer& audio, int64_t begin, int64_t end, Thre
   const int64_t tp_blocks = (n + kTpBlock - 1) / kTpBlock;
   std::vector<double> tp(size_t(channels * tp_blocks), 0.0);
   std::vector<float> sp(tp.size(), 0.0f);
-  std::vector<std::vector<double>> readings(peak_step_ > 0 ? tp.size() : 0);  // record_block_peaks
+  // record_block_peaks: each task's steps' largest readings, found beside its scan.
+  std::vector<std::vector<std::pair<int64_t, double>>> task_peaks(peak_step_ > 0 ? tp.size() : 0);
   auto x_of = [&](int c) { return audio.channels[size_t(c)].data() + begin; };
   pool.parallel_for(k_tasks + channels * tp_blocks, [&](int64_t t) {
     if (t < k_tasks) {
@@ -167,13 +168,12 @@ void MeterStream::add(const AudioBuffer& audio, int64_t begin, int64_t end, Thre
     std::vector<double> r(size_t(b1 - p0));
     true_peak_range(x, n, p0, b1, r.data());
     tp[size_t(u)] = max_reading(r.data(), int64_t(r.size()));
-    if (peak_step_ > 0) readings[size_t(u)] = std::move(r);
+    if (peak_step_ > 0) task_peaks[size_t(u)] = step_maxima(r.data(), frames_ + p0, int64_t(r.size()));
   });
   if (peak_step_ > 0) {
     // In position order within each channel (the first of equal readings wins), channel by channel.
-    for (int64_t u = 0; u < int64_t(readings.size()); ++u) {
-      const int64_t b0 = (u % tp_blocks) * kTpBlock, p0 = std::max(b0, kHistory);
-      if (!readings[size_t(u)].empty()) note_peaks(readings[size_t(u)].data(), frames_ + p0, int64_t(readings[size_t(u)].size()));
+    for (const auto& steps : task_peaks) {
+      for (const auto& [pos, value] : steps) note_peak(pos, value);
     }
   }
   for (float v : sp) sample_peak_ = std::max(sample_peak_, double(v));
@@ -214,13 +214,27 @@ void MeterStream::record_block_peaks(int64_t frames) {
   peak_step_ = frames;
 }
 
-void MeterStream::note_peaks(const double* r, int64_t first_position, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
+std::vector<std::pair<int64_t, double>> MeterStream::step_maxima(const double* r, int64_t first_position, int64_t n) const {
+  std::vector<std::pair<int64_t, double>> out;
+  for (int64_t i = 0; i < n;) {
     const int64_t pos = first_position + i;
-    const size_t k = size_t(pos / peak_step_);
-    if (k >= block_peaks_.size()) block_peaks_.resize(k + 1, {0, 0.0});
-    if (r[i] > block_peaks_[k].second) block_peaks_[k] = {pos, r[i]};
+    const int64_t end = std::min(n, (pos / peak_step_ + 1) * peak_step_ - first_position);  // this step's last reading + 1
+    int64_t best = i;
+    for (int64_t j = i + 1; j < end; ++j) best = r[j] > r[best] ? j : best;
+    out.emplace_back(first_position + best, r[best]);
+    i = end;
   }
+  return out;
+}
+
+void MeterStream::note_peak(int64_t pos, double value) {
+  const size_t k = size_t(pos / peak_step_);
+  if (k >= block_peaks_.size()) block_peaks_.resize(k + 1, {0, 0.0});
+  if (value > block_peaks_[k].second) block_peaks_[k] = {pos, value};
+}
+
+void MeterStream::note_peaks(const double* r, int64_t first_position, int64_t n) {
+  for (const auto& [pos, value] : step_maxima(r, first_position, n)) note_peak(pos, value);
 }
 
 double true_peak_scan(const AudioBuffer& audio, ThreadPool& pool) {

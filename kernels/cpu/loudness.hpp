@@ -83,6 +83,9 @@ class MeterStream {
   int64_t peak_step_ = 0;  // record_block_peaks' step; 0: not recorded
   std::vector<std::pair<int64_t, double>> block_peaks_;
   void note_peaks(const double* r, int64_t first_position, int64_t n);  // readings at positions first_position + i
+  void note_peak(int64_t position, double value);
+  // The largest of r's readings in each step they touch (the first of equals), with its position.
+  std::vector<std::pair<int64_t, double>> step_maxima(const double* r, int64_t first_position, int64_t n) const;
 };
 
 // energies[j][k] = sum over i in [k*segment_frames, (k+1)*segment_frames) of y[i]^2, in float64 in
