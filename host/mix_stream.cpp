@@ -98,7 +98,7 @@ class SongMixer {
   static void add_series(MixResult& out, const std::string& bus, const std::vector<float>& steps) {
     if (steps.empty()) return;
     nlohmann::json v = nlohmann::json::array();
-    for (float x : steps) v.push_back(double(x));
+    for (float x : steps) v.push_back(std::round(double(x) * 1000.0) / 1000.0);  // 0.001 dB, as the other series
     out.compressor_series.push_back({{"bus", bus}, {"gain_reduction_db", v}});
   }
 
