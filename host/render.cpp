@@ -635,7 +635,7 @@ Finished finish_once(AudioBuffer master_bus, DeviceSong* device, const MasterSpe
   json spectrum_before;
   if (series) {
     StageTimer t(timing, "series");
-    spectrum_before = third_octave_spectrum(device ? device->download() : master_bus, pool);
+    spectrum_before = device ? third_octave_spectrum(device->download(), pool) : third_octave_spectrum(master_bus, pool);
   }
 
   // The limiter holds its readings under the ceiling less what quantisation can add to them, so
