@@ -227,13 +227,26 @@ std::string card(const std::string& value, const std::string& what, const std::s
   return "<div class=\"card\"><b class=\"" + cls + "\">" + value + "</b><span>" + what + "</span></div>";
 }
 
+// The times of a series' steps: entry k ends at (k + 1) * step.
+std::vector<double> step_times(size_t n, double step) {
+  std::vector<double> xs(n);
+  for (size_t k = 0; k < n; ++k) xs[k] = double(k + 1) * step;
+  return xs;
+}
+
+// A plot over the song's time, with m:ss ticks.
+std::string over_time(const Plot& p, double duration) {
+  std::vector<double> ticks;
+  std::vector<std::string> labels;
+  time_ticks(duration, ticks, labels);
+  return p.svg(ticks, labels);
+}
+
 std::string loudness_plot(const json& series, const json& master, double duration) {
   const json& before = series.at("before");
   const json& after = series.at("after");
-  const size_t n = after.at("short_term_lufs").size();
-  std::vector<double> xs(n);
   const double step = series.at("step_s").get<double>();
-  for (size_t k = 0; k < n; ++k) xs[k] = double(k + 1) * step;
+  const std::vector<double> xs = step_times(after.at("short_term_lufs").size(), step);
   double lo = HUGE_VAL, hi = -HUGE_VAL;
   for (const json* s : {&before.at("short_term_lufs"), &after.at("short_term_lufs"), &after.at("momentary_lufs")}) extent(*s, lo, hi);
   const json& target = master.at("target_lufs");
@@ -250,48 +263,42 @@ std::string loudness_plot(const json& series, const json& master, double duratio
   p.line("master.series.before.short_term_lufs", xs, before.at("short_term_lufs"), "s-before", "short-term, before");
   p.line("master.series.after.short_term_lufs", xs, after.at("short_term_lufs"), "s-after", "short-term, after");
   if (target.is_number()) p.reference(target.get<double>(), "target " + fixed(target.get<double>(), 1) + " LUFS");
-  std::vector<double> ticks;
-  std::vector<std::string> labels;
-  time_ticks(duration, ticks, labels);
-  return p.svg(ticks, labels);
+  return over_time(p, duration);
+}
+
+// Gain reductions over time, drawn downwards from 0 dB, at least 3 dB deep: one line per entry
+// {key in the report, values, class, legend}.
+struct ReductionLine {
+  std::string key;
+  const json& values;
+  std::string cls, legend;
+};
+std::string reduction_plot(const std::string& id, const std::vector<ReductionLine>& lines, double step, double duration,
+                           int height) {
+  double lo = HUGE_VAL, hi = -HUGE_VAL;
+  for (const auto& l : lines) extent(l.values, lo, hi);
+  const double depth = std::max(3.0, ceil_to(std::isfinite(hi) ? hi : 0.0, 1.0));
+  Plot p(id, {0.0, std::max(duration, step), false, "time (m:ss)"}, {-depth, 0.0, false, "gain reduction (dB)"}, 940, height);
+  for (const auto& l : lines) p.line(l.key, step_times(l.values.size(), step), l.values, l.cls, l.legend, -1.0);
+  return over_time(p, duration);
 }
 
 std::string gain_reduction_plot(const json& series, double duration) {
-  const json& gr = series.at("limiter_gain_reduction_db");
-  const double step = series.at("step_s").get<double>();
-  std::vector<double> xs(gr.size());
-  for (size_t k = 0; k < gr.size(); ++k) xs[k] = double(k + 1) * step;
-  double lo = HUGE_VAL, hi = -HUGE_VAL;
-  extent(gr, lo, hi);
-  const double depth = std::max(3.0, ceil_to(std::isfinite(hi) ? hi : 0.0, 1.0));
-  Plot p("plot-gain-reduction", {0.0, std::max(duration, step), false, "time (m:ss)"}, {-depth, 0.0, false, "gain reduction (dB)"}, 940, 200);
-  p.line("master.series.limiter_gain_reduction_db", xs, gr, "s-gr", "limiter, per 100 ms", -1.0);
-  std::vector<double> ticks;
-  std::vector<std::string> labels;
-  time_ticks(duration, ticks, labels);
-  return p.svg(ticks, labels);
+  return reduction_plot("plot-gain-reduction",
+                        {{"master.series.limiter_gain_reduction_db", series.at("limiter_gain_reduction_db"), "s-gr",
+                          "limiter, per 100 ms"}},
+                        series.at("step_s").get<double>(), duration, 200);
 }
 
 // Each compressor's largest reduction per 100 ms, one line per stem or group.
 std::string compressor_plot(const json& series, double duration) {
   const json& comps = series.at("compressors");
-  const double step = series.at("step_s").get<double>();
-  double lo = HUGE_VAL, hi = -HUGE_VAL;
-  for (const auto& c : comps) extent(c.at("gain_reduction_db"), lo, hi);
-  const double depth = std::max(3.0, ceil_to(std::isfinite(hi) ? hi : 0.0, 1.0));
-  Plot p("plot-compressors", {0.0, std::max(duration, step), false, "time (m:ss)"}, {-depth, 0.0, false, "gain reduction (dB)"}, 940,
-         220);
+  std::vector<ReductionLine> lines;
   for (size_t i = 0; i < comps.size(); ++i) {
-    const json& v = comps[i].at("gain_reduction_db");
-    std::vector<double> xs(v.size());
-    for (size_t k = 0; k < v.size(); ++k) xs[k] = double(k + 1) * step;
-    p.line("master.series.compressors." + std::to_string(i) + ".gain_reduction_db", xs, v, "s-c" + std::to_string(i % 6),
-           comps[i].at("bus").get<std::string>(), -1.0);
+    lines.push_back({"master.series.compressors." + std::to_string(i) + ".gain_reduction_db", comps[i].at("gain_reduction_db"),
+                     "s-c" + std::to_string(i % 6), comps[i].at("bus").get<std::string>()});
   }
-  std::vector<double> ticks;
-  std::vector<std::string> labels;
-  time_ticks(duration, ticks, labels);
-  return p.svg(ticks, labels);
+  return reduction_plot("plot-compressors", lines, series.at("step_s").get<double>(), duration, 220);
 }
 
 std::string spectrum_plot(const json& series) {

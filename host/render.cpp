@@ -963,7 +963,7 @@ void deliver(AudioBuffer master_bus, DeviceSong* device, const Session& session,
     delivered_extra.push_back(dm);
   }
   json fm = finish_master(std::move(master_bus), device, master_spec, enc, options.output, backend, pool, timing, warnings, "",
-                          publication, album_lufs, options.series || options.html.has_value());
+                          publication, album_lufs, options.html.has_value());
   report["output"] = {{"path", fm["path"]}, {"xxh3_128", fm["xxh3_128"]}};
   fm.erase("path");
   fm.erase("xxh3_128");

@@ -57,9 +57,8 @@ struct RenderOptions {
   // Where the render's files are published: none, at its end; given, they join it and the caller
   // publishes them (the songs of `render --album` are published together, or none).
   Publication* publication = nullptr;
-  // The series of the HTML report (host/report_series.hpp) in the report's master.series.
-  bool series = false;
-  // Where to write the HTML report (host/html_report.hpp), or none; implies series.
+  // Where to write the HTML report (host/html_report.hpp), or none; with it the report gets the
+  // series the page draws (master.series, host/report_series.hpp).
   std::optional<std::filesystem::path> html;
   // Other files the command reads (a batch's manifest), for the check of written against read paths.
   std::vector<std::pair<std::filesystem::path, std::string>> other_inputs;
